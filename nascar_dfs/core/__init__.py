@@ -1,0 +1,1 @@
+"""The science: plain Python that knows nothing of Dagster or HTTP."""

@@ -1,0 +1,22 @@
+"""What a fitted model hands to the scenario kernel: per-draw parameters for one field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FieldParams:
+    """Posterior draws of the race model evaluated for one field.
+
+    Row s is one posterior draw; column j follows ``Field.drivers``.
+    """
+
+    log_worth: np.ndarray  # (S, D) Plackett-Luce log-worth of each driver's finishing order
+    dnf_prob: np.ndarray  # (S, D) probability that the driver does not finish
+
+    def __post_init__(self) -> None:
+        if self.log_worth.shape != self.dnf_prob.shape or self.log_worth.ndim != 2:
+            raise ValueError("log_worth and dnf_prob must be (draws, drivers) arrays of one shape")
