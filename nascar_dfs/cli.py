@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "optimize": "optimize",
     "up": "up",
     "graph": "graph",
+    "api-keys": "api_keys",
 }
 
 
