@@ -1,0 +1,119 @@
+"""The naive baseline every model must beat: a driver's recent races replayed at today's start.
+
+For each driver of the field, the ensemble holds his last `n_recent` points races (any track,
+before the target race): their finishing positions, and the DraftKings points those finishes,
+laps led and fastest laps would score from the driver's CURRENT starting position under the
+target season's scoring. A driver with fewer races uses what he has.
+
+Population fallback for a driver with no earlier race: the pooled first `n_recent` starts of
+every driver who debuted inside the history (his first race is after the history's first
+season, so those starts are true early-career starts, not the middle of a veteran's career).
+If the history has no such debutant (the target is in its first season), the fallback pools
+every earlier result.
+
+Finishing positions from bigger fields are clipped to the current field size: a replayed 40th
+cannot happen in a 36-car race, and the last place is its nearest possible outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.scoring import dk_points
+
+N_RECENT = 12
+REQUIRED_COLUMNS = ("race_id", "season", "race_num", "driver", "finish", "laps_led", "fastest_laps")
+
+
+@dataclass(frozen=True)
+class BaselineForecast:
+    """Ragged ensembles for one field: column j follows ``drivers``, NaN pads short columns."""
+
+    drivers: tuple[str, ...]
+    finish: np.ndarray  # (M, D) float
+    dk_points: np.ndarray  # (M, D) float
+    members: np.ndarray  # (D,) int, races behind each driver's ensemble
+    fallback: np.ndarray  # (D,) bool, driver had no earlier race and got the population pool
+
+
+def _checked_results(results: pd.DataFrame, field: Field) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results lack column(s) {', '.join(missing)} needed by the baseline")
+    if results.empty:
+        raise ValueError(f"no results before {field.race_id}: the baseline has nothing to replay")
+    if (results["race_id"] == field.race_id).any():
+        raise ValueError(f"results include the target race {field.race_id}; pass earlier races only")
+    ordered = results.sort_values(["season", "race_num"], kind="stable").reset_index(drop=True)
+    ordered["laps_led"] = ordered["laps_led"].fillna(0)
+    ordered["fastest_laps"] = ordered["fastest_laps"].fillna(0)  # not recorded before 2019
+    return ordered
+
+
+def _recent_races(ordered: pd.DataFrame, drivers: list[str], n_recent: int) -> pd.DataFrame:
+    """Each listed driver's last n_recent rows, with the member index within his ensemble."""
+    rows = ordered[ordered["driver"].isin(drivers)].groupby("driver", sort=False).tail(n_recent)
+    rows = rows.assign(member=rows.groupby("driver", sort=False).cumcount())
+    return rows[["driver", "member", "finish", "laps_led", "fastest_laps"]]
+
+
+def population_pool(ordered: pd.DataFrame, n_recent: int = N_RECENT) -> pd.DataFrame:
+    """Results standing in for a driver with no history (see the module docstring)."""
+    first_season = ordered["season"].min()
+    debut_season = ordered.groupby("driver")["season"].transform("min")
+    debutants = ordered[debut_season > first_season]
+    if debutants.empty:
+        return ordered
+    return debutants.groupby("driver", sort=False).head(n_recent)
+
+
+def _fallback_rows(pool: pd.DataFrame, drivers: list[str]) -> pd.DataFrame:
+    """The whole pool, once for every driver without history."""
+    members = np.arange(len(pool))
+    repeated = pool.iloc[np.tile(members, len(drivers))]
+    return pd.DataFrame(
+        {
+            "driver": np.repeat(drivers, len(pool)),
+            "member": np.tile(members, len(drivers)),
+            "finish": repeated["finish"].to_numpy(),
+            "laps_led": repeated["laps_led"].to_numpy(),
+            "fastest_laps": repeated["fastest_laps"].to_numpy(),
+        }
+    )
+
+
+def naive_baseline(results: pd.DataFrame, field: Field, n_recent: int = N_RECENT) -> BaselineForecast:
+    """Baseline ensembles of finish and DK points for `field` from results of EARLIER races only."""
+    if n_recent < 1:
+        raise ValueError(f"n_recent must be at least 1, got {n_recent}")
+    ordered = _checked_results(results, field)
+    drivers = list(field.drivers)
+    seen = set(ordered["driver"])
+    newcomers = [d for d in drivers if d not in seen]
+    rows = _recent_races(ordered, drivers, n_recent)
+    if newcomers:
+        rows = pd.concat([rows, _fallback_rows(population_pool(ordered, n_recent), newcomers)])
+
+    column = pd.Series(np.arange(field.size), index=drivers)[rows["driver"]].to_numpy()
+    member = rows["member"].to_numpy()
+    finish = np.minimum(rows["finish"].to_numpy(dtype=np.int64), field.size)
+    start = np.asarray(field.starts)[column]
+    led = rows["laps_led"].to_numpy()
+    points = dk_points(finish, start, led, rows["fastest_laps"].to_numpy(), field.season)
+
+    n_members = int(member.max()) + 1
+    finish_ens = np.full((n_members, field.size), np.nan)
+    points_ens = np.full((n_members, field.size), np.nan)
+    finish_ens[member, column] = finish
+    points_ens[member, column] = points
+    return BaselineForecast(
+        drivers=field.drivers,
+        finish=finish_ens,
+        dk_points=points_ens,
+        members=np.bincount(column, minlength=field.size),
+        fallback=np.isin(drivers, newcomers),
+    )
