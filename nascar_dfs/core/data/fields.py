@@ -1,0 +1,112 @@
+"""Building the `Field` of a race: from its results (past race) or from a DraftKings slate (upcoming race)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.core.field import Field
+
+if TYPE_CHECKING:
+    from nascar_dfs.core.data.draftkings import Slate
+
+UNKNOWN_MANUFACTURER = "unknown"
+
+
+def field_from_history(history: RaceHistory, race_id: str) -> Field:
+    """The actual field of a completed race, drivers in start order (pole first)."""
+    info = history.race(race_id)
+    rows = history.results_for(race_id).sort_values("start", kind="stable")
+    return Field(
+        race_id=info.race_id,
+        season=info.season,
+        track_slug=info.track_slug,
+        track_type=info.track_type,
+        laps=info.laps,
+        drivers=tuple(rows["driver"].astype(str)),
+        teams=tuple(rows["team"].astype(str)),
+        manufacturers=tuple(rows["manufacturer"].astype(str)),
+        starts=rows["start"].to_numpy(dtype=np.int64),
+    )
+
+
+def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
+    """The field of an upcoming race from a DraftKings slate.
+
+    Drivers are the slate's, named by their history spelling where `match_slate_drivers` found one
+    (else the slate's normalized name). Team and manufacturer come from each driver's most recent
+    result row before `race_id`; a driver without one gets the slate's TeamAbbrev as team and
+    manufacturer "unknown". Starts come from the slate's StartPos column when every driver has one;
+    otherwise (qualifying not run yet) the field starts in salary order: highest salary on pole,
+    ties broken by slate order. Drivers are ordered by start.
+    """
+    info = history.race(race_id)
+    players = slate.players
+    if players.empty:
+        raise ValueError(f"slate {slate.source} has no players")
+    names = _field_names(players)
+    starts = _field_starts(players)
+    teams, manufacturers = _latest_teams(history, info.season, info.race_num, names, players["team"])
+    order = np.argsort(starts, kind="stable")
+    return Field(
+        race_id=info.race_id,
+        season=info.season,
+        track_slug=info.track_slug,
+        track_type=info.track_type,
+        laps=info.laps,
+        drivers=tuple(names[i] for i in order),
+        teams=tuple(teams[i] for i in order),
+        manufacturers=tuple(manufacturers[i] for i in order),
+        starts=starts[order],
+    )
+
+
+def _field_names(players: pd.DataFrame) -> list[str]:
+    from nascar_dfs.core.names import normalize_name
+
+    return [
+        str(driver) if isinstance(driver, str) and driver else normalize_name(str(name))
+        for driver, name in zip(players["driver"], players["name"], strict=True)
+    ]
+
+
+def _field_starts(players: pd.DataFrame) -> np.ndarray:
+    start = players["start"]
+    n = len(players)
+    if start.notna().all():
+        values = start.to_numpy(dtype=np.int64)
+        if sorted(values.tolist()) != list(range(1, n + 1)):
+            raise ValueError(f"slate StartPos values must be 1..{n} once each, got {sorted(values.tolist())}")
+        return values
+    by_salary = np.argsort(-players["salary"].to_numpy(dtype=np.int64), kind="stable")
+    starts = np.empty(n, dtype=np.int64)
+    starts[by_salary] = np.arange(1, n + 1)
+    return starts
+
+
+def _latest_teams(
+    history: RaceHistory, season: int, race_num: int | None, names: list[str], slate_teams: pd.Series
+) -> tuple[list[str], list[str]]:
+    """Team and manufacturer of each driver's most recent result before (season, race_num)."""
+    results = history.results
+    before = results["season"] < season
+    if race_num is not None:
+        before |= (results["season"] == season) & (results["race_num"] < race_num)
+    latest = (
+        results.loc[before, ["driver", "season", "race_num", "team", "manufacturer"]]
+        .sort_values(["season", "race_num"], kind="stable")
+        .drop_duplicates("driver", keep="last")
+        .set_index("driver")
+    )
+    teams = [
+        str(latest.at[name, "team"]) if name in latest.index else str(slate_team)
+        for name, slate_team in zip(names, slate_teams, strict=True)
+    ]
+    manufacturers = [
+        str(latest.at[name, "manufacturer"]) if name in latest.index else UNKNOWN_MANUFACTURER
+        for name in names
+    ]
+    return teams, manufacturers

@@ -1,0 +1,96 @@
+"""Reading one CSV table against a column schema, vectorized, with errors that point at file/row/column."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from nascar_dfs.core.data.errors import DataValidationError
+
+ColumnKind = Literal["str", "int", "nullable_int", "float", "nullable_float", "bool", "optional_str"]
+
+HEADER_ROWS = 1  # spreadsheet row of data row 0 is 2: one header row, counting from 1
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def sheet_row(position: int) -> int:
+    """Spreadsheet row number of the data row at 0-based `position`."""
+    return int(position) + HEADER_ROWS + 1
+
+
+def read_table(
+    path: Path,
+    required: Mapping[str, ColumnKind],
+    optional: Mapping[str, ColumnKind] | None = None,
+) -> pd.DataFrame:
+    """Read `path` as text, check required columns, convert typed columns; extra columns stay text."""
+    if not path.is_file():
+        raise DataValidationError(path.name, None, None, f"file not found at {path}")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(path.name, None, None, f"not a readable UTF-8 CSV file: {exc}") from exc
+    missing = [col for col in required if col not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            path.name, None, missing[0], f"required column is missing (columns present: {list(raw.columns)})"
+        )
+    kinds = {**(optional or {}), **required}
+    table = raw.copy()
+    for column, kind in kinds.items():
+        if column in raw.columns:
+            table[column] = convert_column(raw[column], kind, path.name, column)
+    return table
+
+
+def convert_column(values: pd.Series, kind: ColumnKind, file: str, column: str) -> pd.Series:
+    """Convert one text column; the first unconvertible cell raises naming its row."""
+    text = values.astype(str).str.strip()
+    blank = text == ""
+    if kind in ("str", "optional_str"):
+        if kind == "str":
+            _fail_first(blank.to_numpy(), file, column, text, "is empty")
+        return text.where(~blank, None) if kind == "optional_str" else text
+    if kind == "bool":
+        lowered = text.str.lower()
+        bad = ~(lowered.isin(_TRUE) | lowered.isin(_FALSE))
+        _fail_first(bad.to_numpy(), file, column, text, "is not true/false")
+        return lowered.isin(_TRUE)
+    numbers = pd.to_numeric(text.where(~blank, None), errors="coerce")
+    unparsable = (numbers.isna() & ~blank).to_numpy()
+    if kind in ("int", "nullable_int"):
+        _fail_first(unparsable, file, column, text, "is not an integer")
+        fractional = (numbers.notna() & (numbers != np.floor(numbers.fillna(0)))).to_numpy()
+        _fail_first(fractional, file, column, text, "is not an integer")
+        if kind == "int":
+            _fail_first(blank.to_numpy(), file, column, text, "is empty (an integer is required)")
+            return numbers.astype("int64")
+        return numbers.astype("Int64")
+    _fail_first(unparsable, file, column, text, "is not a number")
+    if kind == "float":
+        _fail_first(blank.to_numpy(), file, column, text, "is empty (a number is required)")
+    return numbers.astype("float64")
+
+
+def _fail_first(bad: np.ndarray, file: str, column: str, text: pd.Series, problem: str) -> None:
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(file, sheet_row(position), column, f"{text.iloc[position]!r} {problem}")
+
+
+def fail_where(bad: np.ndarray | pd.Series, file: str, column: str, message: str) -> None:
+    """Raise for the first True of `bad` (aligned with the table's rows) with `message` about that row."""
+    mask = np.asarray(bad, dtype=bool)
+    if mask.any():
+        raise DataValidationError(file, sheet_row(int(np.flatnonzero(mask)[0])), column, message)
+
+
+def first_bad_position(bad: np.ndarray | pd.Series) -> int | None:
+    """0-based position of the first True, or None."""
+    mask = np.asarray(bad, dtype=bool)
+    return int(np.flatnonzero(mask)[0]) if mask.any() else None

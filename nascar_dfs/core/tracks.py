@@ -1,0 +1,91 @@
+"""Track types: the five kinds of racing the model and the scenario kernel tell apart."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TRACK_TYPES: tuple[str, ...] = ("superspeedway", "intermediate", "short", "road", "dirt")
+
+# primary_family of track_configurations.csv -> track type (design decision, see docs/CONTRACTS.md).
+FAMILY_TRACK_TYPES: dict[str, str] = {
+    "drafting superspeedway": "superspeedway",
+    "condensed drafting speedway": "superspeedway",
+    "intermediate oval": "intermediate",
+    "high-speed intermediate": "intermediate",
+    "large flat oval": "intermediate",
+    "high-banked compact oval": "short",
+    "short oval": "short",
+    "flat short oval": "short",
+    "dirt oval": "dirt",
+}
+_ROAD_WORDS: tuple[str, ...] = ("road", "street", "hybrid")
+
+# Layouts that share a facility with an oval get their own slug in the data; the slug alone decides.
+_LAYOUT_SUFFIX_TYPES: dict[str, str] = {"-dirt": "dirt", "-road": "road", "-roval": "road", "-street": "road"}
+
+# Every oval of the 2015-2024 schedule under 1.1 miles is a short track; every longer one is not.
+SHORT_TRACK_MAX_MILES = 1.1
+_SURFACE_TRACK_TYPES: dict[str, str] = {"road": "road", "dirt": "dirt", "paved": "intermediate"}
+
+
+def track_type_of_family(primary_family: str) -> str:
+    """Track type of one `primary_family` value of track_configurations.csv."""
+    family = str(primary_family).strip().lower()
+    if family in FAMILY_TRACK_TYPES:
+        return FAMILY_TRACK_TYPES[family]
+    if any(word in family for word in _ROAD_WORDS):
+        return "road"
+    raise ValueError(
+        f"unknown track family {primary_family!r}; known: {sorted(FAMILY_TRACK_TYPES)} or *road*"
+    )
+
+
+def track_type_for(
+    track_slug: str,
+    season: int,
+    configs: pd.DataFrame,
+    surface: str | None = None,
+    length_mi: float | None = None,
+) -> str:
+    """Track type of a race at `track_slug` in `season`.
+
+    Order of evidence:
+    1. a layout slug (`bristol-dirt`, `daytona-road`, `charlotte-roval`, `chicago-street`, any `*-road`);
+    2. the `track_configurations.csv` row with `first_year_in_scope <= season <= last_year_through_2024`
+       (the newest `first_year_in_scope` wins where eras overlap). At a facility that also has an oval,
+       the facility slug means the oval: its road/dirt layouts carry their own slugs;
+    3. otherwise `surface` (tracks.csv: `road`, `dirt`, `paved`), so exports with new venues still work.
+       An unknown PAVED track is a GUESS: `short` when `length_mi` is under 1.1 miles, else
+       `intermediate` (the most common type).
+    Raises ValueError when none of these applies.
+    """
+    for suffix, track_type in _LAYOUT_SUFFIX_TYPES.items():
+        if track_slug.endswith(suffix):
+            return track_type
+    from_config = _config_track_type(track_slug, season, configs)
+    if from_config is not None:
+        return from_config
+    surface_name = None if surface is None else str(surface).strip().lower()
+    if surface_name == "paved" and length_mi is not None and length_mi < SHORT_TRACK_MAX_MILES:
+        return "short"
+    if surface_name in _SURFACE_TRACK_TYPES:
+        return _SURFACE_TRACK_TYPES[surface_name]
+    raise ValueError(
+        f"no track type for {track_slug!r} in {season}: no track_configurations row covers it "
+        f"and its surface is {surface!r} (expected paved, road or dirt)"
+    )
+
+
+def _config_track_type(track_slug: str, season: int, configs: pd.DataFrame) -> str | None:
+    rows = configs[configs["track_slug"] == track_slug]
+    if rows.empty:
+        return None
+    types = rows["primary_family"].map(track_type_of_family)
+    oval_rows = types.isin(("superspeedway", "intermediate", "short"))
+    if oval_rows.any():
+        rows, types = rows[oval_rows], types[oval_rows]
+    in_era = (rows["first_year_in_scope"] <= season) & (season <= rows["last_year_through_2024"])
+    if not in_era.any():
+        return None
+    newest = rows.loc[in_era, "first_year_in_scope"].astype(int).idxmax()
+    return str(types.loc[newest])
