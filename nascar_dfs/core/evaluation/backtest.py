@@ -1,0 +1,372 @@
+"""Walk-forward backtest: refit before every race of a season, simulate it, score model and baseline.
+
+For each points race of the season (or its last N), the model is fitted on the points races
+before it only, the race's actual field is simulated, and both the model's simulated races and
+the naive baseline (`baseline.py`) are scored against what happened: fair CRPS of finishing
+position and of DraftKings points, 80% interval coverage of DK points and randomized PIT.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.core.evaluation.baseline import naive_baseline
+from nascar_dfs.core.evaluation.metrics import crps_ensemble, interval_hits, pit_deciles, pit_randomized
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.scoring import dk_points
+
+COVERAGE_LEVEL = 0.8
+# Acceptance targets of the race model against the naive baseline (project brief).
+TARGET_FINISH_IMPROVEMENT = 0.065
+TARGET_DK_IMPROVEMENT = 0.045
+TARGET_COVERAGE = (0.75, 0.85)
+
+
+@dataclass(frozen=True)
+class ModelForecast:
+    """Simulated races of one field (columns follow ``Field.drivers``) and what producing them took."""
+
+    finish: np.ndarray  # (N, D)
+    dk_points: np.ndarray  # (N, D)
+    diagnostics: Mapping[str, Any]
+    fit_seconds: float
+    simulate_seconds: float
+
+
+class Forecaster(Protocol):
+    def __call__(self, history: RaceHistory, field: Field, scenarios: int, seed: int) -> ModelForecast: ...
+
+
+@dataclass(frozen=True)
+class Observed:
+    finish: np.ndarray  # (D,)
+    dk_points: np.ndarray  # (D,)
+    fastest_laps_recorded: bool
+
+
+@dataclass(frozen=True)
+class RaceScore:
+    race_id: str
+    season: int
+    race_num: int
+    track_slug: str
+    track_type: str
+    drivers: int
+    model_finish_crps: float
+    baseline_finish_crps: float
+    model_dk_crps: float
+    baseline_dk_crps: float
+    model_dk_coverage: float
+    baseline_dk_coverage: float
+    baseline_fallback_drivers: int
+    fastest_laps_recorded: bool
+    fit_seconds: float
+    simulate_seconds: float
+    score_seconds: float
+    diagnostics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Means over races (each race counts once); coverage and PIT pool every driver of every race."""
+
+    races: int
+    model_finish_crps: float
+    baseline_finish_crps: float
+    finish_improvement: float  # 1 - model/baseline
+    model_dk_crps: float
+    baseline_dk_crps: float
+    dk_improvement: float
+    model_dk_coverage: float
+    baseline_dk_coverage: float
+    model_finish_pit_deciles: list[float] | None = None
+    model_dk_pit_deciles: list[float] | None = None
+    baseline_dk_pit_deciles: list[float] | None = None
+    total_fit_seconds: float = 0.0
+    mean_fit_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    season: int
+    scenarios: int
+    seed: int
+    coverage_level: float
+    races: list[RaceScore]
+    overall: Summary
+    by_track_type: dict[str, Summary]
+    targets: dict[str, Any]
+    wall_seconds: float
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; numpy scalars and arrays from diagnostics included, NaN as null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def season_races(history: RaceHistory, season: int, last: int | None = None) -> pd.DataFrame:
+    """The season's points races that have results, in schedule order (the last `last` of them)."""
+    if last is not None and last < 1:
+        raise ValueError(f"--last must be at least 1, got {last}")
+    points = history.points_races()
+    run = points[(points["season"] == season) & points["race_id"].isin(history.results["race_id"])]
+    if run.empty:
+        seasons = sorted(points["season"].unique().tolist())
+        raise ValueError(f"season {season} has no points races with results (seasons in the data: {seasons})")
+    return run if last is None else run.tail(last)
+
+
+def results_before(history: RaceHistory, race_id: str) -> pd.DataFrame:
+    """Result rows of every points race scheduled before `race_id`, with season and race_num."""
+    points = history.points_races()
+    position = points.index[points["race_id"] == race_id]
+    if len(position) == 0:
+        raise KeyError(f"race {race_id!r} is not a points race")
+    earlier = points.loc[: position[0] - 1, ["race_id", "season", "race_num"]]
+    rows = history.results.drop(columns=["season", "race_num"], errors="ignore")
+    return rows.merge(earlier, on="race_id", how="inner")
+
+
+def observed_outcome(history: RaceHistory, field: Field) -> Observed:
+    """The race's official finish and DraftKings points, aligned to the field's drivers."""
+    rows = history.results_for(field.race_id).set_index("driver")
+    missing = [d for d in field.drivers if d not in rows.index]
+    if missing:
+        raise ValueError(f"no result for {', '.join(missing)} in {field.race_id}")
+    rows = rows.loc[list(field.drivers)]
+    fastest = rows["fastest_laps"] if "fastest_laps" in rows else pd.Series(pd.NA, index=rows.index)
+    recorded = bool(fastest.notna().all())
+    finish = rows["finish"].to_numpy(dtype=np.int64)
+    points = dk_points(
+        finish,
+        np.asarray(field.starts),
+        rows["laps_led"].to_numpy(dtype=np.float64),
+        fastest.fillna(0).to_numpy(dtype=np.float64),
+        field.season,
+    )
+    return Observed(finish=finish.astype(np.float64), dk_points=points, fastest_laps_recorded=recorded)
+
+
+def fitted_model_forecaster(fit_config: Any = None) -> Forecaster:
+    """Forecaster that refits the race model (engineer B) and runs the scenario kernel (engineer C).
+
+    Imported here, not at module level, so the CLI can configure PyTensor's compile cache first.
+    """
+    from nascar_dfs.core.model.fit import fit_model
+    from nascar_dfs.core.scenarios.kernel import DominanceParams, simulate
+
+    def forecast(history: RaceHistory, race_field: Field, scenarios: int, seed: int) -> ModelForecast:
+        started = time.perf_counter()
+        if fit_config is None:
+            model = fit_model(history, race_field.race_id)
+        else:
+            model = fit_model(history, race_field.race_id, fit_config)
+        fitted = time.perf_counter()
+        params = model.field_params(race_field, seed=seed)
+        sims = simulate(params, race_field, DominanceParams.from_dict(model.dominance), scenarios, seed)
+        done = time.perf_counter()
+        return ModelForecast(
+            finish=sims.finish,
+            dk_points=sims.dk_points,
+            diagnostics=dict(model.diagnostics),
+            fit_seconds=fitted - started,
+            simulate_seconds=done - fitted,
+        )
+
+    return forecast
+
+
+@dataclass
+class _Pooled:
+    """Per-driver values gathered over races, for the pooled coverage and PIT."""
+
+    model_dk_hits: list[np.ndarray] = field(default_factory=list)
+    baseline_dk_hits: list[np.ndarray] = field(default_factory=list)
+    model_finish_pit: list[np.ndarray] = field(default_factory=list)
+    model_dk_pit: list[np.ndarray] = field(default_factory=list)
+    baseline_dk_pit: list[np.ndarray] = field(default_factory=list)
+
+
+def _score_race(
+    history: RaceHistory,
+    race: pd.Series,
+    forecaster: Forecaster,
+    scenarios: int,
+    seed: int,
+    pooled: dict[str, _Pooled],
+    rng: np.random.Generator,
+) -> RaceScore:
+    race_id = str(race["race_id"])
+    race_field = field_from_history(history, race_id)
+    forecast = forecaster(history, race_field, scenarios, seed)
+    started = time.perf_counter()
+    expected_shape = (forecast.finish.shape[0], race_field.size)
+    if forecast.finish.shape != expected_shape or forecast.dk_points.shape != expected_shape:
+        raise ValueError(f"forecast for {race_id} is not (scenarios, {race_field.size} drivers)")
+    observed = observed_outcome(history, race_field)
+    base = naive_baseline(results_before(history, race_id), race_field)
+    model_hits = interval_hits(forecast.dk_points, observed.dk_points, COVERAGE_LEVEL)
+    base_hits = interval_hits(base.dk_points, observed.dk_points, COVERAGE_LEVEL)
+    model_finish_pit = pit_randomized(forecast.finish, observed.finish, rng)
+    model_dk_pit = pit_randomized(forecast.dk_points, observed.dk_points, rng)
+    baseline_dk_pit = pit_randomized(base.dk_points, observed.dk_points, rng)
+    for key in ("all", race_field.track_type):
+        bucket = pooled.setdefault(key, _Pooled())
+        bucket.model_dk_hits.append(model_hits)
+        bucket.baseline_dk_hits.append(base_hits)
+        bucket.model_finish_pit.append(model_finish_pit)
+        bucket.model_dk_pit.append(model_dk_pit)
+        bucket.baseline_dk_pit.append(baseline_dk_pit)
+    return RaceScore(
+        race_id=race_id,
+        season=int(race["season"]),
+        race_num=int(race["race_num"]),
+        track_slug=race_field.track_slug,
+        track_type=race_field.track_type,
+        drivers=race_field.size,
+        model_finish_crps=float(crps_ensemble(forecast.finish, observed.finish).mean()),
+        baseline_finish_crps=float(crps_ensemble(base.finish, observed.finish).mean()),
+        model_dk_crps=float(crps_ensemble(forecast.dk_points, observed.dk_points).mean()),
+        baseline_dk_crps=float(crps_ensemble(base.dk_points, observed.dk_points).mean()),
+        model_dk_coverage=float(model_hits.mean()),
+        baseline_dk_coverage=float(base_hits.mean()),
+        baseline_fallback_drivers=int(base.fallback.sum()),
+        fastest_laps_recorded=observed.fastest_laps_recorded,
+        fit_seconds=forecast.fit_seconds,
+        simulate_seconds=forecast.simulate_seconds,
+        score_seconds=time.perf_counter() - started,
+        diagnostics=_jsonable(dict(forecast.diagnostics)),
+    )
+
+
+def _improvement(model: float, baseline: float) -> float:
+    return 1.0 - model / baseline if baseline > 0 else math.nan
+
+
+def summarize(scores: Sequence[RaceScore], pooled: _Pooled) -> Summary:
+    """Means over races plus pooled coverage and PIT deciles."""
+    if not scores:
+        raise ValueError("no race scores to summarize")
+
+    def mean(name: str) -> float:
+        return float(np.mean([getattr(s, name) for s in scores]))
+
+    fit_total = float(sum(s.fit_seconds for s in scores))
+    return Summary(
+        races=len(scores),
+        model_finish_crps=mean("model_finish_crps"),
+        baseline_finish_crps=mean("baseline_finish_crps"),
+        finish_improvement=_improvement(mean("model_finish_crps"), mean("baseline_finish_crps")),
+        model_dk_crps=mean("model_dk_crps"),
+        baseline_dk_crps=mean("baseline_dk_crps"),
+        dk_improvement=_improvement(mean("model_dk_crps"), mean("baseline_dk_crps")),
+        model_dk_coverage=float(np.concatenate(pooled.model_dk_hits).mean()),
+        baseline_dk_coverage=float(np.concatenate(pooled.baseline_dk_hits).mean()),
+        model_finish_pit_deciles=pit_deciles(np.concatenate(pooled.model_finish_pit)).tolist(),
+        model_dk_pit_deciles=pit_deciles(np.concatenate(pooled.model_dk_pit)).tolist(),
+        baseline_dk_pit_deciles=pit_deciles(np.concatenate(pooled.baseline_dk_pit)).tolist(),
+        total_fit_seconds=fit_total,
+        mean_fit_seconds=fit_total / len(scores),
+    )
+
+
+def target_checks(overall: Summary) -> dict[str, Any]:
+    """The acceptance targets and whether the run meets them."""
+    low, high = TARGET_COVERAGE
+    return {
+        "finish_improvement_min": TARGET_FINISH_IMPROVEMENT,
+        "dk_improvement_min": TARGET_DK_IMPROVEMENT,
+        "dk_coverage_range": [low, high],
+        "finish_improvement_met": bool(overall.finish_improvement >= TARGET_FINISH_IMPROVEMENT),
+        "dk_improvement_met": bool(overall.dk_improvement >= TARGET_DK_IMPROVEMENT),
+        "dk_coverage_met": bool(low <= overall.model_dk_coverage <= high),
+    }
+
+
+def run_backtest(
+    history: RaceHistory,
+    season: int,
+    last: int | None = None,
+    scenarios: int = 2000,
+    fit_config: Any = None,
+    seed: int = 0,
+    forecaster: Forecaster | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BacktestReport:
+    """Walk forward through the season's races; `forecaster` defaults to refit + simulate.
+
+    Race k (0-based) is simulated with seed `seed + k`, so a run is reproducible race by race.
+    """
+    if scenarios < 2:
+        raise ValueError(f"scenarios must be at least 2 for an ensemble score, got {scenarios}")
+    races = season_races(history, season, last)
+    predict = forecaster if forecaster is not None else fitted_model_forecaster(fit_config)
+    rng = np.random.default_rng(seed)
+    pooled: dict[str, _Pooled] = {}
+    scores: list[RaceScore] = []
+    started = time.perf_counter()
+    for k, (_, race) in enumerate(races.iterrows()):
+        score = _score_race(history, race, predict, scenarios, seed + k, pooled, rng)
+        scores.append(score)
+        if progress is not None:
+            progress(
+                f"[{k + 1}/{len(races)}] {score.race_id} ({score.track_type}): finish CRPS model "
+                f"{score.model_finish_crps:.2f} vs baseline {score.baseline_finish_crps:.2f}, DK CRPS "
+                f"{score.model_dk_crps:.2f} vs {score.baseline_dk_crps:.2f}, fit {score.fit_seconds:.1f}s"
+            )
+    overall = summarize(scores, pooled["all"])
+    by_type = {
+        track_type: summarize([s for s in scores if s.track_type == track_type], pooled[track_type])
+        for track_type in sorted({s.track_type for s in scores})
+    }
+    return BacktestReport(
+        season=season,
+        scenarios=scenarios,
+        seed=seed,
+        coverage_level=COVERAGE_LEVEL,
+        races=scores,
+        overall=overall,
+        by_track_type=by_type,
+        targets=target_checks(overall),
+        wall_seconds=time.perf_counter() - started,
+        config={"last": last, "fit_config": _jsonable(_config_dict(fit_config))},
+    )
+
+
+def _config_dict(fit_config: Any) -> Any:
+    if fit_config is None:
+        return None
+    if hasattr(fit_config, "model_dump"):
+        return fit_config.model_dump()
+    if hasattr(fit_config, "__dataclass_fields__"):
+        return asdict(fit_config)
+    return str(fit_config)
