@@ -107,6 +107,7 @@ class BacktestReport:
     by_track_type: dict[str, Summary]
     targets: dict[str, Any]
     wall_seconds: float
+    failed: list[dict[str, Any]] = field(default_factory=list)  # races the model could not be fitted for
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,20 +177,43 @@ def observed_outcome(history: RaceHistory, field: Field) -> Observed:
     return Observed(finish=finish.astype(np.float64), dk_points=points, fastest_laps_recorded=recorded)
 
 
+class ForecastFailed(RuntimeError):
+    """The model could not be fitted for one race; the backtest records it and moves on."""
+
+    def __init__(self, race_id: str, reason: str, diagnostics: Mapping[str, Any] | None = None) -> None:
+        self.race_id = race_id
+        self.reason = reason
+        self.diagnostics = dict(diagnostics or {})
+        super().__init__(f"{race_id}: {reason}")
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """Diagnostics as a dict, whether given as a mapping, a dataclass or an object with to_dict()."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "to_dict"):
+        return dict(value.to_dict())
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    raise TypeError(f"cannot read diagnostics of type {type(value).__name__}")
+
+
 def fitted_model_forecaster(fit_config: Any = None) -> Forecaster:
     """Forecaster that refits the race model (engineer B) and runs the scenario kernel (engineer C).
 
     Imported here, not at module level, so the CLI can configure PyTensor's compile cache first.
     """
-    from nascar_dfs.core.model.fit import fit_model
+    from nascar_dfs.core.model.fit import FitError, fit_model
     from nascar_dfs.core.scenarios.kernel import DominanceParams, simulate
 
     def forecast(history: RaceHistory, race_field: Field, scenarios: int, seed: int) -> ModelForecast:
         started = time.perf_counter()
-        if fit_config is None:
-            model = fit_model(history, race_field.race_id)
-        else:
+        try:
             model = fit_model(history, race_field.race_id, fit_config)
+        except FitError as exc:
+            raise ForecastFailed(race_field.race_id, str(exc), _as_dict(exc.diagnostics)) from exc
         fitted = time.perf_counter()
         params = model.field_params(race_field, seed=seed)
         sims = simulate(params, race_field, DominanceParams.from_dict(model.dominance), scenarios, seed)
@@ -197,7 +221,7 @@ def fitted_model_forecaster(fit_config: Any = None) -> Forecaster:
         return ModelForecast(
             finish=sims.finish,
             dk_points=sims.dk_points,
-            diagnostics=dict(model.diagnostics),
+            diagnostics=_as_dict(model.diagnostics),
             fit_seconds=fitted - started,
             simulate_seconds=done - fitted,
         )
@@ -264,7 +288,7 @@ def _score_race(
         fit_seconds=forecast.fit_seconds,
         simulate_seconds=forecast.simulate_seconds,
         score_seconds=time.perf_counter() - started,
-        diagnostics=_jsonable(dict(forecast.diagnostics)),
+        diagnostics=_jsonable(_as_dict(forecast.diagnostics)),
     )
 
 
@@ -334,8 +358,15 @@ def run_backtest(
     pooled: dict[str, _Pooled] = {}
     scores: list[RaceScore] = []
     started = time.perf_counter()
+    failed: list[dict[str, Any]] = []
     for k, (_, race) in enumerate(races.iterrows()):
-        score = _score_race(history, race, predict, scenarios, seed + k, pooled, rng)
+        try:
+            score = _score_race(history, race, predict, scenarios, seed + k, pooled, rng)
+        except ForecastFailed as exc:
+            failed.append({"race_id": exc.race_id, "reason": exc.reason, "diagnostics": exc.diagnostics})
+            if progress is not None:
+                progress(f"[{k + 1}/{len(races)}] {exc.race_id}: FAILED, {exc.reason}")
+            continue
         scores.append(score)
         if progress is not None:
             progress(
@@ -343,6 +374,8 @@ def run_backtest(
                 f"{score.model_finish_crps:.2f} vs baseline {score.baseline_finish_crps:.2f}, DK CRPS "
                 f"{score.model_dk_crps:.2f} vs {score.baseline_dk_crps:.2f}, fit {score.fit_seconds:.1f}s"
             )
+    if not scores:
+        raise ForecastFailed(str(races["race_id"].iloc[0]), f"every one of {len(races)} races failed to fit")
     overall = summarize(scores, pooled["all"])
     by_type = {
         track_type: summarize([s for s in scores if s.track_type == track_type], pooled[track_type])
@@ -358,6 +391,7 @@ def run_backtest(
         by_track_type=by_type,
         targets=target_checks(overall),
         wall_seconds=time.perf_counter() - started,
+        failed=_jsonable(failed),
         config={"last": last, "fit_config": _jsonable(_config_dict(fit_config))},
     )
 

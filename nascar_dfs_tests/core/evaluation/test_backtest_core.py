@@ -10,6 +10,7 @@ import pytest
 
 from nascar_dfs.core.data.history import RaceHistory, load_history
 from nascar_dfs.core.evaluation.backtest import (
+    ForecastFailed,
     ModelForecast,
     observed_outcome,
     results_before,
@@ -102,3 +103,15 @@ def test_report_is_one_json_document_with_per_race_and_per_type_results(history:
     assert doc["races"][0]["diagnostics"] == {"max_rhat": 1.0}
     assert sum(t["races"] for t in doc["by_track_type"].values()) == 4
     assert len(doc["overall"]["model_dk_pit_deciles"]) == 10
+
+
+def test_a_race_that_cannot_be_fitted_is_reported_not_dropped(history: RaceHistory) -> None:
+    def fails_at_phoenix(history: RaceHistory, field: Field, scenarios: int, seed: int) -> ModelForecast:
+        if field.race_id == "2024-cup-phoenix-2":
+            raise ForecastFailed(field.race_id, "model fit rejected: max_rhat 1.2 > 1.05", {"max_rhat": 1.2})
+        return oracle(history, field, scenarios, seed)
+
+    report = run_backtest(history, 2024, last=3, scenarios=20, forecaster=fails_at_phoenix)
+    assert report.overall.races == 2
+    assert [f["race_id"] for f in report.failed] == ["2024-cup-phoenix-2"]
+    assert "max_rhat" in report.failed[0]["reason"]

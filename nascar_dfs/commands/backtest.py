@@ -1,0 +1,132 @@
+"""`nascar-dfs backtest`: walk-forward backtest of the race model against the naive baseline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nascar_dfs.cli import CliError
+
+if TYPE_CHECKING:
+    from nascar_dfs.core.evaluation.backtest import BacktestReport, Summary
+
+HELP = (
+    "Refit the model before every points race of a season, simulate each race and score model and "
+    "naive baseline (CRPS of finish and DK points, 80%% coverage, PIT); prints one JSON document with --json"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", required=True, type=Path, help="folder in the shared data layout")
+    parser.add_argument("--season", required=True, type=int, help="season to backtest; earlier ones train")
+    parser.add_argument("--last", type=int, default=None, help="only the season's last N races")
+    parser.add_argument("--scenarios", type=int, default=2000, help="simulated races per race (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="race k is simulated with seed + k")
+    parser.add_argument("--tune", type=int, default=None, help="sampler tuning steps per chain")
+    parser.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fit_config(args: argparse.Namespace) -> Any:
+    from nascar_dfs.core.model.fit import FitConfig
+
+    overrides = {k: getattr(args, k) for k in ("tune", "draws") if getattr(args, k) is not None}
+    return FitConfig(**overrides) if overrides else None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.data_dir.is_dir():
+        raise CliError(f"data folder {args.data_dir} does not exist")
+    if args.last is not None and args.last < 1:
+        raise CliError(f"--last must be at least 1, got {args.last}")
+    if args.scenarios < 2:
+        raise CliError(f"--scenarios must be at least 2, got {args.scenarios}")
+
+    # None of these import pytensor: the compile cache is configured below, before the model is.
+    from nascar_dfs.core.data.errors import DataValidationError
+    from nascar_dfs.core.data.history import load_history
+    from nascar_dfs.core.evaluation.backtest import ForecastFailed, run_backtest, season_races
+
+    try:
+        history = load_history(args.data_dir)
+    except (DataValidationError, FileNotFoundError) as exc:
+        raise CliError(f"cannot read {args.data_dir}: {exc}") from exc
+    try:
+        races = season_races(history, args.season, args.last)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+    # PyTensor reads its cache location when first imported, so this comes before any model import.
+    from nascar_dfs.core.model.fit import configure_compile_cache
+
+    configure_compile_cache()
+    _progress(f"backtesting {len(races)} races of {args.season} with {args.scenarios} scenarios each")
+    try:
+        report = run_backtest(
+            history,
+            args.season,
+            last=args.last,
+            scenarios=args.scenarios,
+            fit_config=_fit_config(args),
+            seed=args.seed,
+            progress=_progress,
+        )
+    except ForecastFailed as exc:
+        raise CliError(f"no race could be fitted: {exc}") from exc
+    print(report.to_json() if args.json else render_table(report))
+    if report.failed:
+        _progress(f"{len(report.failed)} race(s) could not be fitted: see 'failed' in the report")
+        return 1
+    return 0
+
+
+def _summary_line(label: str, s: Summary) -> str:
+    return (
+        f"{label:<16} {s.races:>5} {s.model_finish_crps:>8.3f} {s.baseline_finish_crps:>8.3f} "
+        f"{100 * s.finish_improvement:>7.1f}% {s.model_dk_crps:>8.3f} {s.baseline_dk_crps:>8.3f} "
+        f"{100 * s.dk_improvement:>7.1f}% {100 * s.model_dk_coverage:>6.1f}% "
+        f"{100 * s.baseline_dk_coverage:>6.1f}%"
+    )
+
+
+def render_table(report: BacktestReport) -> str:
+    """Readable summary: one line per race, per track type and overall."""
+    lines = [
+        f"{'race':<28} {'type':<14} {'fin m':>7} {'fin b':>7} {'dk m':>7} {'dk b':>7} "
+        f"{'cov80':>6} {'fit s':>6}"
+    ]
+    for r in report.races:
+        lines.append(
+            f"{r.race_id:<28} {r.track_type:<14} {r.model_finish_crps:>7.2f} {r.baseline_finish_crps:>7.2f} "
+            f"{r.model_dk_crps:>7.2f} {r.baseline_dk_crps:>7.2f} {100 * r.model_dk_coverage:>5.0f}% "
+            f"{r.fit_seconds:>6.1f}"
+        )
+    lines.append("")
+    lines.append(
+        f"{'':<16} {'races':>5} {'fin m':>8} {'fin b':>8} {'improve':>8} {'dk m':>8} {'dk b':>8} "
+        f"{'improve':>8} {'cov m':>7} {'cov b':>7}"
+    )
+    for track_type, summary in report.by_track_type.items():
+        lines.append(_summary_line(track_type, summary))
+    lines.append(_summary_line("overall", report.overall))
+    o = report.overall
+    lines.append("")
+    lines.append("model DK PIT deciles: " + " ".join(f"{v:.3f}" for v in o.model_dk_pit_deciles or []))
+    lines.append(
+        f"fit time: {o.total_fit_seconds:.1f} s total, {o.mean_fit_seconds:.1f} s per race; "
+        f"wall {report.wall_seconds:.1f} s"
+    )
+    verdicts = {k: "met" if v else "MISSED" for k, v in report.targets.items() if k.endswith("_met")}
+    lines.append(
+        f"targets: finish {verdicts['finish_improvement_met']} | DK {verdicts['dk_improvement_met']} "
+        f"| coverage {verdicts['dk_coverage_met']}"
+    )
+    for failure in report.failed:
+        lines.append(f"FAILED {failure['race_id']}: {failure['reason']}")
+    return "\n".join(lines)
