@@ -9,6 +9,7 @@ import pandas as pd
 
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.field import Field
+from nascar_dfs.core.names import name_key, normalize_name
 
 if TYPE_CHECKING:
     from nascar_dfs.core.data.draftkings import Slate
@@ -36,12 +37,14 @@ def field_from_history(history: RaceHistory, race_id: str) -> Field:
 def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
     """The field of an upcoming race from a DraftKings slate.
 
-    Drivers are the slate's, named by their history spelling where `match_slate_drivers` found one
-    (else the slate's normalized name). Team and manufacturer come from each driver's most recent
-    result row before `race_id`; a driver without one gets the slate's TeamAbbrev as team and
-    manufacturer "unknown". Starts come from the slate's StartPos column when every driver has one;
-    otherwise (qualifying not run yet) the field starts in salary order: highest salary on pole,
-    ties broken by slate order. Drivers are ordered by start.
+    Drivers are named as the optimizer's pool names them (`players.driver` where
+    `match_slate_drivers` filled it, else the normalized DraftKings name), so scenario columns and
+    lineup pool line up. Call `match_slate_drivers(..., allow_unknown=True)` first to get the
+    history spelling that the model knows. Team and manufacturer come from each driver's most recent
+    result row before `race_id` (matched by `name_key`); a driver without one gets the slate's
+    TeamAbbrev as team and manufacturer "unknown". Starts come from the slate's StartPos column when
+    every driver has one; otherwise (qualifying not run yet) the field starts in SALARY ORDER:
+    highest salary on pole, ties broken by slate order. Drivers are ordered by start.
     """
     info = history.race(race_id)
     players = slate.players
@@ -65,8 +68,6 @@ def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
 
 
 def _field_names(players: pd.DataFrame) -> list[str]:
-    from nascar_dfs.core.names import normalize_name
-
     return [
         str(driver) if isinstance(driver, str) and driver else normalize_name(str(name))
         for driver, name in zip(players["driver"], players["name"], strict=True)
@@ -99,14 +100,15 @@ def _latest_teams(
         results.loc[before, ["driver", "season", "race_num", "team", "manufacturer"]]
         .sort_values(["season", "race_num"], kind="stable")
         .drop_duplicates("driver", keep="last")
-        .set_index("driver")
     )
+    latest.index = latest["driver"].map(name_key)
+    latest = latest[~latest.index.duplicated(keep="last")]
+    keys = [name_key(name) for name in names]
     teams = [
-        str(latest.at[name, "team"]) if name in latest.index else str(slate_team)
-        for name, slate_team in zip(names, slate_teams, strict=True)
+        str(latest.at[key, "team"]) if key in latest.index else str(slate_team)
+        for key, slate_team in zip(keys, slate_teams, strict=True)
     ]
     manufacturers = [
-        str(latest.at[name, "manufacturer"]) if name in latest.index else UNKNOWN_MANUFACTURER
-        for name in names
+        str(latest.at[key, "manufacturer"]) if key in latest.index else UNKNOWN_MANUFACTURER for key in keys
     ]
     return teams, manufacturers

@@ -32,7 +32,7 @@ def read_table(
     if not path.is_file():
         raise DataValidationError(path.name, None, None, f"file not found at {path}")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8")
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataValidationError(path.name, None, None, f"not a readable UTF-8 CSV file: {exc}") from exc
     missing = [col for col in required if col not in raw.columns]

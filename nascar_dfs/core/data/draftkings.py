@@ -1,0 +1,308 @@
+"""DraftKings NASCAR Classic files: DKSalaries.csv in, upload CSV and DKEntries.csv out.
+
+Formats: shared DRAFTKINGS.md. Every reader validates at the edge and names file/row/column on error;
+every writer replaces its file atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nascar_dfs.core.data.errors import DataValidationError
+from nascar_dfs.core.data.files import atomic_write_rows
+from nascar_dfs.core.data.tables import first_bad_position, read_table, sheet_row
+from nascar_dfs.core.names import name_key
+
+ROSTER_SIZE = 6
+ROSTER_POSITION = "D"
+UPLOAD_HEADER: tuple[str, ...] = (ROSTER_POSITION,) * ROSTER_SIZE
+ENTRY_COLUMNS: tuple[str, ...] = ("Entry ID", "Contest Name", "Contest ID", "Entry Fee")
+SALARY_REQUIRED = {
+    "Name": "str",
+    "ID": "int",
+    "Roster Position": "str",
+    "Salary": "int",
+    "TeamAbbrev": "str",
+    "AvgPointsPerGame": "float",
+}
+SALARY_OPTIONAL = {
+    "StartPos": "nullable_int",
+    "Projected Ownership": "nullable_float",
+    "StdDev": "nullable_float",
+}
+PLAYER_COLUMNS: tuple[str, ...] = (
+    "name", "driver", "dk_id", "salary", "team", "avg_points", "start", "ownership", "std_dev",
+)  # fmt: skip
+
+_CELL_WITH_ID = re.compile(r"^\s*(?:(?P<name>.*?)\s*\(\s*(?P<paren>\d+)\s*\)|(?P<bare>\d+))\s*$")
+
+
+class UnknownDriversError(ValueError):
+    """Slate names with no match in the history; `names` lists every one of them."""
+
+    def __init__(self, names: Sequence[str], source: str) -> None:
+        self.names = tuple(names)
+        super().__init__(
+            f"{len(self.names)} driver(s) of slate {source} are not in the history: {', '.join(self.names)}"
+        )
+
+
+@dataclass(frozen=True)
+class Slate:
+    """One DraftKings slate.
+
+    `players` columns: name (DK spelling), driver (history spelling once matched, else None), dk_id,
+    salary (int), team (TeamAbbrev), avg_points (float), start (nullable Int64, from StartPos),
+    ownership (nullable float fraction 0-1, from "Projected Ownership" percent), std_dev (nullable float).
+    """
+
+    players: pd.DataFrame
+    source: str
+
+    @property
+    def dk_ids(self) -> np.ndarray:
+        return self.players["dk_id"].to_numpy(dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class DKEntry:
+    """One row of DKEntries.csv; `lineup` is None for an entry not filled yet."""
+
+    entry_id: str
+    contest_name: str
+    contest_id: str
+    entry_fee: str
+    lineup: tuple[int, ...] | None
+
+
+@dataclass(frozen=True)
+class DKEntries:
+    entries: tuple[DKEntry, ...]
+    source: str
+
+    def with_lineups(self, lineups: Sequence[Sequence[int]]) -> DKEntries:
+        """The same entries with `lineups` filled in order (late swap); one lineup per entry."""
+        if len(lineups) != len(self.entries):
+            raise ValueError(f"{len(lineups)} lineups for {len(self.entries)} entries of {self.source}")
+        filled = tuple(
+            replace(entry, lineup=_checked_lineup(lineup, position))
+            for position, (entry, lineup) in enumerate(zip(self.entries, lineups, strict=True))
+        )
+        return replace(self, entries=filled)
+
+
+def read_dk_salaries(path: Path | str) -> Slate:
+    """Read DKSalaries.csv (plus optional StartPos / Projected Ownership / StdDev columns)."""
+    file = Path(path)
+    table = read_table(file, SALARY_REQUIRED, SALARY_OPTIONAL)
+    if table.empty:
+        raise DataValidationError(file.name, None, None, "the slate has no players")
+    _require_roster_position(table, file.name)
+    _reject_duplicate(table["ID"], file.name, "ID", "DraftKings ID {} appears twice")
+    _reject_duplicate(table["Name"].map(name_key), file.name, "Name", "driver {} appears twice")
+    _require_positive(table["Salary"], file.name, "Salary")
+    _require_positive(table["ID"], file.name, "ID")
+    start = table["StartPos"] if "StartPos" in table else pd.Series(pd.NA, index=table.index, dtype="Int64")
+    ownership = _ownership_fraction(table, file.name)
+    players = pd.DataFrame(
+        {
+            "name": table["Name"].astype(str),
+            "driver": pd.Series([None] * len(table), index=table.index, dtype=object),
+            "dk_id": table["ID"].astype("int64"),
+            "salary": table["Salary"].astype("int64"),
+            "team": table["TeamAbbrev"].astype(str),
+            "avg_points": table["AvgPointsPerGame"].astype("float64"),
+            "start": start.astype("Int64"),
+            "ownership": ownership,
+            "std_dev": table["StdDev"] if "StdDev" in table else pd.Series(np.nan, index=table.index),
+        }
+    )
+    return Slate(players=players.reset_index(drop=True), source=str(file))
+
+
+def match_slate_drivers(slate: Slate, known_drivers: Iterable[str], allow_unknown: bool = False) -> Slate:
+    """Fill `players.driver` with the history spelling of each DK name (matched by `name_key`).
+
+    Raises UnknownDriversError listing every unmatched name, unless `allow_unknown` (debutants of an
+    upcoming race), in which case unmatched drivers keep driver None.
+    """
+    spelling: dict[str, str] = {}
+    for driver in known_drivers:
+        spelling.setdefault(name_key(str(driver)), str(driver))  # first spelling met wins (shared rule)
+    keys = slate.players["name"].map(name_key)
+    matched = keys.map(spelling)
+    unknown = slate.players.loc[matched.isna(), "name"].tolist()
+    if unknown and not allow_unknown:
+        raise UnknownDriversError(unknown, slate.source)
+    players = slate.players.copy()
+    players["driver"] = matched.astype(object).where(matched.notna(), None)
+    return replace(slate, players=players)
+
+
+def write_upload_csv(lineups: Sequence[Sequence[int]], path: Path | str) -> Path:
+    """DraftKings bulk-upload CSV: header D,D,D,D,D,D and one row of bare DK ids per lineup."""
+    if len(lineups) == 0:
+        raise ValueError("no lineups to write")
+    rows = [_checked_lineup(lineup, position) for position, lineup in enumerate(lineups)]
+    return atomic_write_rows(path, UPLOAD_HEADER, rows)
+
+
+def read_upload_csv(path: Path | str) -> list[list[int]]:
+    """Lineups of an upload CSV: bare-id or `Name (ID)` cells; extra columns (Budget, FPPG) are ignored."""
+    file = Path(path)
+    header, body = _read_csv_rows(file)
+    if tuple(cell.strip() for cell in header[:ROSTER_SIZE]) != UPLOAD_HEADER:
+        raise DataValidationError(file.name, 1, None, f"header must start with {','.join(UPLOAD_HEADER)}")
+    lineups: list[list[int]] = []
+    for position, row in enumerate(body):
+        if not any(cell.strip() for cell in row):
+            continue
+        lineup = _lineup_from_cells(row[:ROSTER_SIZE], file.name, sheet_row(position), first_column=0)
+        if lineup is None:
+            raise DataValidationError(
+                file.name, sheet_row(position), ROSTER_POSITION, "the lineup is incomplete"
+            )
+        lineups.append(lineup)
+    if not lineups:
+        raise DataValidationError(file.name, None, None, "the file holds no lineups")
+    return lineups
+
+
+def read_dk_entries(path: Path | str) -> DKEntries:
+    """Read DKEntries.csv: Entry ID, Contest Name, Contest ID, Entry Fee, then six D cells.
+
+    DraftKings appends instructions and the player list to the right of (and below) the entries;
+    only the first ten columns of rows with an Entry ID are read.
+    """
+    file = Path(path)
+    header, body = _read_csv_rows(file)
+    expected = (*ENTRY_COLUMNS, *UPLOAD_HEADER)
+    found = tuple(cell.strip() for cell in header[: len(expected)])
+    if found != expected:
+        raise DataValidationError(
+            file.name, 1, None, f"header must start with {','.join(expected)}, got {found}"
+        )
+    entries: list[DKEntry] = []
+    for position, row in enumerate(body):
+        cells = [cell.strip() for cell in row[: len(expected)]] + [""] * max(0, len(expected) - len(row))
+        if not cells[0]:
+            continue  # instruction/player-list rows below the entries
+        if not cells[0].isdigit():
+            raise DataValidationError(
+                file.name, sheet_row(position), "Entry ID", f"{cells[0]!r} is not an entry id"
+            )
+        lineup = _lineup_from_cells(
+            cells[len(ENTRY_COLUMNS) :], file.name, sheet_row(position), len(ENTRY_COLUMNS)
+        )
+        entries.append(
+            DKEntry(cells[0], cells[1], cells[2], cells[3], None if lineup is None else tuple(lineup))
+        )
+    if not entries:
+        raise DataValidationError(file.name, None, "Entry ID", "the file holds no entries")
+    _reject_duplicate(
+        pd.Series([e.entry_id for e in entries]), file.name, "Entry ID", "entry {} appears twice"
+    )
+    return DKEntries(entries=tuple(entries), source=str(file))
+
+
+def write_dk_entries(entries: DKEntries, path: Path | str) -> Path:
+    """DKEntries.csv layout with bare ids (empty D cells for unfilled entries), ready to upload."""
+    rows = [
+        [e.entry_id, e.contest_name, e.contest_id, e.entry_fee, *(e.lineup or ("",) * ROSTER_SIZE)]
+        for e in entries.entries
+    ]
+    return atomic_write_rows(path, (*ENTRY_COLUMNS, *UPLOAD_HEADER), rows)
+
+
+def _checked_lineup(lineup: Sequence[int], position: int) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(dk_id) for dk_id in lineup)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"lineup {position + 1} holds a non-integer DraftKings id: {list(lineup)}") from exc
+    if len(ids) != ROSTER_SIZE or len(set(ids)) != ROSTER_SIZE:
+        raise ValueError(
+            f"lineup {position + 1} must hold {ROSTER_SIZE} distinct DraftKings ids, got {list(ids)}"
+        )
+    if any(dk_id <= 0 for dk_id in ids):
+        raise ValueError(f"lineup {position + 1} holds a non-positive DraftKings id: {list(ids)}")
+    return ids
+
+
+def _lineup_from_cells(cells: Sequence[str], file: str, row: int, first_column: int) -> list[int] | None:
+    """Six ids from `Name (ID)` or bare-id cells; None when all six are empty (unfilled entry)."""
+    cells = [cell.strip() for cell in cells] + [""] * max(0, ROSTER_SIZE - len(cells))
+    if not any(cells):
+        return None
+    ids: list[int] = []
+    for slot, cell in enumerate(cells[:ROSTER_SIZE]):
+        match = _CELL_WITH_ID.match(cell)
+        column = f"{ROSTER_POSITION} (column {first_column + slot + 1})"
+        if match is None:
+            raise DataValidationError(
+                file, row, column, f"{cell!r} is neither a DraftKings id nor 'Name (ID)'"
+            )
+        ids.append(int(match.group("paren") or match.group("bare")))
+    if len(set(ids)) != ROSTER_SIZE:
+        raise DataValidationError(file, row, ROSTER_POSITION, f"a driver appears twice in the lineup {ids}")
+    return ids
+
+
+def _read_csv_rows(file: Path) -> tuple[list[str], list[list[str]]]:
+    if not file.is_file():
+        raise DataValidationError(file.name, None, None, f"file not found at {file}")
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            rows = list(csv.reader(stream))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataValidationError(file.name, None, None, f"not a readable UTF-8 CSV file: {exc}") from exc
+    if not rows:
+        raise DataValidationError(file.name, None, None, "the file is empty")
+    return rows[0], rows[1:]
+
+
+def _require_roster_position(table: pd.DataFrame, file: str) -> None:
+    position = first_bad_position(table["Roster Position"].str.strip() != ROSTER_POSITION)
+    if position is not None:
+        raise DataValidationError(
+            file, sheet_row(position), "Roster Position",
+            f"{table['Roster Position'].iloc[position]!r} is not {ROSTER_POSITION!r} (NASCAR Classic slate?)",
+        )  # fmt: skip
+
+
+def _reject_duplicate(values: pd.Series, file: str, column: str, template: str) -> None:
+    position = first_bad_position(values.duplicated(keep="first"))
+    if position is not None:
+        raise DataValidationError(
+            file, sheet_row(position), column, template.format(repr(values.iloc[position]))
+        )
+
+
+def _require_positive(values: pd.Series, file: str, column: str) -> None:
+    position = first_bad_position(values <= 0)
+    if position is not None:
+        raise DataValidationError(
+            file, sheet_row(position), column, f"{values.iloc[position]} is not positive"
+        )
+
+
+def _ownership_fraction(table: pd.DataFrame, file: str) -> pd.Series:
+    """Projected Ownership is published in percent (0-100); the slate carries fractions (0-1)."""
+    if "Projected Ownership" not in table:
+        return pd.Series(np.nan, index=table.index, dtype="float64")
+    percent = table["Projected Ownership"]
+    position = first_bad_position(((percent < 0) | (percent > 100)).fillna(False))
+    if position is not None:
+        raise DataValidationError(
+            file,
+            sheet_row(position),
+            "Projected Ownership",
+            f"{percent.iloc[position]} is outside 0-100 percent",
+        )
+    return percent / 100.0

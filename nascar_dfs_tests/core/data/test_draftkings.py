@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nascar_dfs.core.data.draftkings import (
+    DKEntries,
+    UnknownDriversError,
+    match_slate_drivers,
+    read_dk_entries,
+    read_dk_salaries,
+    read_upload_csv,
+    write_dk_entries,
+    write_upload_csv,
+)
+from nascar_dfs.core.data.errors import DataValidationError
+from nascar_dfs.core.data.fields import field_from_slate
+
+HEADER = "Position,Name + ID,Name,ID,Roster Position,Salary,Game Info,TeamAbbrev,AvgPointsPerGame"
+GAME = "Cup Series Race 11/10/2024 03:00PM ET"
+
+
+def _salary_rows(names: list[str], start_id: int = 40000000) -> list[str]:
+    return [
+        f"D,{name} ({start_id + i}),{name},{start_id + i},D,{11000 - 300 * i},{GAME},T{i % 5},{50 - i}.5"
+        for i, name in enumerate(names)
+    ]
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bench_slate_reads_with_optional_columns(shared_data_dir: Path) -> None:
+    slate = read_dk_salaries(shared_data_dir.parent / "bench" / "slate.csv")
+    players = slate.players
+    assert len(players) == 38
+    assert players["salary"].dtype == "int64" and players["dk_id"].dtype == "int64"
+    assert players["start"].notna().all() and sorted(players["start"]) == list(range(1, 39))
+    # 44.1 percent in the file becomes a fraction
+    first = players.iloc[0]
+    assert first["ownership"] == pytest.approx(0.441) and first["name"] == "Driver 01"
+    assert players["ownership"].between(0, 1).all()
+
+
+def test_plain_dk_file_has_no_start_or_ownership(tmp_path: Path) -> None:
+    slate = read_dk_salaries(
+        _write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(["Kyle Larson", "Ty Gibbs"])])
+    )
+    assert slate.players["start"].isna().all() and slate.players["ownership"].isna().all()
+    assert list(slate.players["salary"]) == [11000, 10700]
+    assert slate.players["driver"].isna().all()
+
+
+def test_salary_file_round_trips_through_pandas(tmp_path: Path, shared_data_dir: Path) -> None:
+    original = read_dk_salaries(shared_data_dir.parent / "bench" / "slate.csv")
+    copy = tmp_path / "copy.csv"
+    pd.read_csv(shared_data_dir.parent / "bench" / "slate.csv").to_csv(copy, index=False)
+    again = read_dk_salaries(copy)
+    pd.testing.assert_frame_equal(original.players, again.players)
+
+
+@pytest.mark.parametrize(
+    ("edit", "row", "column"),
+    [
+        (lambda rows: [rows[0].replace(",Salary", ",Pay"), *rows[1:]], None, "Salary"),
+        (lambda rows: [rows[0], rows[1], rows[2].replace(",10700,", ",lots,")], 3, "Salary"),
+        (
+            lambda rows: [
+                rows[0],
+                rows[1],
+                rows[2].replace("(40000001),Ty Gibbs,40000001", "(40000000),Ty Gibbs,40000000"),
+            ],
+            3,
+            "ID",
+        ),
+        (lambda rows: [rows[0], rows[1], rows[2].replace(",D,10700", ",FLEX,10700")], 3, "Roster Position"),
+        (lambda rows: [rows[0], rows[1], rows[1].replace("40000000", "40000009")], 3, "Name"),
+    ],
+)
+def test_broken_salary_files_name_row_and_column(tmp_path: Path, edit, row, column) -> None:
+    rows = [HEADER, *_salary_rows(["Kyle Larson", "Ty Gibbs"])]
+    path = _write(tmp_path / "DKSalaries.csv", edit(rows))
+    with pytest.raises(DataValidationError) as caught:
+        read_dk_salaries(path)
+    assert (caught.value.file, caught.value.row, caught.value.column) == ("DKSalaries.csv", row, column)
+
+
+def test_matching_uses_history_spelling(tmp_path: Path, shared_history) -> None:
+    dk_names = ["Ricky Stenhouse Jr.", "Daniel Suárez", "John H. Nemechek", "Shane Van Gisbergen"]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(dk_names)]))
+    matched = match_slate_drivers(slate, shared_history.results["driver"].unique())
+    assert list(matched.players["driver"]) == [
+        "Ricky Stenhouse Jr", "Daniel Suarez", "John Hunter Nemechek", "Shane van Gisbergen",
+    ]  # fmt: skip
+    assert slate.players["driver"].isna().all()  # the input slate is not modified
+
+
+def test_unknown_names_error_lists_every_one(tmp_path: Path, shared_history) -> None:
+    names = ["Kyle Larson", "Nobody Atall", "Connor Zilisch", "Denny Hamlin"]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(names)]))
+    with pytest.raises(UnknownDriversError) as caught:
+        match_slate_drivers(slate, shared_history.results["driver"].unique())
+    assert caught.value.names == ("Nobody Atall", "Connor Zilisch")
+    assert "Nobody Atall" in str(caught.value) and "Connor Zilisch" in str(caught.value)
+    lenient = match_slate_drivers(slate, shared_history.results["driver"].unique(), allow_unknown=True)
+    assert list(lenient.players["driver"].isna()) == [False, True, True, False]
+
+
+def test_field_from_slate_uses_latest_teams_and_salary_order(tmp_path: Path, shared_history) -> None:
+    names = ["Nobody Atall", "Kyle Larson", "Denny Hamlin"]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(names)]))
+    slate = match_slate_drivers(slate, shared_history.results["driver"].unique(), allow_unknown=True)
+    field = field_from_slate(slate, shared_history, "2024-cup-phoenix-2")
+    # no StartPos column: highest salary starts first
+    assert field.drivers == ("Nobody Atall", "Kyle Larson", "Denny Hamlin")
+    assert list(field.starts) == [1, 2, 3]
+    assert field.teams[0] == "T0" and field.manufacturers[0] == "unknown"
+    assert (field.teams[1], field.manufacturers[1]) == ("Hendrick Motorsports", "Chevrolet")
+    assert (field.teams[2], field.manufacturers[2]) == ("Joe Gibbs Racing", "Toyota")
+    assert (field.track_type, field.laps) == ("short", 312)
+
+
+def test_field_from_slate_follows_startpos(tmp_path: Path, shared_history) -> None:
+    rows = [
+        f"{HEADER},StartPos",
+        *[f"{row},{s}" for row, s in zip(_salary_rows(["Kyle Larson", "Ty Gibbs"]), [2, 1], strict=True)],
+    ]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", rows))
+    field = field_from_slate(slate, shared_history, "2024-cup-phoenix-2")
+    assert field.drivers == ("Ty Gibbs", "Kyle Larson") and list(field.starts) == [1, 2]
+
+
+def test_upload_csv_round_trip(tmp_path: Path) -> None:
+    lineups = [[1, 2, 3, 4, 5, 6], [40000000, 40000001, 40000002, 40000003, 40000004, 40000009]]
+    path = write_upload_csv(lineups, tmp_path / "upload.csv")
+    assert path.read_text(encoding="utf-8").splitlines()[0] == "D,D,D,D,D,D"
+    assert read_upload_csv(path) == lineups
+
+
+def test_upload_csv_accepts_name_and_id_cells(tmp_path: Path) -> None:
+    path = _write(tmp_path / "upload.csv", [
+        "D,D,D,D,D,D,,Budget,FPPG",
+        "Kyle Larson (11),Ty Gibbs (12),13,Daniel Suárez (14),A.J. Allmendinger (15),16,,49800,250.1",
+    ])  # fmt: skip
+    assert read_upload_csv(path) == [[11, 12, 13, 14, 15, 16]]
+
+
+@pytest.mark.parametrize("lineup", [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 5], [1, 2, 3, 4, 5, "x"]])
+def test_invalid_lineup_is_rejected_and_nothing_written(tmp_path: Path, lineup) -> None:
+    target = tmp_path / "upload.csv"
+    with pytest.raises(ValueError, match="lineup 2"):
+        write_upload_csv([[1, 2, 3, 4, 5, 6], lineup], target)
+    assert not target.exists()
+
+
+ENTRIES = [
+    "Entry ID,Contest Name,Contest ID,Entry Fee,D,D,D,D,D,D,,Instructions",
+    "4123456789,NASCAR $5 Double Up,170000001,$5,Kyle Larson (11),Ty Gibbs (12),13,14,15,16,,1. Locate",
+    "4123456790,NASCAR $5 Double Up,170000001,$5,,,,,,,,2. Copy the ID",
+    ",,,,,,,,,,,",
+    ",,,,,,,,,,,Position,Name + ID,Name,ID,Roster Position,Salary",
+    ",,,,,,,,,,,D,Kyle Larson (11),Kyle Larson,11,D,11000",
+]
+
+
+def test_dk_entries_ignore_trailing_instruction_columns_and_rows(tmp_path: Path) -> None:
+    entries = read_dk_entries(_write(tmp_path / "DKEntries.csv", ENTRIES))
+    assert [e.entry_id for e in entries.entries] == ["4123456789", "4123456790"]
+    assert entries.entries[0].lineup == (11, 12, 13, 14, 15, 16)
+    assert entries.entries[1].lineup is None
+    assert entries.entries[0].entry_fee == "$5" and entries.entries[0].contest_id == "170000001"
+
+
+def test_dk_entries_late_swap_round_trip(tmp_path: Path) -> None:
+    entries = read_dk_entries(_write(tmp_path / "DKEntries.csv", ENTRIES))
+    swapped = entries.with_lineups([[21, 22, 23, 24, 25, 26], [31, 32, 33, 34, 35, 36]])
+    out = write_dk_entries(swapped, tmp_path / "DKEntries-upload.csv")
+    again = read_dk_entries(out)
+    assert isinstance(again, DKEntries)
+    assert [e.lineup for e in again.entries] == [(21, 22, 23, 24, 25, 26), (31, 32, 33, 34, 35, 36)]
+    assert [e.contest_name for e in again.entries] == ["NASCAR $5 Double Up"] * 2
+    with pytest.raises(ValueError, match="2 entries"):
+        entries.with_lineups([[1, 2, 3, 4, 5, 6]])
+
+
+def test_dk_entries_with_bad_cell_names_row_and_column(tmp_path: Path) -> None:
+    lines = [ENTRIES[0], ENTRIES[1].replace(",13,", ",Kyle Busch,")]
+    with pytest.raises(DataValidationError) as caught:
+        read_dk_entries(_write(tmp_path / "DKEntries.csv", lines))
+    assert caught.value.row == 2 and "column 7" in str(caught.value.column)
