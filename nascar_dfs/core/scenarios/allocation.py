@@ -1,0 +1,141 @@
+"""Laps led and fastest laps of simulated races, shared by the kernel and the dominance calibration.
+
+Both allocators work on the latent performance rank of each car in each scenario (0 = the fastest
+car of that race, including cars that later fail), so their parameters do not depend on the scale
+of the race model's log-worth: a rank-based weight ``exp(-decay * rank)`` favours strong cars with a
+concentration set per track type.
+
+Laps led are built from *lead stints*: the race's laps are cut at random points into consecutive
+stints and each stint goes to one car. Because stints are ordered in time, a car can only lead a
+stint that ends before it drops out, so laps led never exceed laps completed, and the race winner
+leads the final stint (the last lap) as in every real race.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Bounds the (scenarios x stints) arrays; superspeedways average ~40 lead changes, the record is ~90.
+MAX_LEAD_STINTS = 120
+STINT_ALPHA = 0.5  # Dirichlet concentration of stint lengths (below 1: uneven runs)
+# Share of stints led by a car drawn regardless of speed (pit-cycle and strategy leaders): real races
+# have both one dominant car and many cars that lead a handful of laps.
+RANDOM_LEADER_SHARE = 0.2
+
+
+def rank_weights(rank: np.ndarray, decay: float) -> np.ndarray:
+    """Unnormalised pick weight of each car by its latent rank (0 = fastest)."""
+    return np.exp(-decay * rank.astype(np.float64))
+
+
+def noisy_ranks(rank: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """Ranks of ``rank + noise * N(0, 1)``: how fast a car runs at the front differs from where it ends."""
+    if noise <= 0:
+        return rank
+    key = rank + noise * rng.standard_normal(rank.shape)
+    return np.argsort(np.argsort(key, axis=1), axis=1)
+
+
+def _sample_ranks(u: np.ndarray, decay: float, n_cars: int) -> np.ndarray:
+    """Inverse-CDF draw of a rank from the truncated geometric law P(r) ∝ exp(-decay r), r < n_cars."""
+    if decay < 1e-9:
+        return np.minimum((u * n_cars).astype(np.int64), n_cars - 1)
+    tail = -np.expm1(-decay * n_cars)  # 1 - exp(-decay n), mass of the truncated law
+    ranks = np.floor(-np.log1p(-u * tail) / decay).astype(np.int64)
+    return np.clip(ranks, 0, n_cars - 1)
+
+
+def _sample_from_weights(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of ``weights`` (rows need a positive total)."""
+    cdf = np.cumsum(weights, axis=1)
+    cdf /= cdf[:, -1:]
+    return np.minimum((u[:, None] > cdf).sum(axis=1), weights.shape[1] - 1)
+
+
+def draw_stint_bounds(
+    n_scenarios: int, laps: int, stints_mean: float, rng: np.random.Generator
+) -> np.ndarray:
+    """(N, K+1) non-decreasing lap boundaries 0 = b0 <= ... <= bK = laps; stint k covers (b_k, b_k+1].
+
+    Stint lengths are Dirichlet(STINT_ALPHA) shares of the race: with alpha < 1 a few long runs up front
+    carry most laps, as real races mix long green runs with short pit-cycle leads.
+    """
+    counts = 1 + rng.poisson(max(stints_mean - 1.0, 0.0), n_scenarios)
+    counts = np.clip(counts, 1, min(MAX_LEAD_STINTS, laps))
+    k_max = int(counts.max())
+    weights = rng.gamma(STINT_ALPHA, 1.0, size=(n_scenarios, k_max))
+    # Scenarios with fewer stints leave their surplus stints empty.
+    weights[np.arange(k_max)[None, :] >= counts[:, None]] = 0.0
+    weights[:, 0] += 1e-12  # guards the all-zero row that gamma underflow could produce
+    shares = np.cumsum(weights, axis=1)
+    bounds = np.rint(shares / shares[:, -1:] * laps).astype(np.int64)
+    bounds[:, -1] = laps
+    return np.concatenate([np.zeros((n_scenarios, 1), dtype=np.int64), bounds], axis=1)
+
+
+def allocate_laps_led(
+    rank: np.ndarray,
+    laps_completed: np.ndarray,
+    winner: np.ndarray,
+    laps: int,
+    stints_mean: float,
+    decay: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(N, D) laps led summing to ``laps`` in every scenario, never above a car's laps completed."""
+    n, d = rank.shape
+    bounds = draw_stint_bounds(n, laps, stints_mean, rng)
+    lengths = np.diff(bounds, axis=1)
+    stint_end = bounds[:, 1:]
+    k = lengths.shape[1]
+
+    driver_by_rank = np.argsort(rank, axis=1)
+    picked_rank = _sample_ranks(rng.random((n, k)), decay, d)
+    random_pick = rng.random((n, k)) < RANDOM_LEADER_SHARE
+    picked_rank[random_pick] = rng.integers(0, d, int(random_pick.sum()))
+    leader = np.take_along_axis(driver_by_rank, picked_rank, axis=1)
+    leader[:, -1] = winner
+
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
+    leader_laps = laps_completed[rows, leader]
+    # A pick that dropped out before its stint ended is redrawn among the cars still running then.
+    bad_s, bad_k = np.nonzero((leader_laps < stint_end) & (lengths > 0))
+    if bad_s.size:
+        eligible = laps_completed[bad_s] >= stint_end[bad_s, bad_k][:, None]
+        weights = rank_weights(rank[bad_s], decay) * eligible
+        leader[bad_s, bad_k] = _sample_from_weights(weights, rng.random(bad_s.size))
+
+    flat = (np.arange(n)[:, None] * d + leader).ravel()
+    led = np.bincount(flat, weights=lengths.ravel(), minlength=n * d)
+    return led.reshape(n, d).astype(np.int32)
+
+
+def draw_green_laps(
+    n_scenarios: int, laps: int, share_a: float, share_b: float, rng: np.random.Generator
+) -> np.ndarray:
+    """(N,) green-flag laps (laps on which a fastest lap is credited), Beta-distributed share of laps."""
+    share = rng.beta(share_a, share_b, n_scenarios)
+    return np.clip(np.rint(share * laps), 1, laps).astype(np.int32)
+
+
+def allocate_fastest_laps(
+    rank: np.ndarray,
+    laps_completed: np.ndarray,
+    winner: np.ndarray,
+    green_laps: np.ndarray,
+    laps: int,
+    decay: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(N, D) fastest laps summing to ``green_laps`` per scenario, never above a car's laps completed."""
+    n = rank.shape[0]
+    # A car that ran fewer laps had fewer chances to set the fastest lap.
+    weights = rank_weights(rank, decay) * (laps_completed / laps)
+    total = weights.sum(axis=1, keepdims=True)
+    probs = weights / total
+    counts = rng.multinomial(green_laps.astype(np.int64), probs)
+    excess = np.maximum(counts - laps_completed, 0)
+    counts -= excess
+    # The winner ran every lap and holds at most green_laps <= laps, so he can absorb the overflow.
+    counts[np.arange(n), winner] += excess.sum(axis=1)
+    return counts.astype(np.int32)
