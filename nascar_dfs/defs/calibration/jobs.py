@@ -1,0 +1,20 @@
+"""The calibration job: refresh the history, the race's slate and model, then the CRPS history."""
+
+import dagster as dg
+
+from nascar_dfs.defs import tags
+from nascar_dfs.defs.calibration.assets import calibrated_model, race_history, race_slate
+from nascar_dfs.defs.calibration.history import calibration_history
+
+CALIBRATION_JOB = "calibration_job"
+
+calibration_job = dg.define_asset_job(
+    CALIBRATION_JOB,
+    selection=[race_history, race_slate, calibrated_model, calibration_history],
+    # Job tags cover runs launched from the UI; schedule and sensor requests add reason and race.
+    tags={
+        tags.KIND: tags.CALIBRATION,
+        tags.REASON: "ui",
+        tags.MAX_RUNTIME: str(tags.CALIBRATION_MAX_SECONDS),
+    },
+)

@@ -1,0 +1,147 @@
+"""Scenario sets, lineups and the DraftKings upload file of one race x constraint spec."""
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from nascar_dfs.defs import science, versions
+from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
+from nascar_dfs.defs.partitions import RACE, race_spec_partitions, split_race_spec_key
+from nascar_dfs.defs.records import latest_materialization
+from nascar_dfs.defs.resources import CheckSettings, NascarStorage
+from nascar_dfs.defs.specs import load_spec
+
+SCENARIO_SET = "scenario_set"
+REJECTION_RATE = "rejection_rate"
+
+# Lineage in the UI: each race x spec partition reads the model and slate of its race.
+_BY_RACE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=RACE)
+
+
+def _rejection_check(rate: float, settings: CheckSettings) -> dg.AssetCheckResult:
+    meta = {
+        "rejection_rate": rate,
+        "warn_above": settings.rejection_warn,
+        "error_above": settings.rejection_error,
+    }
+    if rate > settings.rejection_error:
+        return dg.AssetCheckResult(
+            check_name=REJECTION_RATE, passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=meta
+        )
+    return dg.AssetCheckResult(
+        check_name=REJECTION_RATE,
+        passed=rate <= settings.rejection_warn,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=meta,
+    )
+
+
+@dg.asset(
+    partitions_def=race_spec_partitions,
+    group_name="lineups",
+    code_version=versions.SCENARIO_SET_CODE,
+    ins={
+        "calibrated_model": dg.AssetIn(partition_mapping=_BY_RACE),
+        "race_slate": dg.AssetIn(partition_mapping=_BY_RACE),
+        "race_history": dg.AssetIn(),
+    },
+    check_specs=[
+        dg.AssetCheckSpec(
+            REJECTION_RATE,
+            asset=SCENARIO_SET,
+            description="share of simulated races rejected by the spec's views (warn 20%, error 50%)",
+        )
+    ],
+)
+def scenario_set(
+    context: dg.AssetExecutionContext,
+    calibrated_model: Any,
+    race_slate: Any,
+    race_history: Any,
+    storage: NascarStorage,
+    check_settings: CheckSettings,
+):
+    """Simulated races of the slate's field under the spec's views; seed from race, spec and model."""
+    race, spec_key = split_race_spec_key(context.partition_key)
+    spec = load_spec(storage.root(), spec_key)
+    field = science.slate_field(race_slate, race_history, race)
+    seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
+    scenarios = science.simulate(calibrated_model, field, spec, seed)
+    scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
+    yield dg.Output(
+        scenarios,
+        data_version=dg.DataVersion(scenario_version),
+        metadata={
+            "model_version": calibrated_model.version,
+            "slate_version": _slate_version(context.instance, race),
+            "scenario_version": scenario_version,
+            "seed": seed,
+            "scenarios": scenarios.n,
+            "draws": int(scenarios.draws),
+            "rejection_rate": float(scenarios.rejection_rate),
+            "drivers": len(scenarios.drivers),
+        },
+    )
+    yield _rejection_check(float(scenarios.rejection_rate), check_settings)
+
+
+@dg.asset(
+    partitions_def=race_spec_partitions,
+    group_name="lineups",
+    code_version=versions.LINEUPS_CODE,
+    ins={"race_slate": dg.AssetIn(partition_mapping=_BY_RACE)},
+    check_specs=[
+        dg.AssetCheckSpec(
+            LINEUP_VALIDITY,
+            asset="lineups",
+            blocking=True,
+            description="6 slate drivers under the cap, distinct lineups, locks, excludes, exposures",
+        )
+    ],
+)
+def lineups(
+    context: dg.AssetExecutionContext,
+    scenario_set: Any,
+    race_slate: Any,
+    storage: NascarStorage,
+):
+    """The portfolio the optimizer builds on the scenario set under the spec's constraints."""
+    _, spec_key = split_race_spec_key(context.partition_key)
+    spec = load_spec(storage.root(), spec_key)
+    built = science.portfolio(race_slate, spec, scenario_set)
+    scenario_version = _scenario_version(context.instance, context.partition_key)
+    lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key)
+    yield dg.Output(
+        built,
+        data_version=dg.DataVersion(lineups_version),
+        metadata={
+            "lineups": len(lineup_ids(built)),
+            "scenario_version": scenario_version,
+            "lineups_version": lineups_version,
+        },
+    )
+    yield validity_check(built, race_slate, spec)
+
+
+def _slate_version(instance: dg.DagsterInstance, race: str) -> str:
+    record = latest_materialization(instance, "race_slate", race)
+    return str(record.value("slate_version")) if record is not None else ""
+
+
+def _scenario_version(instance: dg.DagsterInstance, partition: str) -> str:
+    """Data version of the scenario set these lineups are built on, as recorded with it."""
+    record = latest_materialization(instance, SCENARIO_SET, partition)
+    if record is None or record.value("scenario_version") is None:
+        raise dg.Failure(f"scenario_set {partition} has no recorded version: materialize it first")
+    return str(record.value("scenario_version"))
+
+
+@dg.asset(partitions_def=race_spec_partitions, group_name="lineups", code_version=versions.DK_UPLOAD_CODE)
+def dk_upload_csv(context: dg.AssetExecutionContext, lineups: Any) -> dg.Output[str]:
+    """The file to upload to DraftKings (written by the data module's writer)."""
+    ids = lineup_ids(lineups)
+    with tempfile.TemporaryDirectory() as workdir:
+        text = science.upload_csv_text(ids, Path(workdir))
+    return dg.Output(text, metadata={"lineups": len(ids)})

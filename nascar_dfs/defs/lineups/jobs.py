@@ -1,0 +1,15 @@
+"""The on-demand lineup job, in one process: 2.4 s instead of 7.2 s per run (dagster.md §4)."""
+
+import dagster as dg
+
+from nascar_dfs.defs import tags
+from nascar_dfs.defs.lineups.assets import dk_upload_csv, lineups, scenario_set
+
+LINEUP_JOB = "lineup_job"
+
+lineup_job = dg.define_asset_job(
+    LINEUP_JOB,
+    selection=[scenario_set, lineups, dk_upload_csv],
+    executor_def=dg.in_process_executor,
+    tags={tags.KIND: tags.LINEUPS, tags.REASON: "ui", tags.MAX_RUNTIME: str(tags.LINEUPS_MAX_SECONDS)},
+)

@@ -1,0 +1,74 @@
+"""Reading what the instance knows about an asset partition: its latest materialization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+CODE_VERSION_TAG = "dagster/code_version"
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """The latest materialization of one asset partition, reduced to what decisions need."""
+
+    asset: str
+    partition: str | None
+    timestamp: float
+    run_id: str
+    metadata: dict[str, Any]
+    tags: dict[str, str]
+
+    def value(self, key: str) -> Any:
+        return self.metadata.get(key)
+
+    @property
+    def code_version(self) -> str | None:
+        return self.tags.get(CODE_VERSION_TAG)
+
+
+def _plain(value: Any) -> Any:
+    """Metadata entries as plain Python values (the `.value` of a MetadataValue)."""
+    return getattr(value, "value", value)
+
+
+def _materialized(asset: str, record: Any) -> Materialized | None:
+    materialization = record.asset_materialization
+    if materialization is None:
+        return None
+    return Materialized(
+        asset=asset,
+        partition=record.partition_key,
+        timestamp=record.timestamp,
+        run_id=record.run_id,
+        metadata={k: _plain(v) for k, v in materialization.metadata.items()},
+        tags=dict(materialization.tags or {}),
+    )
+
+
+def _partition_filter(asset: str, partition: str | None) -> dg.AssetRecordsFilter:
+    return dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition is not None else None
+    )
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance, asset: str, partition: str | None = None
+) -> Materialized | None:
+    """None only when the partition was never materialized."""
+    result = instance.fetch_materializations(_partition_filter(asset, partition), limit=1)
+    return _materialized(asset, result.records[0]) if result.records else None
+
+
+def materialization_count(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> int:
+    """How many times the asset partition was materialized (tests count recomputations with it)."""
+    return len(instance.fetch_materializations(_partition_filter(asset, partition), limit=10_000).records)
+
+
+def all_materializations(instance: dg.DagsterInstance, asset: str, limit: int = 1000) -> list[Materialized]:
+    """Every partition's materializations, oldest first."""
+    result = instance.fetch_materializations(dg.AssetKey(asset), limit=limit, ascending=True)
+    found = (_materialized(asset, record) for record in result.records)
+    return [m for m in found if m is not None]

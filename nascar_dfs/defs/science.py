@@ -1,0 +1,103 @@
+"""The science the assets call, behind one seam.
+
+Every import of `nascar_dfs.core` that costs time (PyMC, PyTensor) happens inside a function, so
+loading the Dagster definitions stays fast and the compile-cache environment is set before the
+model module is imported. Tests replace these functions to exercise the platform without a fit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.core.scenarios.types import ScenarioSet
+
+
+def demo_data_dir() -> Path:
+    from nascar_dfs.core.data.demo import DEMO_DIR
+
+    return Path(DEMO_DIR)
+
+
+def load_history(data_dir: Path) -> Any:
+    from nascar_dfs.core.data.history import load_history as load
+
+    return load(data_dir)
+
+
+def read_slate(path: Path) -> Any:
+    from nascar_dfs.core.data.draftkings import read_dk_salaries
+
+    return read_dk_salaries(path)
+
+
+def slate_field(slate: Any, history: Any, race_id: str) -> Field:
+    from nascar_dfs.core.data.fields import field_from_slate
+
+    return field_from_slate(slate, history, race_id)
+
+
+def history_field(history: Any, race_id: str) -> Field:
+    from nascar_dfs.core.data.fields import field_from_history
+
+    return field_from_history(history, race_id)
+
+
+def fit(history: Any, race_id: str, options: dict[str, Any]) -> Any:
+    from nascar_dfs.core.model.fit import FitConfig, fit_model
+
+    return fit_model(history, race_id, FitConfig(**options))
+
+
+def simulate(model: Any, field: Field, spec: ConstraintSpec, seed: int) -> ScenarioSet:
+    from nascar_dfs.core.scenarios.kernel import simulate_for_spec
+
+    return simulate_for_spec(model, field, spec, seed)
+
+
+def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
+    from nascar_dfs.core.optimizer import build_portfolio
+
+    return build_portfolio(slate, spec, scenarios=scenarios)
+
+
+def upload_csv_text(lineups: list[list[int]], workdir: Path) -> str:
+    """The DraftKings upload file as text, written by the data module's own writer."""
+    from nascar_dfs.core.data.draftkings import write_upload_csv
+
+    path = workdir / "DKUpload.csv"
+    write_upload_csv(lineups, path)
+    return path.read_text(encoding="utf-8")
+
+
+def score_finish(model: Any, history: Any, race_id: str, scenarios: int, seed: int) -> dict[str, Any]:
+    """Finish-position CRPS of the model and of the naive baseline on one completed race, plus PIT.
+
+    Built from the evaluation module's own pieces, as its walk-forward backtest scores a race.
+    """
+    import numpy as np
+
+    from nascar_dfs.core.evaluation.backtest import observed_outcome, results_before
+    from nascar_dfs.core.evaluation.baseline import naive_baseline
+    from nascar_dfs.core.evaluation.metrics import crps_ensemble, pit_randomized
+
+    race_field = history_field(history, race_id)
+    sims = simulate(model, race_field, ConstraintSpec(scenarios=scenarios), seed)
+    observed = observed_outcome(history, race_field)
+    base = naive_baseline(results_before(history, race_id), race_field)
+    pit = pit_randomized(sims.finish, observed.finish, np.random.default_rng(seed))
+    return {
+        "race": race_id,
+        "crps": float(crps_ensemble(sims.finish, observed.finish).mean()),
+        "baseline_crps": float(crps_ensemble(base.finish, observed.finish).mean()),
+        "pit": [round(float(u), 4) for u in pit],
+    }
+
+
+def ingest_feed(feed_path: Path, data_dir: Path) -> str:
+    """Append the race of a NASCAR weekend feed JSON to the data folder; returns its race_id."""
+    from nascar_dfs.core.data.feed import append_feed_race, parse_weekend_feed
+
+    return append_feed_race(parse_weekend_feed(feed_path), data_dir)

@@ -1,0 +1,55 @@
+"""Where the platform keeps files: one base folder shared by every process of a deployment.
+
+Layout under the base path:
+  <asset>.<ext>                      unpartitioned outputs
+  <asset>/<race>.<ext>               race-partitioned outputs
+  <asset>/<race>/<spec>.<ext>        race x spec outputs
+  specs/<spec key>.json              canonical JSON of every spec ever registered
+  slates/<race>.csv                  DKSalaries.csv uploaded for a race
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+STORAGE_ENV = "NASCAR_DFS_STORAGE"
+
+
+def default_base_path() -> Path:
+    """$NASCAR_DFS_STORAGE, else $DAGSTER_HOME/storage, else ./var/storage."""
+    explicit = os.environ.get(STORAGE_ENV)
+    if explicit:
+        return Path(explicit)
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home) / "storage"
+    return Path("var") / "storage"
+
+
+def resolve_base_path(configured: str | None) -> Path:
+    return Path(configured).expanduser() if configured else default_base_path()
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Run `write(tmp)` on a sibling temp file, then rename it over `path`.
+
+    A reader in another process sees the old file or the new one, never a half-written one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

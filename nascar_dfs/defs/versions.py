@@ -1,0 +1,26 @@
+"""Code versions of the assets and the derivations of data versions and seeds.
+
+Bump a code version when the asset's output for the same inputs changes: every downstream
+partition built by the old code then counts as stale and is rebuilt on its next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+RACE_HISTORY_CODE = "1"
+RACE_SLATE_CODE = "1"
+CALIBRATED_MODEL_CODE = "1"
+SCENARIO_SET_CODE = "1"
+LINEUPS_CODE = "1"
+DK_UPLOAD_CODE = "1"
+
+
+def digest(*parts: object, length: int = 16) -> str:
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def scenario_seed(race: str, spec_key: str, model_version: str) -> int:
+    """Seed of a scenario set: the same race, spec and model always draw the same scenarios."""
+    return int(digest("scenario-seed", race, spec_key, model_version, length=8), 16)
