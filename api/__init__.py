@@ -1,0 +1,1 @@
+"""REST facade of nascar-dfs: lineup requests as Dagster runs (never the heavy work in-process)."""

@@ -1,0 +1,33 @@
+"""Per-application state shared by routes, middleware and the background worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from api.launcher import Launcher
+from api.settings import Settings
+
+if TYPE_CHECKING:
+    from api.health import HealthChecker
+    from api.metrics import Metrics
+    from api.races import RaceCatalogue
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    launcher: Launcher
+    clock: Clock = time.time
+    metrics: Metrics | None = None
+    health: HealthChecker | None = None
+    races: RaceCatalogue | None = None
+    shutting_down: bool = False
+    extras: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,175 @@
+"""FastAPI dependencies: application context, authentication, scopes and rate limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import audit, ratelimit
+from api.context import AppContext
+from api.keys import Principal, authenticate, parse_key
+from api.problems import ProblemError
+
+log = logging.getLogger("api.auth")
+bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ndfs_<id>_<secret>`")
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _unauthenticated() -> ProblemError:
+    # One body for missing, malformed, unknown, revoked and expired keys: no oracle.
+    return ProblemError(
+        401,
+        "unauthenticated",
+        "a valid API key is required",
+        headers={"WWW-Authenticate": 'Bearer realm="nascar-dfs"'},
+    )
+
+
+def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
+    policy = ratelimit.Policy("auth-failures", ctx.settings.auth_failures_per_minute, 60)
+    try:
+        with ctx.engine.begin() as conn:
+            decision = ratelimit.hit(conn, [policy], f"ip:{ip}", ctx.clock())
+    except SQLAlchemyError:
+        log.warning("auth-failure limiter unavailable")
+        return
+    if not decision.allowed:
+        if ctx.metrics:
+            ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
+        raise ProblemError(
+            429,
+            "quota-exceeded",
+            "too many failed authentication attempts",
+            headers=decision.headers(),
+            violated_policies=decision.violated,
+        )
+
+
+def require_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    ctx = get_ctx(request)
+    now = ctx.clock()
+    ip = client_ip(request)
+    raw = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
+    try:
+        principal = authenticate(ctx.engine, raw, now) if raw else None
+    except SQLAlchemyError as exc:
+        raise ProblemError(
+            503, "dependency-unavailable", "the API database is unavailable", headers={"Retry-After": "5"}
+        ) from exc
+    if principal is None:
+        parsed = parse_key(raw) if raw else None
+        try:
+            audit.record_now(
+                ctx.engine,
+                "auth.failed",
+                now,
+                key_id=parsed[0] if parsed else None,
+                source_ip=ip,
+                request_id=request.state.request_id,
+                target=request.url.path,
+                outcome="401",
+            )
+        except SQLAlchemyError:
+            log.warning("audit log unavailable")
+        if ctx.settings.rate_limits_enabled:
+            _limit_auth_failures(ctx, ip)
+        raise _unauthenticated()
+    request.state.principal = principal
+    return principal
+
+
+def require_admin(request: Request, principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    if not principal.is_admin:
+        ctx = get_ctx(request)
+        try:
+            audit.record_now(
+                ctx.engine,
+                "authz.scope_denied",
+                ctx.clock(),
+                principal=principal.owner,
+                key_id=principal.key_id,
+                source_ip=client_ip(request),
+                request_id=request.state.request_id,
+                target=request.url.path,
+                outcome="403",
+            )
+        except SQLAlchemyError:
+            log.warning("audit log unavailable")
+        raise ProblemError(403, "forbidden-scope", "this operation needs an admin key")
+    return principal
+
+
+def _apply_limit(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    policies: list[ratelimit.Policy],
+    fail_closed: bool,
+) -> None:
+    ctx = get_ctx(request)
+    if not ctx.settings.rate_limits_enabled:
+        return
+    try:
+        with ctx.engine.begin() as conn:
+            decision = ratelimit.hit(conn, policies, f"owner:{principal.owner}", ctx.clock())
+    except SQLAlchemyError as exc:
+        log.warning("rate limiter store unavailable (fail %s)", "closed" if fail_closed else "open")
+        if fail_closed:
+            raise ProblemError(
+                503,
+                "dependency-unavailable",
+                "rate limiter unavailable; retry later",
+                headers={"Retry-After": "5"},
+            ) from exc
+        return
+    headers = decision.headers()
+    if not decision.allowed:
+        if ctx.metrics:
+            for name in decision.violated:
+                ctx.metrics.rate_limited.labels(policy=name).inc()
+        raise ProblemError(
+            429,
+            "quota-exceeded",
+            f"rate limit exceeded: {', '.join(decision.violated)}",
+            headers=headers,
+            violated_policies=decision.violated,
+        )
+    response.headers.update(headers)
+
+
+def submit_limit(
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
+) -> None:
+    s = get_ctx(request).settings
+    _apply_limit(
+        request,
+        response,
+        principal,
+        [
+            ratelimit.Policy("submit", s.submit_per_minute, 60),
+            ratelimit.Policy("submit-daily", s.submit_per_day, 86400),
+        ],
+        fail_closed=True,
+    )
+
+
+def read_limit(
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
+) -> None:
+    s = get_ctx(request).settings
+    _apply_limit(
+        request, response, principal, [ratelimit.Policy("read", s.read_per_minute, 60)], fail_closed=False
+    )

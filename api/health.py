@@ -1,0 +1,152 @@
+"""Readiness and detailed health (application/health+json): time-boxed, cached, concurrent checks.
+
+Readiness fails only on what this process needs to serve requests: its own database and the
+Dagster instance storage. Neo4j and the daemon heartbeat are reported as `warn`, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.context import AppContext
+
+log = logging.getLogger("api.health")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str  # "{component}:{measurement}"
+    component_type: str
+    status: str  # pass | warn | fail
+    observed_value: float | None
+    observed_unit: str
+    output: str | None
+    fatal: bool  # whether a failure makes the process unready
+
+    def as_json(self, when: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "componentType": self.component_type,
+            "status": self.status,
+            "observedValue": self.observed_value,
+            "observedUnit": self.observed_unit,
+            "time": when,
+        }
+        if self.output:
+            out["output"] = self.output
+        return out
+
+
+def _neo4j_check() -> Callable[[], None] | None:
+    """Engineer G's graph health function, if the graph module provides one."""
+    try:
+        from nascar_dfs import graph
+    except ImportError:
+        return None
+    for name in ("health_check", "check_health", "ping", "verify_connectivity"):
+        fn = getattr(graph, name, None)
+        if callable(fn):
+            return fn
+    return None
+
+
+class HealthChecker:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[CheckResult]] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+        self.db_checks = 0  # counted so tests can see the cache at work
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def results(self) -> list[CheckResult]:
+        """Cached for `health_cache_s`; one refresh at a time (others wait and reuse it)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._cached and now - self._cached[0] < self.ctx.settings.health_cache_s:
+                return self._cached[1]
+            results = self._run_all()
+            self._cached = (time.monotonic(), results)
+            return results
+
+    def _run_all(self) -> list[CheckResult]:
+        checks: list[tuple[str, str, bool, Callable[[], str | None]]] = [
+            ("database:responseTime", "datastore", True, self._check_db),
+            ("dagster-storage:responseTime", "datastore", True, self.ctx.launcher.ping),
+            ("dagster-daemon:heartbeat", "system", False, self._check_daemon),
+        ]
+        neo4j = _neo4j_check()
+        if neo4j is not None:
+            checks.append(("neo4j:responseTime", "datastore", False, neo4j))
+        timeout = self.ctx.settings.health_check_timeout_s
+        futures = [(name, kind, fatal, self._pool.submit(_timed, fn)) for name, kind, fatal, fn in checks]
+        deadline = time.monotonic() + timeout
+        out = []
+        for name, kind, fatal, future in futures:
+            try:
+                elapsed_ms, output = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                status = "warn" if output else "pass"
+                out.append(CheckResult(name, kind, status, elapsed_ms, "ms", output, fatal))
+            except FutureTimeout:
+                out.append(
+                    CheckResult(
+                        name,
+                        kind,
+                        "fail" if fatal else "warn",
+                        None,
+                        "ms",
+                        f"no answer within {timeout} s",
+                        fatal,
+                    )
+                )
+            except Exception as exc:
+                log.warning("health check %s failed: %s", name, exc)
+                out.append(
+                    CheckResult(name, kind, "fail" if fatal else "warn", None, "ms", _short(exc), fatal)
+                )
+        return out
+
+    def _check_db(self) -> str | None:
+        self.db_checks += 1
+        with self.ctx.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return None
+
+    def _check_daemon(self) -> str | None:
+        age = self.ctx.launcher.daemon_heartbeat_age()
+        if age is None:
+            return "no daemon heartbeat"
+        if age > self.ctx.settings.daemon_heartbeat_max_age_s:
+            return f"daemon heartbeat {age:.0f} s old"
+        return None
+
+    def overall(self, results: list[CheckResult]) -> str:
+        if self.ctx.shutting_down or any(r.status == "fail" and r.fatal for r in results):
+            return "fail"
+        return "warn" if any(r.status != "pass" for r in results) else "pass"
+
+    def detail(self) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+        results = self.results()
+        when = datetime.now(tz=UTC).isoformat()
+        return self.overall(results), {r.name: [r.as_json(when)] for r in results}
+
+
+def _timed(fn: Callable[[], str | None]) -> tuple[float, str | None]:
+    started = time.perf_counter()
+    output = fn()
+    return round((time.perf_counter() - started) * 1000, 3), output
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"

@@ -1,0 +1,94 @@
+"""Prometheus metrics: HTTP metrics by route template, and domain metrics read from the API's
+tables at scrape time (so every replica reports the same shared totals and a restart loses none)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from api.db import lineup_requests, run_metrics
+from api.models import TERMINAL
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class DomainCollector(Collector):
+    """Counts of lineup requests and the runs' model-quality numbers, from SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        c = lineup_requests.c
+        with self.engine.connect() as conn:
+            by_status = dict(conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all())
+            kernels = conn.execute(
+                sa.select(
+                    run_metrics.c.kernel,
+                    sa.func.sum(run_metrics.c.proposals),
+                    sa.func.sum(run_metrics.c.rejections),
+                ).group_by(run_metrics.c.kernel)
+            ).all()
+            crps = conn.execute(
+                sa.select(sa.func.count(run_metrics.c.crps), sa.func.sum(run_metrics.c.crps))
+            ).one()
+        submitted = CounterMetricFamily("dfs_lineup_requests_submitted", "Lineup requests accepted")
+        submitted.add_metric([], sum(by_status.values()))
+        yield submitted
+        finished = CounterMetricFamily(
+            "dfs_lineup_requests_finished", "Lineup requests finished", labels=["outcome"]
+        )
+        for outcome in sorted(TERMINAL):
+            finished.add_metric([outcome], by_status.get(outcome, 0))
+        yield finished
+        active = GaugeMetricFamily("dfs_active_runs", "Lineup requests not finished yet")
+        active.add_metric([], sum(n for s, n in by_status.items() if s not in TERMINAL))
+        yield active
+        proposals = CounterMetricFamily(
+            "dfs_mcmc_kernel_proposals", "Scenario-kernel proposals of finished runs", labels=["kernel"]
+        )
+        rejections = CounterMetricFamily(
+            "dfs_mcmc_kernel_rejections", "Scenario-kernel rejections of finished runs", labels=["kernel"]
+        )
+        for kernel, n_prop, n_rej in kernels:
+            proposals.add_metric([kernel], n_prop or 0)
+            rejections.add_metric([kernel], n_rej or 0)
+        yield proposals
+        yield rejections
+        summary = SummaryMetricFamily("dfs_calibration_crps", "Calibration CRPS recorded by runs")
+        summary.add_metric([], count_value=crps[0] or 0, sum_value=crps[1] or 0.0)
+        yield summary
+
+
+class Metrics:
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.http_requests = Counter(
+            "http_requests", "HTTP requests", ["handler", "method", "status"], registry=self.registry
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration",
+            ["handler", "method"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.idempotency = Counter(
+            "dfs_idempotency_outcomes", "Idempotency-Key outcomes", ["outcome"], registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "dfs_rate_limited", "Requests refused by a rate limit", ["policy"], registry=self.registry
+        )
+        self.webhooks = Counter(
+            "dfs_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=self.registry
+        )
+        self.registry.register(DomainCollector(engine))
+
+    def observe_http(self, handler: str, method: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(handler=handler, method=method, status=f"{status // 100}xx").inc()
+        self.http_duration.labels(handler=handler, method=method).observe(seconds)

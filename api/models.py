@@ -1,0 +1,120 @@
+"""Request and response bodies: explicit pydantic models, so no internal column can leak."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.problems import Problem
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+
+RACE_ID_PATTERN = r"^[a-z0-9-]{1,64}$"
+Status = Literal["queued", "running", "succeeded", "failed", "canceling", "canceled"]
+Phase = Literal["calibration", "scenarios", "optimization"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LineupRequestCreate(_In):
+    race_id: str = Field(pattern=RACE_ID_PATTERN, examples=["2024-cup-phoenix-2"])
+    spec: ConstraintSpec = Field(description="the portfolio's constraints (ConstraintSpec)")
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https://[^\s]+$",
+        description="https URL receiving a signed webhook when the request finishes",
+    )
+
+
+class Progress(BaseModel):
+    phase: Phase | None = None
+    percent: float = Field(0.0, ge=0.0, le=100.0)
+
+
+class ResultLinks(BaseModel):
+    lineups: str
+    dk_upload_csv: str
+
+
+class LineupRequestOut(BaseModel):
+    id: str
+    race_id: str
+    spec_key: str
+    spec: dict[str, Any]
+    lineups: int
+    status: Status
+    done: bool
+    cancel_requested: bool
+    progress: Progress
+    callback_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    result: ResultLinks | None = None
+    error: Problem | None = None
+
+
+class LineupRequestPage(BaseModel):
+    items: list[LineupRequestOut]
+    next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null at the end")
+
+
+class Driver(BaseModel):
+    name: str
+    dk_id: int | None = None
+    salary: int | None = None
+
+
+class Lineup(BaseModel):
+    drivers: list[Driver]
+
+
+class LineupsOut(BaseModel):
+    request_id: str
+    race_id: str
+    lineups: list[Lineup]
+
+
+class Race(BaseModel):
+    race_id: str
+
+
+class RaceList(BaseModel):
+    items: list[Race]
+
+
+class SlateOut(BaseModel):
+    race_id: str
+    drivers: int
+
+
+class PreviewRequest(_In):
+    race_id: str = Field(pattern=RACE_ID_PATTERN)
+    spec: ConstraintSpec
+
+
+class PreviewOut(BaseModel):
+    race_id: str
+    spec_key: str
+    acceptance_rate: float = Field(ge=0.0, le=1.0)
+
+
+class RecalibrationRequest(_In):
+    race_id: str = Field(pattern=RACE_ID_PATTERN)
+
+
+class RecalibrationOut(BaseModel):
+    race_id: str
+    status: Literal["accepted"]
+
+
+class HealthStatus(BaseModel):
+    status: Literal["pass", "warn", "fail"]
+
+
+class HealthDetail(HealthStatus):
+    checks: dict[str, list[dict[str, Any]]]

@@ -1,0 +1,442 @@
+"""The /v1 routes. Authentication is a router-level dependency: no route can forget it."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.engine import Connection, Row
+from starlette.concurrency import run_in_threadpool
+
+from api import audit, slates
+from api.context import AppContext
+from api.db import lineup_requests, lineup_results
+from api.deps import client_ip, get_ctx, read_limit, require_admin, require_principal, submit_limit
+from api.health import HealthChecker
+from api.keys import Principal
+from api.models import (
+    TERMINAL,
+    HealthDetail,
+    LineupRequestCreate,
+    LineupRequestOut,
+    LineupRequestPage,
+    LineupsOut,
+    PreviewOut,
+    PreviewRequest,
+    Race,
+    RaceList,
+    RecalibrationOut,
+    RecalibrationRequest,
+    SlateOut,
+)
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from api.store import Cursor, NotFound, enqueue, list_page, load_owned, to_out
+from api.submissions import SubmitContext, parse_idempotency_key, submit
+from api.webhooks import UnsafeCallbackError, check_url_syntax
+
+COMMON = (400, 401, 404, 405, 422, 429, 500, 503)
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*COMMON)
+)
+RequestId = Annotated[str, Path(max_length=64, description="lineup request id (UUID)")]
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+Caller = Annotated[Principal, Depends(require_principal)]
+
+
+def _owned(ctx: AppContext, conn: Connection, request: Request, request_id: str, principal: Principal) -> Row:
+    """Load the caller's request; a foreign one is a 404 like a missing one, and is audited."""
+    try:
+        return load_owned(conn, request_id, principal)
+    except NotFound:
+        exists = conn.execute(
+            sa.select(lineup_requests.c.id).where(lineup_requests.c.id == request_id)
+        ).first()
+        if exists is not None:
+            audit.record_now(
+                ctx.engine,
+                "authz.denied",
+                ctx.clock(),
+                principal=principal.owner,
+                key_id=principal.key_id,
+                source_ip=client_ip(request),
+                request_id=request.state.request_id,
+                target=f"lineup_request:{request_id}",
+                outcome="404",
+            )
+        raise
+
+
+def _location(request_id: str) -> str:
+    return f"/v1/lineup-requests/{request_id}"
+
+
+@router.post(
+    "/lineup-requests",
+    status_code=202,
+    response_model=LineupRequestOut,
+    dependencies=[Depends(submit_limit)],
+    responses=problem_responses(403, 409),
+    summary="Submit a lineup request (runs asynchronously)",
+    openapi_extra={
+        "responses": {
+            "202": {
+                "headers": {
+                    "Location": {"schema": {"type": "string"}, "description": "the request's status URL"},
+                    "Retry-After": {"schema": {"type": "integer"}, "description": "seconds before polling"},
+                },
+                "links": {
+                    "GetLineupRequest": {
+                        "operationId": "get_lineup_request",
+                        "parameters": {"request_id": "$response.body#/id"},
+                    }
+                },
+            }
+        }
+    },
+)
+def create_lineup_request(
+    body: LineupRequestCreate,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    principal: Caller,
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", max_length=300, description="8-255 characters of A-Z a-z 0-9 _ -"),
+    ],
+) -> LineupRequestOut:
+    key = parse_idempotency_key(idempotency_key)
+    if body.spec.lineups > ctx.settings.max_lineups_per_request:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"spec.lineups above the plan limit of {ctx.settings.max_lineups_per_request}",
+            errors=[{"loc": ["body", "spec", "lineups"], "msg": "above the plan limit"}],
+        )
+    if body.callback_url is not None:
+        try:
+            check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
+        except UnsafeCallbackError as exc:
+            raise ProblemError(
+                422, "validation-error", str(exc), errors=[{"loc": ["body", "callback_url"], "msg": str(exc)}]
+            ) from exc
+    if ctx.races is not None and not ctx.races.exists(body.race_id):
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"unknown race_id {body.race_id!r}: see GET /v1/races",
+            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
+        )
+    sctx = SubmitContext(
+        principal,
+        key,
+        request.state.request_id,
+        client_ip(request),
+        ctx.clock(),
+        ctx.settings.idempotency_retention_s,
+        ctx.settings.active_runs_per_key,
+    )
+    try:
+        outcome = submit(ctx.engine, body, sctx)
+    except ProblemError as exc:
+        if ctx.metrics and exc.slug == "idempotency-key-reused":
+            ctx.metrics.idempotency.labels(outcome="mismatch").inc()
+        if exc.slug == "idempotency-key-reused":
+            audit.record_now(
+                ctx.engine,
+                "idempotency.mismatch",
+                ctx.clock(),
+                principal=principal.owner,
+                key_id=principal.key_id,
+                source_ip=client_ip(request),
+                request_id=request.state.request_id,
+                outcome="422",
+            )
+        if exc.slug == "quota-exceeded" and ctx.metrics:
+            ctx.metrics.rate_limited.labels(policy="active-runs").inc()
+        raise
+    if ctx.metrics:
+        ctx.metrics.idempotency.labels(outcome="replayed" if outcome.replayed else "created").inc()
+    worker = ctx.extras.get("worker")
+    if worker is not None and not outcome.replayed:
+        worker.wake()  # type: ignore[attr-defined]
+    response.headers["Location"] = _location(outcome.row.id)
+    response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return to_out(outcome.row)
+
+
+@router.get(
+    "/lineup-requests",
+    response_model=LineupRequestPage,
+    dependencies=[Depends(read_limit)],
+    summary="The caller's lineup requests, newest first",
+)
+def list_lineup_requests(
+    ctx: Ctx,
+    principal: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    all_owners: Annotated[bool, Query(alias="all", description="admin only: every owner's requests")] = False,
+) -> LineupRequestPage:
+    if all_owners and not principal.is_admin:
+        raise ProblemError(403, "forbidden-scope", "listing every owner's requests needs an admin key")
+    with ctx.engine.connect() as conn:
+        rows, nxt = list_page(
+            conn,
+            principal,
+            min(limit, ctx.settings.page_size_max),
+            Cursor.decode(cursor) if cursor else None,
+            all_owners,
+        )
+    return LineupRequestPage(items=[to_out(r) for r in rows], next_cursor=nxt.encode() if nxt else None)
+
+
+@router.get(
+    "/lineup-requests/{request_id}",
+    response_model=LineupRequestOut,
+    dependencies=[Depends(read_limit)],
+    operation_id="get_lineup_request",
+    summary="One lineup request: status, progress, result links or error",
+)
+def get_lineup_request(
+    request_id: RequestId, request: Request, response: Response, ctx: Ctx, principal: Caller
+) -> LineupRequestOut:
+    with ctx.engine.connect() as conn:
+        row = _owned(ctx, conn, request, request_id, principal)
+    if row.status not in TERMINAL:
+        response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
+    return to_out(row)
+
+
+def _finished_results(
+    ctx: AppContext, request: Request, request_id: str, principal: Principal
+) -> tuple[Row, Row]:
+    with ctx.engine.connect() as conn:
+        row = _owned(ctx, conn, request, request_id, principal)
+        result = conn.execute(sa.select(lineup_results).where(lineup_results.c.request_id == row.id)).first()
+    if row.status == "failed":
+        raise ProblemError(409, "run-failed", "the run failed: see the request's error")
+    if row.status == "canceled":
+        raise ProblemError(409, "run-canceled", "the request was canceled; it has no results")
+    if row.status != "succeeded" or result is None:
+        raise ProblemError(
+            409,
+            "run-not-finished",
+            f"the request is {row.status}; poll it until succeeded",
+            headers={"Retry-After": str(ctx.settings.retry_after_s)},
+        )
+    return row, result
+
+
+@router.get(
+    "/lineup-requests/{request_id}/lineups",
+    response_model=LineupsOut,
+    dependencies=[Depends(read_limit)],
+    responses=problem_responses(409),
+    summary="The lineups of a succeeded request",
+)
+def get_lineups(request_id: RequestId, request: Request, ctx: Ctx, principal: Caller) -> LineupsOut:
+    row, result = _finished_results(ctx, request, request_id, principal)
+    lineups = [{"drivers": drivers} for drivers in json.loads(result.lineups_json)]
+    return LineupsOut(request_id=row.id, race_id=row.race_id, lineups=lineups)
+
+
+@router.get(
+    "/lineup-requests/{request_id}/dk-upload.csv",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(read_limit)],
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(409)},
+    summary="DraftKings upload CSV of a succeeded request",
+)
+def get_dk_upload_csv(
+    request_id: RequestId, request: Request, ctx: Ctx, principal: Caller
+) -> PlainTextResponse:
+    row, result = _finished_results(ctx, request, request_id, principal)
+    return PlainTextResponse(
+        result.upload_csv,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="dk-upload-{row.race_id}-{row.id[:8]}.csv"'},
+    )
+
+
+@router.post(
+    "/lineup-requests/{request_id}/cancel",
+    response_model=LineupRequestOut,
+    status_code=202,
+    responses={200: {"model": LineupRequestOut, "description": "already canceled"}, **problem_responses(409)},
+    summary="Cancel a request (idempotent); ends canceled",
+)
+def cancel_lineup_request(
+    request_id: RequestId, request: Request, response: Response, ctx: Ctx, principal: Caller
+) -> LineupRequestOut:
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
+        row = _owned(ctx, conn, request, request_id, principal)
+        if row.status in ("succeeded", "failed"):
+            raise ProblemError(409, "run-already-finished", f"the request already {row.status}")
+        if row.cancel_requested or row.status in ("canceling", "canceled"):
+            response.status_code = 200
+            return to_out(row)
+        conn.execute(
+            sa.update(lineup_requests)
+            .where(lineup_requests.c.id == row.id)
+            .values(cancel_requested=True, status="canceling", updated_at=max(now, row.updated_at))
+        )
+        enqueue(conn, "terminate", row.id, now)
+        audit.record(
+            conn,
+            "lineup_request.cancel",
+            now,
+            principal=principal.owner,
+            key_id=principal.key_id,
+            source_ip=client_ip(request),
+            request_id=request.state.request_id,
+            target=f"lineup_request:{row.id}",
+            outcome="202",
+        )
+        row = conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == row.id)).one()
+    worker = ctx.extras.get("worker")
+    if worker is not None:
+        worker.wake()  # type: ignore[attr-defined]
+    response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
+    return to_out(row)
+
+
+@router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
+def list_races(ctx: Ctx) -> RaceList:
+    races = ctx.races.all() if ctx.races is not None else []
+    return RaceList(items=[Race(race_id=r) for r in races])
+
+
+_SLATE_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal: Principal) -> SlateOut:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "application/octet-stream", "text/plain"):
+        raise ProblemError(415, "unsupported-media-type", "send the DKSalaries.csv as text/csv")
+    body = await request.body()
+    if len(body) > ctx.settings.slate_max_bytes:
+        raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
+    if ctx.races is not None and not await run_in_threadpool(ctx.races.exists, race_id):
+        raise NotFound()
+    drivers = await run_in_threadpool(slates.store_slate, ctx, race_id, body)
+    audit.record_now(
+        ctx.engine,
+        "slate.uploaded",
+        ctx.clock(),
+        principal=principal.owner,
+        key_id=principal.key_id,
+        request_id=request.state.request_id,
+        target=f"race:{race_id}",
+    )
+    return SlateOut(race_id=race_id, drivers=drivers)
+
+
+_RACE_PATH = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+@router.put(
+    "/races/{race_id}/slate",
+    response_model=SlateOut,
+    openapi_extra=_SLATE_BODY,
+    responses=problem_responses(413, 415),
+    summary="Upload the race's DKSalaries.csv",
+)
+async def put_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
+    return await _put_slate(race_id, request, ctx, principal)
+
+
+@router.post(
+    "/races/{race_id}/slate",
+    response_model=SlateOut,
+    openapi_extra=_SLATE_BODY,
+    responses=problem_responses(413, 415),
+    summary="Upload the race's DKSalaries.csv (same as PUT)",
+)
+async def post_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
+    return await _put_slate(race_id, request, ctx, principal)
+
+
+@router.post(
+    "/specs/preview",
+    response_model=PreviewOut,
+    responses=problem_responses(409),
+    dependencies=[Depends(read_limit)],
+    summary="Estimated scenario acceptance rate of a spec (launches nothing)",
+)
+def preview_spec(body: PreviewRequest, ctx: Ctx) -> PreviewOut:
+    from api.preview import estimate_acceptance
+
+    if ctx.races is not None and not ctx.races.exists(body.race_id):
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"unknown race_id {body.race_id!r}",
+            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
+        )
+    rate = estimate_acceptance(ctx, body.race_id, body.spec)
+    return PreviewOut(race_id=body.race_id, spec_key=body.spec.key, acceptance_rate=rate)
+
+
+@router.post(
+    "/admin/recalibrations",
+    response_model=RecalibrationOut,
+    status_code=202,
+    responses=problem_responses(403),
+    summary="Admin: recalibrate a race's model",
+)
+def trigger_recalibration(
+    body: RecalibrationRequest,
+    request: Request,
+    ctx: Ctx,
+    principal: Annotated[Principal, Depends(require_admin)],
+) -> RecalibrationOut:
+    if ctx.races is not None and not ctx.races.exists(body.race_id):
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"unknown race_id {body.race_id!r}",
+            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
+        )
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
+        enqueue(conn, "calibrate", f"{body.race_id}|{principal.owner}", now)
+        audit.record(
+            conn,
+            "admin.recalibration",
+            now,
+            principal=principal.owner,
+            key_id=principal.key_id,
+            source_ip=client_ip(request),
+            request_id=request.state.request_id,
+            target=f"race:{body.race_id}",
+            outcome="202",
+        )
+    worker = ctx.extras.get("worker")
+    if worker is not None:
+        worker.wake()  # type: ignore[attr-defined]
+    return RecalibrationOut(race_id=body.race_id, status="accepted")
+
+
+@router.get(
+    "/health",
+    response_model=HealthDetail,
+    responses=problem_responses(403),
+    summary="Admin: per-component health",
+)
+def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin)]) -> Response:
+    checker: HealthChecker = ctx.health  # type: ignore[assignment]
+    status, checks = checker.detail()
+    body = {"status": status, "checks": checks}
+    return Response(
+        json.dumps(body), status_code=503 if status == "fail" else 200, media_type="application/health+json"
+    )
+
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "router"]

@@ -1,0 +1,81 @@
+"""DKSalaries.csv uploads: validated with the data module's reader, stored only when valid."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from api.context import AppContext
+from api.problems import ProblemError
+from nascar_dfs.core.data.errors import DataValidationError
+
+
+def slate_path(ctx: AppContext, race_id: str) -> Path:
+    """Where the platform's race_slate asset reads it: <storage>/slates/<race>.csv."""
+    if ctx.settings.slate_dir is not None:
+        return ctx.settings.slate_dir / f"{race_id}.csv"
+    from nascar_dfs.defs.storage import default_base_path
+
+    return default_base_path() / "slates" / f"{race_id}.csv"
+
+
+def _reader():  # type: ignore[no-untyped-def]
+    try:
+        from nascar_dfs.core.data.draftkings import read_dk_salaries
+    except ImportError as exc:
+        raise ProblemError(
+            503,
+            "dependency-unavailable",
+            "slate validation is not available in this build",
+            headers={"Retry-After": "60"},
+        ) from exc
+    return read_dk_salaries
+
+
+def store_slate(ctx: AppContext, race_id: str, content: bytes) -> int:
+    """Validate the file, then move it into place atomically; returns the number of drivers."""
+    read_dk_salaries = _reader()
+    target = slate_path(ctx, race_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".DKSalaries.", suffix=".csv", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        try:
+            slate = read_dk_salaries(tmp)
+        except DataValidationError as exc:
+            raise ProblemError(
+                422,
+                "invalid-slate",
+                f"DKSalaries.csv row {exc.row}, column {exc.column}: {exc.message}",
+                errors=[
+                    {
+                        "loc": ["body", "DKSalaries.csv"],
+                        "file": "DKSalaries.csv",
+                        "row": exc.row,
+                        "column": exc.column,
+                        "msg": exc.message,
+                    }
+                ],
+            ) from exc
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProblemError(
+                422,
+                "invalid-slate",
+                f"DKSalaries.csv could not be read: {exc}",
+                errors=[
+                    {
+                        "loc": ["body", "DKSalaries.csv"],
+                        "file": "DKSalaries.csv",
+                        "row": None,
+                        "column": None,
+                        "msg": str(exc)[:200],
+                    }
+                ],
+            ) from exc
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(slate.players)
