@@ -1,0 +1,248 @@
+"""The scenario kernel: simulated races of one field, optionally conditioned on a user's views.
+
+One simulated race, vectorized over scenarios and drivers:
+1. pick a posterior draw; each car's performance is its log-worth plus a Gumbel shock, so the order of
+   performances is a Plackett-Luce draw (Gumbel-max) and gives every car a latent rank;
+2. DNFs ~ Bernoulli(dnf_prob) (if every car failed, the best one is kept running), each failing on a
+   uniformly drawn lap; running cars finish in performance order, then DNFs by laps completed
+   (ties by performance);
+3. laps led and fastest laps from the allocators of ``allocation.py`` with the track type's
+   ``DominanceParams``; DraftKings points with ``dk_points``.
+
+Views are applied by rejection: batches are drawn and scenarios failing any view dropped, until n are kept
+or the draw budget is spent. A preview batch estimates the acceptance first, so a spec whose views cannot
+be met within the budget fails at once with ImpossibleViewsError.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.model.types import FieldParams
+from nascar_dfs.core.scenarios.allocation import (
+    allocate_fastest_laps,
+    allocate_laps_led,
+    draw_green_laps,
+    noisy_ranks,
+)
+from nascar_dfs.core.scenarios.dominance import DominanceParams, TrackDominance
+from nascar_dfs.core.scenarios.spec import ConstraintSpec, View
+from nascar_dfs.core.scenarios.types import ScenarioSet
+from nascar_dfs.core.scenarios.validate import OutcomeError, outcome_problems
+from nascar_dfs.core.scenarios.views import (
+    Acceptance,
+    ImpossibleViewsError,
+    check_view_drivers,
+    parse_views,
+    views_mask,
+)
+from nascar_dfs.core.scoring import dk_points
+
+DEFAULT_BUDGET_FACTOR = 50  # draws allowed per requested scenario under views
+PREVIEW_BATCH = 2000
+MAX_BATCH = 20_000  # bounds memory: one batch of 20k x 40 cars is a few tens of MB
+MAX_FIELD = 43
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """A batch of simulated races, (N, D) arrays following field.drivers."""
+
+    finish: np.ndarray
+    dnf: np.ndarray
+    laps_completed: np.ndarray
+    laps_led: np.ndarray
+    fastest_laps: np.ndarray
+    green_laps: np.ndarray
+    dk_points: np.ndarray
+
+    def select(self, keep: np.ndarray) -> Outcomes:
+        return Outcomes(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def concat(parts: Sequence[Outcomes]) -> Outcomes:
+        fields = Outcomes.__dataclass_fields__
+        return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+
+
+def _check_inputs(params: FieldParams, field: Field, n: int) -> None:
+    if params.log_worth.shape[1] != field.size:
+        raise ValueError(f"params cover {params.log_worth.shape[1]} drivers, the field {field.size}")
+    if params.log_worth.shape[0] == 0:
+        raise ValueError("params hold no posterior draws")
+    if not (2 <= field.size <= MAX_FIELD):
+        raise ValueError(f"a field needs 2..{MAX_FIELD} cars, got {field.size}")
+    if n < 1:
+        raise ValueError(f"number of scenarios must be positive, got {n}")
+    if not np.all(np.isfinite(params.log_worth)):
+        raise ValueError("log_worth holds non-finite values")
+    if np.any((params.dnf_prob < 0) | (params.dnf_prob > 1)) or not np.all(np.isfinite(params.dnf_prob)):
+        raise ValueError("dnf_prob must lie in [0, 1]")
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Rank of each entry within its row, 0 = smallest."""
+    return np.argsort(np.argsort(values, axis=1), axis=1)
+
+
+def simulate_batch(
+    params: FieldParams, field: Field, dom: TrackDominance, n: int, rng: np.random.Generator
+) -> Outcomes:
+    """n unconstrained simulated races (no views, no validation)."""
+    d, laps = field.size, field.laps
+    draw = rng.integers(0, params.log_worth.shape[0], n)
+    performance = params.log_worth[draw] + rng.gumbel(size=(n, d))
+    rank = _ranks(-performance)
+
+    dnf = rng.random((n, d)) < params.dnf_prob[draw]
+    all_out = dnf.all(axis=1)
+    dnf[all_out, np.argmin(rank[all_out], axis=1)] = False
+    fail_lap = rng.integers(0, laps, size=(n, d))
+    laps_completed = np.where(dnf, fail_lap, laps).astype(np.int32)
+
+    # Running cars by performance rank, then DNFs by laps completed; keys are unique within a row.
+    key = np.where(dnf, d + (laps - laps_completed).astype(np.int64) * d + rank, rank)
+    finish = (_ranks(key) + 1).astype(np.int16)
+    winner = np.argmin(key, axis=1)
+
+    front = noisy_ranks(rank, dom.lead_noise, rng)
+    laps_led = allocate_laps_led(front, laps_completed, winner, laps, dom.lead_stints, dom.lead_decay, rng)
+    green = draw_green_laps(n, laps, dom.green_a, dom.green_b, rng)
+    fastest = allocate_fastest_laps(front, laps_completed, winner, green, laps, dom.fastest_decay, rng)
+    points = dk_points(finish, field.starts[None, :], laps_led, fastest, field.season)
+    return Outcomes(
+        finish=finish,
+        dnf=dnf,
+        laps_completed=laps_completed,
+        laps_led=laps_led,
+        fastest_laps=fastest,
+        green_laps=green,
+        dk_points=points.astype(np.float32),
+    )
+
+
+def _validated(outcomes: Outcomes, field: Field) -> Outcomes:
+    problems = outcome_problems(
+        outcomes.finish,
+        outcomes.dnf,
+        outcomes.laps_completed,
+        outcomes.laps_led,
+        outcomes.fastest_laps,
+        field.laps,
+        green_laps=outcomes.green_laps,
+        simulated=True,
+    )
+    if problems:
+        raise OutcomeError(f"kernel produced impossible races for {field.race_id}: " + "; ".join(problems))
+    return outcomes
+
+
+def _acceptance(kept: int, draws: int, elapsed: float) -> Acceptance:
+    rate = kept / draws
+    return Acceptance(
+        rate=rate, stderr=math.sqrt(max(rate * (1 - rate), 0.0) / draws), draws=draws, elapsed_s=elapsed
+    )
+
+
+def preview_acceptance(
+    params: FieldParams,
+    field: Field,
+    dominance: DominanceParams,
+    views: Sequence[View | dict],
+    seed: int,
+    batch: int = PREVIEW_BATCH,
+) -> Acceptance:
+    """Estimated share of scenarios satisfying every view, from one unconstrained batch."""
+    parsed = parse_views(views)
+    _check_inputs(params, field, batch)
+    check_view_drivers(parsed, field)
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    out = simulate_batch(params, field, dominance.for_track(field.track_type), batch, rng)
+    kept = int(views_mask(parsed, field, out.finish, out.dnf, out.laps_led).sum())
+    return _acceptance(kept, batch, time.perf_counter() - started)
+
+
+def simulate(
+    params: FieldParams,
+    field: Field,
+    dominance: DominanceParams,
+    n: int,
+    seed: int,
+    views: Sequence[View | dict] = (),
+    max_draws: int | None = None,
+) -> ScenarioSet:
+    """n simulated races of the field satisfying every view; same inputs and seed -> same arrays."""
+    parsed = parse_views(views)
+    _check_inputs(params, field, n)
+    check_view_drivers(parsed, field)
+    dom = dominance.for_track(field.track_type)
+    budget = max_draws if max_draws is not None else DEFAULT_BUDGET_FACTOR * n
+    if budget < n:
+        raise ValueError(f"max_draws {budget} is below the {n} scenarios requested")
+    rng = np.random.default_rng(seed)
+
+    if not parsed:
+        parts = [
+            _validated(simulate_batch(params, field, dom, min(MAX_BATCH, n - done), rng), field)
+            for done in range(0, n, MAX_BATCH)
+        ]
+        return _scenario_set(field, Outcomes.concat(parts), seed, draws=n, accepted=n)
+
+    # The preview batch is the first batch of the run, so its draws count and its keepers are kept.
+    started = time.perf_counter()
+    first = _validated(simulate_batch(params, field, dom, min(PREVIEW_BATCH, budget), rng), field)
+    keep = views_mask(parsed, field, first.finish, first.dnf, first.laps_led)
+    preview = _acceptance(int(keep.sum()), len(keep), time.perf_counter() - started)
+    # Refuse when even an optimistic acceptance (rate + 2 stderr) cannot reach n within the budget.
+    optimistic = preview.rate + 2 * preview.stderr if preview.rate > 0 else 0.0
+    if optimistic * budget < n:
+        raise ImpossibleViewsError(preview, parsed, n, budget)
+
+    parts, accepted, draws = [first.select(keep)], int(keep.sum()), preview.draws
+    while accepted < n and draws < budget:
+        rate = max(accepted / draws, 1.0 / draws)
+        size = int(min(MAX_BATCH, budget - draws, max(1000, math.ceil(1.2 * (n - accepted) / rate))))
+        batch = _validated(simulate_batch(params, field, dom, size, rng), field)
+        keep = views_mask(parsed, field, batch.finish, batch.dnf, batch.laps_led)
+        parts.append(batch.select(keep))
+        accepted += int(keep.sum())
+        draws += size
+    if accepted < n:
+        raise ImpossibleViewsError(
+            _acceptance(accepted, draws, time.perf_counter() - started), parsed, n, budget
+        )
+    kept = Outcomes.concat(parts).select(np.arange(n))
+    return _scenario_set(field, kept, seed, draws=draws, accepted=accepted)
+
+
+def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: int) -> ScenarioSet:
+    return ScenarioSet(
+        race_id=field.race_id,
+        drivers=field.drivers,
+        starts=np.asarray(field.starts, dtype=np.int64),
+        finish=out.finish,
+        dnf=out.dnf,
+        laps_completed=out.laps_completed,
+        laps_led=out.laps_led,
+        fastest_laps=out.fastest_laps,
+        green_laps=out.green_laps,
+        dk_points=out.dk_points,
+        seed=seed,
+        draws=draws,
+        rejection_rate=1.0 - accepted / draws,
+    )
+
+
+def simulate_for_spec(model: Any, field: Field, spec: ConstraintSpec, seed: int) -> ScenarioSet:
+    """Scenarios of a fitted model (``FittedModel``) for the field under the spec's views."""
+    params = model.field_params(field, seed=seed)
+    dominance = DominanceParams.from_dict(model.dominance)
+    return simulate(params, field, dominance, n=spec.scenarios, seed=seed, views=spec.views)
