@@ -23,6 +23,8 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        # mkstemp creates 0600; keep an existing file's mode, else the usual 0644
+        os.chmod(temp_name, target.stat().st_mode & 0o777 if target.exists() else 0o644)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
