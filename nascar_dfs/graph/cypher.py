@@ -1,0 +1,150 @@
+"""Every Cypher statement of the race graph: parameterized, never built from data."""
+
+from __future__ import annotations
+
+# Labels the graph owns; the test fixtures refuse to wipe a database holding anything else.
+LABELS = ("Driver", "Team", "Manufacturer", "Track", "TrackConfig", "Race")
+RELATIONSHIP_TYPES = (
+    "RESULT",
+    "RACED_FOR",
+    "DROVE_MAKE",
+    "DROVE_FOR",
+    "RAN",
+    "AT",
+    "ON_CONFIG",
+    "HAS_CONFIG",
+)
+
+SCHEMA = (
+    "CREATE CONSTRAINT driver_name IF NOT EXISTS FOR (d:Driver) REQUIRE d.name IS UNIQUE",
+    "CREATE CONSTRAINT team_name IF NOT EXISTS FOR (t:Team) REQUIRE t.name IS UNIQUE",
+    "CREATE CONSTRAINT manufacturer_name IF NOT EXISTS FOR (m:Manufacturer) REQUIRE m.name IS UNIQUE",
+    "CREATE CONSTRAINT track_slug IF NOT EXISTS FOR (t:Track) REQUIRE t.slug IS UNIQUE",
+    "CREATE CONSTRAINT track_config_id IF NOT EXISTS FOR (c:TrackConfig) REQUIRE c.config_id IS UNIQUE",
+    "CREATE CONSTRAINT race_id IF NOT EXISTS FOR (r:Race) REQUIRE r.race_id IS UNIQUE",
+    "CREATE INDEX race_seq IF NOT EXISTS FOR (r:Race) ON (r.seq)",
+    "CREATE INDEX race_track_type IF NOT EXISTS FOR (r:Race) ON (r.track_type)",
+    "CREATE INDEX raced_for_race IF NOT EXISTS FOR ()-[x:RACED_FOR]-() ON (x.race_id)",
+    "CREATE INDEX drove_make_race IF NOT EXISTS FOR ()-[x:DROVE_MAKE]-() ON (x.race_id)",
+)
+
+# --- loading (one write transaction per batch) -------------------------------------------------------
+
+KNOWN_KEYS = """
+CALL () { UNWIND $race_ids AS id MATCH (r:Race {race_id: id}) RETURN collect(r.race_id) AS races }
+CALL () { UNWIND $drivers AS name MATCH (d:Driver {name: name}) RETURN collect(d.name) AS drivers }
+CALL () { UNWIND $slugs AS slug MATCH (t:Track {slug: slug}) RETURN collect(t.slug) AS tracks }
+RETURN races, drivers, tracks
+"""
+
+MERGE_TRACKS = """
+UNWIND $rows AS row
+MERGE (t:Track {slug: row.slug})
+SET t += row.props
+"""
+
+MERGE_CONFIGS = """
+UNWIND $rows AS row
+MERGE (c:TrackConfig {config_id: row.config_id})
+SET c += row.props
+WITH c, row
+MATCH (t:Track {slug: row.track_slug})
+MERGE (t)-[:HAS_CONFIG]->(c)
+"""
+
+MERGE_RACES = """
+UNWIND $rows AS row
+MERGE (r:Race {race_id: row.race_id})
+SET r += row.props
+WITH r, row
+MATCH (t:Track {slug: row.track_slug})
+MERGE (r)-[:AT]->(t)
+WITH r, row
+WHERE row.config_id IS NOT NULL
+MATCH (c:TrackConfig {config_id: row.config_id})
+MERGE (r)-[:ON_CONFIG]->(c)
+"""
+
+MERGE_DRIVERS = """
+UNWIND $names AS name
+MERGE (:Driver {name: name})
+"""
+
+# A corrected team or make replaces the old per-race link instead of adding a second one.
+DROP_STALE_ENTRIES = """
+UNWIND $rows AS row
+MATCH (d:Driver {name: row.driver})-[x:RACED_FOR|DROVE_MAKE {race_id: row.race_id}]->(other)
+WHERE (type(x) = 'RACED_FOR' AND other.name <> row.team)
+   OR (type(x) = 'DROVE_MAKE' AND other.name <> row.manufacturer)
+DELETE x
+"""
+
+MERGE_RESULTS = """
+UNWIND $rows AS row
+MATCH (d:Driver {name: row.driver})
+MATCH (r:Race {race_id: row.race_id})
+MERGE (d)-[x:RESULT]->(r)
+SET x += row.props
+MERGE (t:Team {name: row.team})
+MERGE (m:Manufacturer {name: row.manufacturer})
+MERGE (d)-[:RACED_FOR {race_id: row.race_id}]->(t)
+MERGE (d)-[:DROVE_MAKE {race_id: row.race_id}]->(m)
+MERGE (d)-[:DROVE_FOR {season: row.season}]->(t)
+MERGE (t)-[:RAN {season: row.season}]->(m)
+"""
+
+RESULT_COUNTS = """
+MATCH (r:Race)
+OPTIONAL MATCH (r)<-[x:RESULT]-()
+RETURN r.race_id AS race_id, count(x) AS results
+"""
+
+COUNT_NODES = "MATCH (n) RETURN count(n) AS n"
+COUNT_RELATIONSHIPS = "MATCH ()-[x]->() RETURN count(x) AS n"
+FOREIGN_LABELS = "MATCH (n) WHERE none(l IN labels(n) WHERE l IN $labels) RETURN count(n) AS n"
+DELETE_SOME = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS n"
+
+# --- queries -----------------------------------------------------------------------------------------
+
+RACE_AND_DRIVER = """
+OPTIONAL MATCH (r:Race {race_id: $race_id})
+OPTIONAL MATCH (d:Driver {name: $driver})
+OPTIONAL MATCH (d)-[x:RESULT]->(r)
+RETURN r IS NOT NULL AS race_known, r.seq AS seq, d IS NOT NULL AS driver_known, x IS NOT NULL AS in_race,
+       EXISTS { (r)<-[:RESULT]-() } AS has_results
+"""
+
+ENTRY = """
+MATCH (d:Driver {name: $driver})-[x:RESULT]->(:Race {race_id: $race_id})
+MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(t:Team)
+MATCH (d)-[:DROVE_MAKE {race_id: $race_id}]->(m:Manufacturer)
+RETURN t.name AS team, m.name AS manufacturer, x.car_number AS car_number
+"""
+
+TEAMMATES = """
+MATCH (:Driver {name: $driver})-[:RACED_FOR {race_id: $race_id}]->(t:Team)
+MATCH (mate:Driver)-[:RACED_FOR {race_id: $race_id}]->(t)
+WHERE mate.name <> $driver
+RETURN mate.name AS name
+"""
+
+RECENT_SAME_TRACK_TYPE = """
+MATCH (target:Race {race_id: $race_id})
+MATCH (:Driver {name: $driver})-[x:RESULT]->(r:Race)
+WHERE r.event_type = 'points' AND r.track_type = target.track_type AND r.seq < target.seq
+MATCH (r)-[:AT]->(t:Track)
+RETURN r.race_id AS race_id, r.season AS season, r.race_num AS race_num, t.slug AS track_slug,
+       r.track_type AS track_type, x.start AS start, x.finish AS finish, x.laps AS laps,
+       x.laps_led AS laps_led, x.fastest_laps AS fastest_laps, x.status AS status
+ORDER BY r.seq DESC
+LIMIT $limit
+"""
+
+COVARIATES = """
+MATCH (r:Race {race_id: $race_id})<-[:RESULT]-(d:Driver)
+MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(t:Team)
+MATCH (d)-[:DROVE_MAKE {race_id: $race_id}]->(m:Manufacturer)
+RETURN d.name AS driver, t.name AS team, m.name AS manufacturer, r.track_type AS track_type
+"""
+
+PING = "RETURN 1 AS ok"
