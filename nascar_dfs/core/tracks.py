@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 TRACK_TYPES: tuple[str, ...] = ("superspeedway", "intermediate", "short", "road", "dirt")
@@ -19,6 +21,7 @@ FAMILY_TRACK_TYPES: dict[str, str] = {
     "dirt oval": "dirt",
 }
 _ROAD_WORDS: tuple[str, ...] = ("road", "street", "hybrid")
+_OVAL_TYPES = frozenset({"superspeedway", "intermediate", "short"})
 
 # Layouts that share a facility with an oval get their own slug in the data; the slug alone decides.
 _LAYOUT_SUFFIX_TYPES: dict[str, str] = {"-dirt": "dirt", "-road": "road", "-roval": "road", "-street": "road"}
@@ -40,6 +43,53 @@ def track_type_of_family(primary_family: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class ConfigEra:
+    """One track_configurations.csv row reduced to what the track type needs."""
+
+    first_year: int
+    last_year: int
+    track_type: str
+
+
+class TrackTypeResolver:
+    """`track_type_for` over one configuration table, indexed once (the loader asks ~250 times)."""
+
+    def __init__(self, configs: pd.DataFrame) -> None:
+        eras: dict[str, list[ConfigEra]] = {}
+        columns = ["track_slug", "primary_family", "first_year_in_scope", "last_year_through_2024"]
+        for slug, family, first, last in configs[columns].itertuples(index=False):
+            eras.setdefault(str(slug), []).append(
+                ConfigEra(int(first), int(last), track_type_of_family(family))
+            )
+        self._eras = {slug: _facility_eras(rows) for slug, rows in eras.items()}
+
+    def __call__(
+        self, track_slug: str, season: int, surface: str | None = None, length_mi: float | None = None
+    ) -> str:
+        for suffix, track_type in _LAYOUT_SUFFIX_TYPES.items():
+            if track_slug.endswith(suffix):
+                return track_type
+        in_era = [era for era in self._eras.get(track_slug, []) if era.first_year <= season <= era.last_year]
+        if in_era:
+            return max(in_era, key=lambda era: era.first_year).track_type
+        surface_name = None if surface is None else str(surface).strip().lower()
+        if surface_name == "paved" and length_mi is not None and length_mi < SHORT_TRACK_MAX_MILES:
+            return "short"
+        if surface_name in _SURFACE_TRACK_TYPES:
+            return _SURFACE_TRACK_TYPES[surface_name]
+        raise ValueError(
+            f"no track type for {track_slug!r} in {season}: no track_configurations row covers it "
+            f"and its surface is {surface!r} (expected paved, road or dirt)"
+        )
+
+
+def _facility_eras(eras: list[ConfigEra]) -> list[ConfigEra]:
+    """At a facility that also has an oval, its slug means the oval (other layouts have their own slugs)."""
+    ovals = [era for era in eras if era.track_type in _OVAL_TYPES]
+    return ovals or eras
+
+
 def track_type_for(
     track_slug: str,
     season: int,
@@ -57,35 +107,6 @@ def track_type_for(
     3. otherwise `surface` (tracks.csv: `road`, `dirt`, `paved`), so exports with new venues still work.
        An unknown PAVED track is a GUESS: `short` when `length_mi` is under 1.1 miles, else
        `intermediate` (the most common type).
-    Raises ValueError when none of these applies.
+    Raises ValueError when none of these applies. For many look-ups build one `TrackTypeResolver`.
     """
-    for suffix, track_type in _LAYOUT_SUFFIX_TYPES.items():
-        if track_slug.endswith(suffix):
-            return track_type
-    from_config = _config_track_type(track_slug, season, configs)
-    if from_config is not None:
-        return from_config
-    surface_name = None if surface is None else str(surface).strip().lower()
-    if surface_name == "paved" and length_mi is not None and length_mi < SHORT_TRACK_MAX_MILES:
-        return "short"
-    if surface_name in _SURFACE_TRACK_TYPES:
-        return _SURFACE_TRACK_TYPES[surface_name]
-    raise ValueError(
-        f"no track type for {track_slug!r} in {season}: no track_configurations row covers it "
-        f"and its surface is {surface!r} (expected paved, road or dirt)"
-    )
-
-
-def _config_track_type(track_slug: str, season: int, configs: pd.DataFrame) -> str | None:
-    rows = configs[configs["track_slug"] == track_slug]
-    if rows.empty:
-        return None
-    types = rows["primary_family"].map(track_type_of_family)
-    oval_rows = types.isin(("superspeedway", "intermediate", "short"))
-    if oval_rows.any():
-        rows, types = rows[oval_rows], types[oval_rows]
-    in_era = (rows["first_year_in_scope"] <= season) & (season <= rows["last_year_through_2024"])
-    if not in_era.any():
-        return None
-    newest = rows.loc[in_era, "first_year_in_scope"].astype(int).idxmax()
-    return str(types.loc[newest])
+    return TrackTypeResolver(configs)(track_slug, season, surface=surface, length_mi=length_mi)

@@ -10,7 +10,7 @@ import pandas as pd
 from nascar_dfs.core.data.errors import DataValidationError
 from nascar_dfs.core.data.tables import first_bad_position, read_table, sheet_row
 from nascar_dfs.core.names import name_key
-from nascar_dfs.core.tracks import track_type_for
+from nascar_dfs.core.tracks import TrackTypeResolver, track_type_of_family
 
 RACES_FILE = "races.csv"
 RESULTS_FILE = "cup_results.csv"
@@ -193,6 +193,13 @@ def _load_configs(path: Path) -> pd.DataFrame:
             }
         )
     configs = read_table(path, CONFIGS_REQUIRED, CONFIGS_OPTIONAL)
+    known = configs["primary_family"].map(_is_known_family)
+    unknown = first_bad_position(~known)
+    if unknown is not None:
+        raise DataValidationError(
+            path.name, sheet_row(unknown), "primary_family",
+            f"{configs['primary_family'].iloc[unknown]!r} is not a known track family",
+        )  # fmt: skip
     backwards = configs["first_year_in_scope"] > configs["last_year_through_2024"]
     position = first_bad_position(backwards)
     if position is not None:
@@ -200,6 +207,14 @@ def _load_configs(path: Path) -> pd.DataFrame:
             path.name, sheet_row(position), "last_year_through_2024", "ends before first_year_in_scope"
         )
     return configs
+
+
+def _is_known_family(family: str) -> bool:
+    try:
+        track_type_of_family(family)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_races(path: Path, tracks: pd.DataFrame, configs: pd.DataFrame) -> pd.DataFrame:
@@ -233,21 +248,20 @@ def _load_races(path: Path, tracks: pd.DataFrame, configs: pd.DataFrame) -> pd.D
 
 
 def _track_types(races: pd.DataFrame, tracks: pd.DataFrame, configs: pd.DataFrame, file: str) -> pd.Series:
-    """One type per (slug, season) pair, not per race: 379 races reduce to ~200 look-ups."""
-    surfaces = tracks.set_index("track_slug")["surface"]
-    lengths = tracks.set_index("track_slug")["length_mi"] if "length_mi" in tracks else None
-    pairs = races[["track_slug", "season"]].drop_duplicates()
+    """One type per (slug, season) pair, not per race: 379 races reduce to ~250 look-ups."""
+    resolve = TrackTypeResolver(configs)
+    surfaces = dict(zip(tracks["track_slug"], tracks["surface"], strict=True))
+    lengths = (
+        dict(zip(tracks["track_slug"], tracks["length_mi"], strict=True)) if "length_mi" in tracks else {}
+    )
     types: dict[tuple[str, int], str] = {}
-    for slug, season in pairs.itertuples(index=False):
-        length = None if lengths is None or slug not in lengths.index else lengths.get(slug)
+    for slug, season in races[["track_slug", "season"]].drop_duplicates().itertuples(index=False):
+        length = lengths.get(slug)
         try:
-            types[(slug, season)] = track_type_for(
-                slug,
-                int(season),
-                configs,
-                surface=surfaces.get(slug),
+            types[(slug, season)] = resolve(
+                slug, int(season), surface=surfaces.get(slug),
                 length_mi=None if length is None or pd.isna(length) else float(length),
-            )
+            )  # fmt: skip
         except ValueError as exc:
             position = first_bad_position((races["track_slug"] == slug).to_numpy())
             raise DataValidationError(
