@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://nascar-dfs.dev/problems/"
@@ -83,6 +84,7 @@ class ProblemError(Exception):
         self.detail = detail
         self.headers = headers or {}
         self.extensions = extensions
+        self.audit: dict[str, Any] | None = None  # a security event to record once the request failed
 
 
 def problem_body(
@@ -159,9 +161,22 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _record_audit(request: Request, event: dict[str, Any]) -> None:
+    from api.audit import record_now
+
+    ctx = request.app.state.ctx
+    fields = {k: v for k, v in event.items() if k != "event"}
+    try:
+        record_now(ctx.engine, event["event"], ctx.clock(), **fields)
+    except Exception:
+        log.exception("audit log unavailable")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        if exc.audit is not None:
+            await run_in_threadpool(_record_audit, request, exc.audit)
         return problem_response(request, exc.status, exc.slug, exc.detail, exc.headers, **exc.extensions)
 
     @app.exception_handler(StarletteHTTPException)
@@ -173,7 +188,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _validation_errors(exc)
-        if any(tuple(e["loc"][:2]) == IDEMPOTENCY_HEADER_LOC for e in errors):
+        if any(tuple(part.lower() for part in e["loc"][:2]) == IDEMPOTENCY_HEADER_LOC for e in errors):
             return problem_response(
                 request,
                 400,

@@ -50,22 +50,19 @@ def _owned(ctx: AppContext, conn: Connection, request: Request, request_id: str,
     """Load the caller's request; a foreign one is a 404 like a missing one, and is audited."""
     try:
         return load_owned(conn, request_id, principal)
-    except NotFound:
-        exists = conn.execute(
-            sa.select(lineup_requests.c.id).where(lineup_requests.c.id == request_id)
-        ).first()
-        if exists is not None:
-            audit.record_now(
-                ctx.engine,
-                "authz.denied",
-                ctx.clock(),
-                principal=principal.owner,
-                key_id=principal.key_id,
-                source_ip=client_ip(request),
-                request_id=request.state.request_id,
-                target=f"lineup_request:{request_id}",
-                outcome="404",
-            )
+    except NotFound as exc:
+        query = sa.select(lineup_requests.c.id).where(lineup_requests.c.id == request_id)
+        if conn.execute(query).first() is not None:
+            # Recorded by the error handler, after this transaction has ended (SQLite has one writer).
+            exc.audit = {
+                "event": "authz.denied",
+                "principal": principal.owner,
+                "key_id": principal.key_id,
+                "source_ip": client_ip(request),
+                "request_id": request.state.request_id,
+                "target": f"lineup_request:{request_id}",
+                "outcome": "404",
+            }
         raise
 
 

@@ -1,0 +1,137 @@
+"""API keys, 401/403/404 and the audit log (api.md §6)."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
+
+from api.db import api_keys, audit_log
+from api.keys import create_key, revoke_key
+from api.routes import router
+
+from .conftest import Api
+from .helpers import assert_problem, body, fake_results, submit
+
+PUBLIC = {"/livez", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def _audit(api: Api) -> list[tuple[str, str | None, str | None]]:
+    with api.ctx.engine.connect() as conn:
+        return [
+            (r.event, r.key_id, r.target) for r in conn.execute(sa.select(audit_log).order_by(audit_log.c.id))
+        ]
+
+
+def test_every_route_but_the_probes_requires_a_key(api: Api) -> None:
+    # Every operation of the router (schema or not) and of the OpenAPI document.
+    operations = {
+        (f"/v1{r.path.removeprefix('/v1')}", m)
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        for m in r.methods
+    }
+    doc = api.client.get("/openapi.json").json()["paths"]
+    operations |= {(p, m.upper()) for p, ops in doc.items() for m in ops if p not in PUBLIC}
+    assert len(operations) >= 12
+    for template, method in sorted(operations):
+        path = template.replace("{request_id}", str(uuid.uuid4())).replace("{race_id}", "2024-cup-phoenix-2")
+        if True:
+            resp = api.client.request(method, path)
+
+            problem = assert_problem(resp, 401)
+            assert resp.headers["www-authenticate"].startswith("Bearer"), (method, path)
+
+            assert problem["type"].endswith("unauthenticated")
+
+
+def test_bad_keys_all_get_the_same_401_body(api: Api) -> None:
+    issued = create_key(api.ctx.engine, "carol", "user", api.clock())
+    revoked = create_key(api.ctx.engine, "carol", "user", api.clock())
+    revoke_key(api.ctx.engine, revoked.key_id, api.clock())
+    fake = issued.secret_key[:-4] + "0000"
+    bodies = set()
+    for raw in ("garbage", fake, revoked.secret_key, "ndfs_" + "0" * 16 + "_" + "1" * 64):
+        resp = api.client.get("/v1/races", headers={"Authorization": f"Bearer {raw}"})
+        data = assert_problem(resp, 401)
+        bodies.add((data["type"], data["title"], data["detail"]))
+    assert len(bodies) == 1
+    assert (
+        api.client.get("/v1/races", headers={"Authorization": f"Bearer {issued.secret_key}"}).status_code
+        == 200
+    )
+
+
+def test_key_is_stored_hashed_only(api: Api) -> None:
+    issued = create_key(api.ctx.engine, "dave", "user", api.clock())
+    secret = issued.secret_key.rsplit("_", 1)[1]
+    with api.ctx.engine.connect() as conn:
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == issued.key_id)).one()
+    assert secret not in " ".join(str(v) for v in row)
+
+
+def test_another_users_request_is_indistinguishable_from_a_missing_one(api: Api) -> None:
+    alice, bob = api.key("alice"), api.key("bob")
+    x = submit(api, alice).json()["id"]
+    missing = str(uuid.uuid4())
+    for suffix, method in (("", "GET"), ("/lineups", "GET"), ("/dk-upload.csv", "GET"), ("/cancel", "POST")):
+        foreign = api.client.request(method, f"/v1/lineup-requests/{x}{suffix}", headers=bob)
+        absent = api.client.request(method, f"/v1/lineup-requests/{missing}{suffix}", headers=bob)
+        f, a = assert_problem(foreign, 404), assert_problem(absent, 404)
+        for d in (f, a):
+            d.pop("request_id"), d.pop("instance")
+        assert f == a
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=alice).json()["status"] == "queued"
+    assert x not in api.client.get("/v1/lineup-requests", headers=bob).text
+    denied = [e for e in _audit(api) if e[0] == "authz.denied"]
+    assert len(denied) == 4 and all(e[2] == f"lineup_request:{x}" for e in denied)
+
+
+def test_admin_sees_everything_and_users_get_403_on_admin_routes(api: Api) -> None:
+    alice, admin = api.key("alice"), api.key("root", "admin")
+    x = submit(api, alice).json()["id"]
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=admin).status_code == 200
+    everyone = api.client.get("/v1/lineup-requests", headers=admin, params={"all": "true"}).json()
+    assert x in [i["id"] for i in everyone["items"]]
+    assert_problem(api.client.get("/v1/lineup-requests", headers=alice, params={"all": "true"}), 403)
+    assert assert_problem(api.client.get("/v1/health", headers=alice), 403)["type"].endswith(
+        "forbidden-scope"
+    )
+    recal = {"race_id": "2024-cup-phoenix-2"}
+    assert_problem(api.client.post("/v1/admin/recalibrations", json=recal, headers=alice), 403)
+    assert api.client.post("/v1/admin/recalibrations", json=recal, headers=admin).status_code == 202
+    api.worker.run_once()
+    assert api.launcher.calibrations == ["2024-cup-phoenix-2"]
+
+
+def test_revocation_and_rotation(api: Api) -> None:
+    old = create_key(api.ctx.engine, "erin", "user", api.clock())
+    new = create_key(api.ctx.engine, "erin", "user", api.clock())
+    h_old, h_new = ({"Authorization": f"Bearer {k.secret_key}"} for k in (old, new))
+    x = submit(api, h_old).json()["id"]
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=h_new).status_code == 200  # same owner
+    revoke_key(api.ctx.engine, old.key_id, api.clock())
+    assert_problem(api.client.get("/v1/races", headers=h_old), 401)
+    assert api.client.get("/v1/races", headers=h_new).status_code == 200
+    events = [(e[0], e[1]) for e in _audit(api)]
+    revoked_at = events.index(("api_key.revoked", old.key_id))
+    assert ("auth.failed", old.key_id) in events[revoked_at:]
+
+
+def test_unknown_fields_in_the_body_are_rejected(api: Api) -> None:
+    payload = {**body(), "owner_id": "bob"}
+    problem = assert_problem(submit(api, api.key(), payload), 422)
+    assert any("owner_id" in e["loc"] for e in problem["errors"])
+
+
+def test_responses_never_leak_internals(api: Api) -> None:
+    headers = api.key()
+    x = submit(api, headers).json()["id"]
+    api.worker.run_once()
+    run = api.launcher.only_run_for(x)
+    api.launcher.succeed(run.run_id, fake_results(3))
+    api.worker.run_once()
+    for path in ("", "/lineups"):
+        text = api.client.get(f"/v1/lineup-requests/{x}{path}", headers=headers).text
+        assert run.run_id not in text and "secret_hash" not in text and "alice" not in text
