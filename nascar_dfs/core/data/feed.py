@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PydanticField
 
 from nascar_dfs.core.data.errors import DataValidationError
 from nascar_dfs.core.data.files import atomic_write_frame
@@ -33,11 +35,41 @@ SERIES = "cup"
 # NASCAR's car_make spellings -> the manufacturer names of cup_results.csv
 _MAKES = {"chevrolet": "Chevrolet", "chv": "Chevrolet", "ford": "Ford", "frd": "Ford",
           "toyota": "Toyota", "tyt": "Toyota", "dodge": "Dodge"}  # fmt: skip
-_REQUIRED_RACE_KEYS = ("race_id", "race_season", "race_name", "track_name", "race_date", "results")
-_REQUIRED_RESULT_KEYS = (
-    "finishing_position", "starting_position", "car_number", "driver_fullname", "car_make",
-    "team_name", "laps_completed", "laps_led", "finishing_status",
-)  # fmt: skip
+
+
+class FeedResult(BaseModel):
+    """One car of `weekend_race[0].results` (only the fields a result row needs)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    finishing_position: int = PydanticField(ge=1)
+    starting_position: int = PydanticField(ge=1)
+    car_number: str
+    driver_fullname: str = PydanticField(min_length=1)
+    driver_id: int | None = None
+    car_make: str
+    team_name: str
+    laps_completed: int = PydanticField(ge=0)
+    laps_led: int = PydanticField(ge=0)
+    finishing_status: str
+    points_earned: int | None = None
+    disqualified: bool = False
+
+
+class FeedRace(BaseModel):
+    """`weekend_race[0]` of a weekend feed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    race_id: int
+    race_season: int
+    race_name: str
+    track_name: str
+    track_id: int | None = None
+    race_date: str
+    number_of_cars_in_field: int | None = None
+    results: list[FeedResult]
+
 
 TrackSlugSource = str | Mapping[int, str] | Callable[[Mapping[str, Any]], str]
 
@@ -65,17 +97,17 @@ def parse_weekend_feed(
     `known_drivers`: history spellings, so a feed spelling such as "Shane Van Gisbergen" joins the
     driver the history already knows; other names get `normalize_name`.
     """
-    race = _weekend_race(_as_document(doc))
-    season = int(race["race_season"])
-    slug = _resolve_slug(track_slug, race)
+    raw, race = _weekend_race(_as_document(doc))
+    season = race.race_season
+    slug = _resolve_slug(track_slug, raw, race)
     number = ordinal(slug, season) if callable(ordinal) else int(ordinal)
     race_id = f"{season}-{SERIES}-{slug}-{'x' if event_type == 'exhibition' else ''}{number}"
     results = _result_rows(race, race_id, slug, race_num, fastest_laps, known_drivers)
     race_row = {
         "race_id": race_id, "series": SERIES, "season": season, "race_num": race_num,
-        "race_date": str(race["race_date"])[:10], "event_type": event_type,
-        "nascar_race_id": int(race["race_id"]), "track": str(race["track_name"]), "track_slug": slug,
-        "race_name": str(race["race_name"]), "laps": int(results["laps"].max()),
+        "race_date": race.race_date[:10], "event_type": event_type,
+        "nascar_race_id": race.race_id, "track": race.track_name, "track_slug": slug,
+        "race_name": race.race_name, "laps": int(results["laps"].max()),
         "n_drivers": len(results), "in_cup_results": True, "in_loop_data": False,
     }  # fmt: skip
     return race_row, results
@@ -119,9 +151,9 @@ def append_feed_race(
     folder = Path(data_dir)
     history = load_history(folder)
     document = _as_document(doc)
-    race = _weekend_race(document)
-    season = int(race["race_season"])
-    slug = _resolve_slug(track_slug, race)
+    raw, race = _weekend_race(document)
+    season = race.race_season
+    slug = _resolve_slug(track_slug, raw, race)
     if not (history.tracks["track_slug"] == slug).any():
         raise FeedError(f"track {slug!r} is not in {TRACKS_FILE}; add the venue there first")
     races_of_season = history.races[(history.races["season"] == season)]
@@ -164,40 +196,39 @@ def _as_document(doc: Mapping[str, Any] | Path | str) -> Mapping[str, Any]:
     return loaded
 
 
-def _weekend_race(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+def _weekend_race(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], FeedRace]:
+    """The raw race dict (for the caller's slug function) and its validated model."""
     races = doc.get("weekend_race")
     if not races:
         raise FeedError("not a weekend feed: 'weekend_race' is missing or empty")
-    race = races[0]
-    missing = [key for key in _REQUIRED_RACE_KEYS if key not in race]
-    if missing:
-        raise FeedError(f"weekend_race[0] lacks {', '.join(missing)}")
-    if not race["results"]:
-        raise FeedError(f"race {race['race_id']} has no results yet (not run?)")
-    for index, result in enumerate(race["results"]):
-        absent = [key for key in _REQUIRED_RESULT_KEYS if result.get(key) is None]
-        if absent:
-            raise FeedError(f"weekend_race[0].results[{index}] lacks {', '.join(absent)}")
-    return race
+    raw = races[0]
+    try:
+        race = FeedRace.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+        raise FeedError(f"weekend_race[0]{where}: {first['msg']} ({exc.error_count()} problem(s))") from exc
+    if not race.results:
+        raise FeedError(f"race {race.race_id} has no results yet (not run?)")
+    return raw, race
 
 
-def _resolve_slug(track_slug: TrackSlugSource, race: Mapping[str, Any]) -> str:
+def _resolve_slug(track_slug: TrackSlugSource, raw: Mapping[str, Any], race: FeedRace) -> str:
     if isinstance(track_slug, str):
         slug = track_slug
     elif isinstance(track_slug, Mapping):
-        track_id = int(race.get("track_id", -1))
-        if track_id not in track_slug:
-            raise FeedError(f"no track_slug for NASCAR track_id {track_id} ({race.get('track_name')})")
-        slug = track_slug[track_id]
+        if race.track_id not in track_slug:
+            raise FeedError(f"no track_slug for NASCAR track_id {race.track_id} ({race.track_name})")
+        slug = track_slug[race.track_id]
     else:
-        slug = track_slug(race)
+        slug = track_slug(raw)
     if not slug or slug != slug.strip().lower() or " " in slug:
         raise FeedError(f"track_slug {slug!r} must be a lower-case slug such as 'sonoma'")
     return slug
 
 
 def _result_rows(
-    race: Mapping[str, Any],
+    race: FeedRace,
     race_id: str,
     slug: str,
     race_num: int | None,
@@ -208,39 +239,36 @@ def _result_rows(
     for driver in known_drivers:
         spelling.setdefault(name_key(str(driver)), str(driver))
     rows = []
-    for result in race["results"]:
-        raw = str(result["driver_fullname"])
-        finish = int(result["finishing_position"])
-        driver_id = int(result["driver_id"]) if result.get("driver_id") is not None else None
+    for result in race.results:
+        raw = result.driver_fullname
         rows.append({
-            "race_id": race_id, "season": int(race["race_season"]), "race_num": race_num,
-            "race_date": str(race["race_date"])[:10], "race_date_source": "nascar_api",
-            "nascar_race_id": int(race["race_id"]), "track": str(race["track_name"]), "track_slug": slug,
-            "race_name": str(race["race_name"]), "track_length_mi": None, "surface": None,
-            "finish": finish, "start": int(result["starting_position"]),
-            "car_number": str(result["car_number"]),
+            "race_id": race_id, "season": race.race_season, "race_num": race_num,
+            "race_date": race.race_date[:10], "race_date_source": "nascar_api",
+            "nascar_race_id": race.race_id, "track": race.track_name, "track_slug": slug,
+            "race_name": race.race_name, "track_length_mi": None, "surface": None,
+            "finish": result.finishing_position, "start": result.starting_position,
+            "car_number": result.car_number,
             "driver": spelling.get(name_key(raw), normalize_name(raw)), "driver_raw": raw,
-            "manufacturer": _MAKES.get(str(result["car_make"]).strip().lower(), str(result["car_make"])),
-            "team": str(result["team_name"]), "laps": int(result["laps_completed"]),
-            "laps_led": int(result["laps_led"]),
-            "fastest_laps": None if fastest_laps is None else _fastest_laps_of(fastest_laps, driver_id, raw),
-            "status": _status(result),
-            "nascar_points": result.get("points_earned"), "stage1_finish": None, "stage2_finish": None,
-            "stage_points": None, "driver_rating": None, "win": int(finish == 1), "source": FEED_SOURCE,
+            "manufacturer": _MAKES.get(result.car_make.strip().lower(), result.car_make),
+            "team": result.team_name, "laps": result.laps_completed, "laps_led": result.laps_led,
+            "fastest_laps": None if fastest_laps is None else _fastest_laps_of(fastest_laps, result),
+            "status": "disqualified" if result.disqualified else result.finishing_status.strip().lower(),
+            "nascar_points": result.points_earned, "stage1_finish": None, "stage2_finish": None,
+            "stage_points": None, "driver_rating": None, "win": int(result.finishing_position == 1),
+            "source": FEED_SOURCE,
         })  # fmt: skip
     frame = pd.DataFrame(rows).sort_values("finish", kind="stable").reset_index(drop=True)
     frame["fastest_laps"] = frame["fastest_laps"].astype("Int64")
     return frame
 
 
-def _status(result: Mapping[str, Any]) -> str:
-    return "disqualified" if result.get("disqualified") else str(result["finishing_status"]).strip().lower()
-
-
-def _fastest_laps_of(fastest_laps: Mapping[int, int], driver_id: int | None, raw: str) -> int:
-    if driver_id is None or driver_id not in fastest_laps:
-        raise FeedError(f"no fastest-lap count for {raw} (driver_id {driver_id}) in the loop/live data given")
-    return int(fastest_laps[driver_id])
+def _fastest_laps_of(fastest_laps: Mapping[int, int], result: FeedResult) -> int:
+    if result.driver_id is None or result.driver_id not in fastest_laps:
+        raise FeedError(
+            f"no fastest-lap count for {result.driver_fullname} (driver_id {result.driver_id}) "
+            "in the loop/live data given"
+        )
+    return int(fastest_laps[result.driver_id])
 
 
 def _refuse_duplicate(races: pd.DataFrame, race_row: Mapping[str, Any]) -> None:
@@ -250,9 +278,9 @@ def _refuse_duplicate(races: pd.DataFrame, race_row: Mapping[str, Any]) -> None:
         raise FeedError(f"NASCAR race {race_row['nascar_race_id']} is already in {RACES_FILE}")
 
 
-def _require_full_field(race: Mapping[str, Any], results: pd.DataFrame) -> None:
-    expected = race.get("number_of_cars_in_field")
-    if expected and int(expected) != len(results):
+def _require_full_field(race: FeedRace, results: pd.DataFrame) -> None:
+    expected = race.number_of_cars_in_field
+    if expected and expected != len(results):
         raise FeedError(
             f"the feed lists {len(results)} results but {expected} cars in the field (trimmed or partial)"
         )

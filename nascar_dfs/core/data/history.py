@@ -283,6 +283,14 @@ def _load_results(path: Path, races: pd.DataFrame) -> pd.DataFrame:
     over = first_bad_position(results["laps_led"] > results["laps"])
     if over is not None:
         raise DataValidationError(path.name, sheet_row(over), "laps_led", "more laps led than laps completed")
+    race_laps = results["race_id"].map(races.set_index("race_id")["laps"])
+    too_many = first_bad_position(results["laps"] > race_laps)
+    if too_many is not None:
+        raise DataValidationError(
+            path.name, sheet_row(too_many), "laps",
+            f"{results['laps'].iloc[too_many]} laps completed, but races.csv gives the race "
+            f"{race_laps.iloc[too_many]} laps",
+        )  # fmt: skip
     _reject_duplicate_drivers(results, path.name)
     _require_positions_permutation(results, "finish", path.name)
     _require_positions_permutation(results, "start", path.name)

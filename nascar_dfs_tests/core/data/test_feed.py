@@ -76,8 +76,12 @@ def test_fastest_laps_come_from_loop_or_live_feeds(feed_dir: Path, weekend: dict
         (lambda d: d.pop("weekend_race"), "weekend_race"),
         (lambda d: d["weekend_race"][0]["results"].clear(), "no results"),
         (
+            lambda d: d["weekend_race"][0]["results"][0].update(finishing_position="first"),
+            "finishing_position",
+        ),
+        (
             lambda d: d["weekend_race"][0]["results"][1].pop("laps_led"),
-            re.escape("results[1] lacks laps_led"),
+            re.escape("weekend_race[0].results[1].laps_led: Field required"),
         ),
     ],
 )
