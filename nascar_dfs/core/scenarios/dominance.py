@@ -11,7 +11,9 @@ They are calibrated by simulation: the allocators are run on a synthetic race (e
 distance, rank = finishing order) over a grid of knob values, and the values whose simulated mean number
 of leaders, top leader's share of laps, share of laps led by the top five finishers and top fastest-lap
 share come closest to the real races are kept.
-Track types with few races are shrunk toward the pooled figures of all past races.
+The synthetic race has the track type's DNF rate, so the rule that a car cannot lead after it dropped out
+is part of the calibration. Only the last LOOKBACK_SEASONS seasons before the target count, and track
+types with few races are shrunk toward the pooled figures of all track types.
 """
 
 from __future__ import annotations
@@ -22,17 +24,24 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from nascar_dfs.core.scenarios.allocation import allocate_fastest_laps, allocate_laps_led, noisy_ranks
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.model.types import FieldParams
+from nascar_dfs.core.scenarios.simulation import simulate_batch
 
 TRACK_TYPES: tuple[str, ...] = ("superspeedway", "intermediate", "short", "road", "dirt")
 FIRST_FASTEST_LAP_SEASON = 2019  # loop data (fastest laps) exists from 2019
-SHRINK_RACES = 5.0  # pseudo-races of pooled evidence added to every track type's own races
+SHRINK_RACES = 2.0
+# Racing changes with the cars (Next Gen 2022, superspeedway packages): only recent seasons count.
+LOOKBACK_SEASONS = 5  # pseudo-races of pooled evidence added to every track type's own races
 CALIBRATION_SEED = 20240901
 CALIBRATION_SCENARIOS = 250
-STINT_GRID = np.geomspace(2.0, 110.0, 14)
-LEAD_DECAY_GRID = np.linspace(0.0, 2.4, 13)
-LEAD_NOISE_GRID = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0, 10.0, 13.0, 16.0])
-FASTEST_DECAY_GRID = np.linspace(0.0, 0.8, 33)
+STINT_GRID = np.geomspace(2.0, 110.0, 8)
+LEAD_DECAY_GRID = np.linspace(0.0, 2.4, 7)
+STINT_REFINE_FACTORS = (0.75, 0.87, 1.0, 1.15, 1.33)
+DECAY_REFINE_STEPS = (-0.2, -0.1, 0.0, 0.1, 0.2)
+MAX_LEAD_NOISE = 20.0
+MAX_FASTEST_DECAY = 1.2
+BISECT_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,9 @@ def race_dominance_stats(races: pd.DataFrame, results: pd.DataFrame) -> pd.DataF
     needed = {"race_id", "laps", "track_type"}
     if not needed <= set(races.columns):
         raise ValueError(f"races table lacks columns {sorted(needed - set(races.columns))}")
-    res = results[["race_id", "finish", "laps_led", "fastest_laps"]].assign(
-        top5_led=lambda r: r["laps_led"].where(r["finish"] <= 5, 0)
+    res = results[["race_id", "finish", "laps_led", "fastest_laps", "status"]].assign(
+        top5_led=lambda r: r["laps_led"].where(r["finish"] <= 5, 0),
+        dnf=lambda r: r["status"].astype(str).str.lower() != "running",
     )
     grouped = res.groupby("race_id")
     per_race = pd.DataFrame(
@@ -122,6 +132,7 @@ def race_dominance_stats(races: pd.DataFrame, results: pd.DataFrame) -> pd.DataF
             "leaders": grouped["laps_led"].agg(lambda x: int((x > 0).sum())),
             "top_led": grouped["laps_led"].max(),
             "top5_led": grouped["top5_led"].sum(),
+            "dnfs": grouped["dnf"].sum(),
             "fastest_total": grouped["fastest_laps"].sum(min_count=1),
             "fastest_top": grouped["fastest_laps"].max(),
         }
@@ -129,6 +140,7 @@ def race_dominance_stats(races: pd.DataFrame, results: pd.DataFrame) -> pd.DataF
     stats = races.set_index("race_id")[["track_type", "laps"]].join(per_race, how="inner")
     stats["top_share"] = stats["top_led"] / stats["laps"]
     stats["top5_share"] = stats["top5_led"] / stats["laps"]
+    stats["dnf_rate"] = stats["dnfs"] / stats["drivers"]
     stats["green_share"] = (stats["fastest_total"] / stats["laps"]).clip(upper=1.0)
     stats["fastest_top_share"] = stats["fastest_top"] / stats["fastest_total"]
     return stats
@@ -151,28 +163,51 @@ def _races_before(history: _History, race_id: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class _Knobs:
+    lead_stints: float
+    lead_decay: float
+    lead_noise: float
+    fastest_decay: float
+    green_a: float
+    green_b: float
+
+
+@dataclass(frozen=True)
 class _SyntheticRace:
+    """Equal cars (so finishing order is a uniform permutation) with the track type's DNF rate."""
+
     laps: int
     drivers: int
+    dnf_rate: float
 
     def simulate(
         self, stints: float, lead_decay: float, lead_noise: float, fastest_decay: float, green_share: float
     ) -> dict[str, float]:
-        """Mean dominance figures of synthetic full-distance races (rank 0 wins, rank = finish)."""
-        rng = np.random.default_rng(CALIBRATION_SEED)
-        n, d, laps = CALIBRATION_SCENARIOS, self.drivers, self.laps
-        rank = np.broadcast_to(np.arange(d), (n, d))
-        front = noisy_ranks(rank, lead_noise, rng)
-        completed = np.full((n, d), laps)
-        winner = np.zeros(n, dtype=np.int64)
-        led = allocate_laps_led(front, completed, winner, laps, stints, lead_decay, rng)
-        green = np.full(n, max(1, round(green_share * laps)), dtype=np.int32)
-        fastest = allocate_fastest_laps(front, completed, winner, green, laps, fastest_decay, rng)
+        """Mean dominance figures of the kernel's own simulation of this synthetic race."""
+        n, d = CALIBRATION_SCENARIOS, self.drivers
+        field = Field(
+            race_id="calibration",
+            season=2024,
+            track_slug="calibration",
+            track_type="calibration",
+            laps=self.laps,
+            drivers=tuple(str(i) for i in range(d)),
+            teams=("",) * d,
+            manufacturers=("",) * d,
+            starts=np.arange(1, d + 1),
+        )
+        params = FieldParams(log_worth=np.zeros((1, d)), dnf_prob=np.full((1, d), self.dnf_rate))
+        # Near-fixed green share: the Beta law of the share does not move the concentration figures.
+        knobs = _Knobs(
+            stints, lead_decay, lead_noise, fastest_decay, 1e4 * green_share, 1e4 * (1 - green_share)
+        )
+        out = simulate_batch(params, field, knobs, n, np.random.default_rng(CALIBRATION_SEED))
+        led, laps = out.laps_led, self.laps
         return {
             "leaders": float((led > 0).sum(axis=1).mean()),
             "top_share": float((led.max(axis=1) / laps).mean()),
-            "top5_share": float((led[:, :5].sum(axis=1) / laps).mean()),
-            "fastest_top_share": float((fastest.max(axis=1) / green).mean()),
+            "top5_share": float(((led * (out.finish <= 5)).sum(axis=1) / laps).mean()),
+            "fastest_top_share": float((out.fastest_laps.max(axis=1) / out.green_laps).mean()),
         }
 
 
@@ -180,35 +215,55 @@ def _rel_err(sim: float, obs: float) -> float:
     return ((sim - obs) / obs) ** 2
 
 
+def _lead_error(
+    race: _SyntheticRace, stints: float, decay: float, targets: tuple[float, float, float]
+) -> float:
+    leaders, top_share, top5 = targets
+    sim = race.simulate(stints, decay, 0.0, 0.0, 0.8)
+    err = _rel_err(sim["leaders"], leaders) + _rel_err(sim["top_share"], top_share)
+    # Rank noise can only lower the top-5 share, so a noise-free share short of the real one is penalised.
+    return err + max(0.0, (top5 - sim["top5_share"]) / top5) ** 2
+
+
 def _calibrate_lead(
     race: _SyntheticRace, leaders: float, top_share: float, top5: float
 ) -> tuple[float, float]:
-    """Stints and decay matching leaders and top share; rank noise can only lower the top-5 share, so
-    candidates whose noise-free top-5 share falls short of the real one are penalised."""
-    best, best_err = (float(STINT_GRID[0]), float(LEAD_DECAY_GRID[0])), np.inf
-    for stints in STINT_GRID:
-        for decay in LEAD_DECAY_GRID:
-            sim = race.simulate(stints, decay, 0.0, 0.0, 0.8)
-            err = _rel_err(sim["leaders"], leaders) + _rel_err(sim["top_share"], top_share)
-            err += max(0.0, (top5 - sim["top5_share"]) / top5) ** 2
-            if err < best_err:
-                best, best_err = (float(stints), float(decay)), err
-    return best
+    """Stints and decay matching leaders and top share: a coarse grid, then a finer one around its best."""
+    targets = (leaders, top_share, top5)
+    coarse = [(float(k), float(b)) for k in STINT_GRID for b in LEAD_DECAY_GRID]
+    best = min(coarse, key=lambda kb: _lead_error(race, *kb, targets))
+    fine = [
+        (best[0] * f, max(0.0, best[1] + db))
+        for f in STINT_REFINE_FACTORS
+        for db in DECAY_REFINE_STEPS
+        if best[0] * f >= 1.0
+    ]
+    return min(fine, key=lambda kb: _lead_error(race, *kb, targets))
+
+
+def _bisect(fn, lo: float, hi: float, target: float, increasing: bool, steps: int = BISECT_STEPS) -> float:
+    """Argument where a monotone (in expectation; common random numbers) ``fn`` reaches ``target``."""
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        if (fn(mid) < target) == increasing:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def _calibrate_noise(race: _SyntheticRace, stints: float, decay: float, top5: float) -> float:
-    errors = [
-        abs(race.simulate(stints, decay, noise, 0.0, 0.8)["top5_share"] - top5) for noise in LEAD_NOISE_GRID
-    ]
-    return float(LEAD_NOISE_GRID[int(np.argmin(errors))])
+    def top5_share(noise: float) -> float:
+        return race.simulate(stints, decay, noise, 0.0, 0.8)["top5_share"]
+
+    return _bisect(top5_share, 0.0, MAX_LEAD_NOISE, top5, increasing=False)
 
 
 def _calibrate_fastest(race: _SyntheticRace, green_share: float, top_share: float) -> float:
-    errors = [
-        abs(race.simulate(1.0, 0.0, 0.0, decay, green_share)["fastest_top_share"] - top_share)
-        for decay in FASTEST_DECAY_GRID
-    ]
-    return float(FASTEST_DECAY_GRID[int(np.argmin(errors))])
+    def fastest_top(decay: float) -> float:
+        return race.simulate(1.0, 0.0, 0.0, decay, green_share)["fastest_top_share"]
+
+    return _bisect(fastest_top, 0.0, MAX_FASTEST_DECAY, top_share, increasing=True)
 
 
 def _shrunk(own: pd.Series, pooled: pd.Series) -> float:
@@ -246,6 +301,8 @@ def _default_fastest_stats(stats: pd.DataFrame) -> pd.DataFrame:
 def estimate_dominance(history: _History, race_id: str) -> DominanceParams:
     """Calibrate the laps-led / fastest-lap allocators on the points races before ``race_id``."""
     races = _races_before(history, race_id)
+    if not races.empty:
+        races = races[races["season"] > int(races["season"].max()) - LOOKBACK_SEASONS]
     if races.empty:
         raise ValueError(f"no points races before {race_id!r} to estimate dominance from")
     stats = race_dominance_stats(races, history.results[history.results["race_id"].isin(races["race_id"])])
@@ -266,7 +323,8 @@ def estimate_dominance(history: _History, race_id: str) -> DominanceParams:
         top5 = _shrunk(own["top5_share"], stats["top5_share"])
         fastest_top = _shrunk(own_fastest["fastest_top_share"], with_fastest["fastest_top_share"])
         green_a, green_b = _beta_from_moments(own_fastest["green_share"], with_fastest["green_share"])
-        race = _SyntheticRace(laps=laps, drivers=drivers)
+        dnf_rate = _shrunk(own["dnf_rate"], stats["dnf_rate"])
+        race = _SyntheticRace(laps=laps, drivers=drivers, dnf_rate=dnf_rate)
         stints, lead_decay = _calibrate_lead(race, leaders, top_share, top5)
         lead_noise = _calibrate_noise(race, stints, lead_decay, top5)
         fastest_decay = _calibrate_fastest(race, green_a / (green_a + green_b), fastest_top)

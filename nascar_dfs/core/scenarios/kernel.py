@@ -19,20 +19,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.types import FieldParams
-from nascar_dfs.core.scenarios.allocation import (
-    allocate_fastest_laps,
-    allocate_laps_led,
-    draw_green_laps,
-    noisy_ranks,
-)
-from nascar_dfs.core.scenarios.dominance import DominanceParams, TrackDominance
+from nascar_dfs.core.scenarios.dominance import DominanceParams
+from nascar_dfs.core.scenarios.simulation import Outcomes, simulate_batch
 from nascar_dfs.core.scenarios.spec import ConstraintSpec, View
 from nascar_dfs.core.scenarios.types import ScenarioSet
 from nascar_dfs.core.scenarios.validate import OutcomeError, outcome_problems
@@ -43,33 +37,11 @@ from nascar_dfs.core.scenarios.views import (
     parse_views,
     views_mask,
 )
-from nascar_dfs.core.scoring import dk_points
 
 DEFAULT_BUDGET_FACTOR = 50  # draws allowed per requested scenario under views
 PREVIEW_BATCH = 2000
 MAX_BATCH = 20_000  # bounds memory: one batch of 20k x 40 cars is a few tens of MB
 MAX_FIELD = 43
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """A batch of simulated races, (N, D) arrays following field.drivers."""
-
-    finish: np.ndarray
-    dnf: np.ndarray
-    laps_completed: np.ndarray
-    laps_led: np.ndarray
-    fastest_laps: np.ndarray
-    green_laps: np.ndarray
-    dk_points: np.ndarray
-
-    def select(self, keep: np.ndarray) -> Outcomes:
-        return Outcomes(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
-
-    @staticmethod
-    def concat(parts: Sequence[Outcomes]) -> Outcomes:
-        fields = Outcomes.__dataclass_fields__
-        return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def _check_inputs(params: FieldParams, field: Field, n: int) -> None:
@@ -85,47 +57,6 @@ def _check_inputs(params: FieldParams, field: Field, n: int) -> None:
         raise ValueError("log_worth holds non-finite values")
     if np.any((params.dnf_prob < 0) | (params.dnf_prob > 1)) or not np.all(np.isfinite(params.dnf_prob)):
         raise ValueError("dnf_prob must lie in [0, 1]")
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Rank of each entry within its row, 0 = smallest."""
-    return np.argsort(np.argsort(values, axis=1), axis=1)
-
-
-def simulate_batch(
-    params: FieldParams, field: Field, dom: TrackDominance, n: int, rng: np.random.Generator
-) -> Outcomes:
-    """n unconstrained simulated races (no views, no validation)."""
-    d, laps = field.size, field.laps
-    draw = rng.integers(0, params.log_worth.shape[0], n)
-    performance = params.log_worth[draw] + rng.gumbel(size=(n, d))
-    rank = _ranks(-performance)
-
-    dnf = rng.random((n, d)) < params.dnf_prob[draw]
-    all_out = dnf.all(axis=1)
-    dnf[all_out, np.argmin(rank[all_out], axis=1)] = False
-    fail_lap = rng.integers(0, laps, size=(n, d))
-    laps_completed = np.where(dnf, fail_lap, laps).astype(np.int32)
-
-    # Running cars by performance rank, then DNFs by laps completed; keys are unique within a row.
-    key = np.where(dnf, d + (laps - laps_completed).astype(np.int64) * d + rank, rank)
-    finish = (_ranks(key) + 1).astype(np.int16)
-    winner = np.argmin(key, axis=1)
-
-    front = noisy_ranks(rank, dom.lead_noise, rng)
-    laps_led = allocate_laps_led(front, laps_completed, winner, laps, dom.lead_stints, dom.lead_decay, rng)
-    green = draw_green_laps(n, laps, dom.green_a, dom.green_b, rng)
-    fastest = allocate_fastest_laps(front, laps_completed, winner, green, laps, dom.fastest_decay, rng)
-    points = dk_points(finish, field.starts[None, :], laps_led, fastest, field.season)
-    return Outcomes(
-        finish=finish,
-        dnf=dnf,
-        laps_completed=laps_completed,
-        laps_led=laps_led,
-        fastest_laps=fastest,
-        green_laps=green,
-        dk_points=points.astype(np.float32),
-    )
 
 
 def _validated(outcomes: Outcomes, field: Field) -> Outcomes:
