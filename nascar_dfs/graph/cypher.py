@@ -106,45 +106,51 @@ DELETE_SOME = "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS 
 
 # --- queries -----------------------------------------------------------------------------------------
 
-RACE_AND_DRIVER = """
-OPTIONAL MATCH (r:Race {race_id: $race_id})
-OPTIONAL MATCH (d:Driver {name: $driver})
-OPTIONAL MATCH (d)-[x:RESULT]->(r)
-RETURN r IS NOT NULL AS race_known, r.seq AS seq, d IS NOT NULL AS driver_known, x IS NOT NULL AS in_race,
-       EXISTS { (r)<-[:RESULT]-() } AS has_results
-"""
+# Each query answers AND reports whether the race/driver exist, so one round trip tells a legitimately
+# empty answer (a one-car team) from bad input (an unknown race).
 
 ENTRY = """
-MATCH (d:Driver {name: $driver})-[x:RESULT]->(:Race {race_id: $race_id})
-MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(t:Team)
-MATCH (d)-[:DROVE_MAKE {race_id: $race_id}]->(m:Manufacturer)
-RETURN t.name AS team, m.name AS manufacturer, x.car_number AS car_number
+OPTIONAL MATCH (r:Race {race_id: $race_id})
+OPTIONAL MATCH (d:Driver {name: $driver})-[x:RESULT]->(r)
+OPTIONAL MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(t:Team)
+OPTIONAL MATCH (d)-[:DROVE_MAKE {race_id: $race_id}]->(m:Manufacturer)
+RETURN r IS NOT NULL AS race_known, EXISTS { (r)<-[:RESULT]-() } AS has_results, x IS NOT NULL AS in_race,
+       t.name AS team, m.name AS manufacturer, x.car_number AS car_number
 """
 
 TEAMMATES = """
-MATCH (:Driver {name: $driver})-[:RACED_FOR {race_id: $race_id}]->(t:Team)
-MATCH (mate:Driver)-[:RACED_FOR {race_id: $race_id}]->(t)
-WHERE mate.name <> $driver
-RETURN mate.name AS name
+OPTIONAL MATCH (r:Race {race_id: $race_id})
+OPTIONAL MATCH (d:Driver {name: $driver})-[x:RESULT]->(r)
+OPTIONAL MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(:Team)<-[:RACED_FOR {race_id: $race_id}]-(mate:Driver)
+WHERE mate <> d
+RETURN r IS NOT NULL AS race_known, EXISTS { (r)<-[:RESULT]-() } AS has_results, x IS NOT NULL AS in_race,
+       collect(mate.name) AS mates
 """
 
 RECENT_SAME_TRACK_TYPE = """
-MATCH (target:Race {race_id: $race_id})
-MATCH (:Driver {name: $driver})-[x:RESULT]->(r:Race)
-WHERE r.event_type = 'points' AND r.track_type = target.track_type AND r.seq < target.seq
-MATCH (r)-[:AT]->(t:Track)
-RETURN r.race_id AS race_id, r.season AS season, r.race_num AS race_num, t.slug AS track_slug,
-       r.track_type AS track_type, x.start AS start, x.finish AS finish, x.laps AS laps,
-       x.laps_led AS laps_led, x.fastest_laps AS fastest_laps, x.status AS status
-ORDER BY r.seq DESC
-LIMIT $limit
+OPTIONAL MATCH (target:Race {race_id: $race_id})
+OPTIONAL MATCH (d:Driver {name: $driver})
+CALL (target, d) {
+  MATCH (d)-[x:RESULT]->(r:Race)
+  WHERE r.event_type = 'points' AND r.track_type = target.track_type AND r.seq < target.seq
+  MATCH (r)-[:AT]->(t:Track)
+  WITH x, r, t ORDER BY r.seq DESC LIMIT $limit
+  RETURN collect({race_id: r.race_id, season: r.season, race_num: r.race_num, track_slug: t.slug,
+                  track_type: r.track_type, start: x.start, finish: x.finish, laps: x.laps,
+                  laps_led: x.laps_led, fastest_laps: x.fastest_laps, status: x.status}) AS past
+}
+RETURN target IS NOT NULL AS race_known, target.seq AS seq, d IS NOT NULL AS driver_known, past
 """
 
 COVARIATES = """
-MATCH (r:Race {race_id: $race_id})<-[:RESULT]-(d:Driver)
-MATCH (d)-[:RACED_FOR {race_id: $race_id}]->(t:Team)
-MATCH (d)-[:DROVE_MAKE {race_id: $race_id}]->(m:Manufacturer)
-RETURN d.name AS driver, t.name AS team, m.name AS manufacturer, r.track_type AS track_type
+OPTIONAL MATCH (r:Race {race_id: $race_id})
+CALL (r) {
+  MATCH (r)<-[:RESULT]-(d:Driver)
+  MATCH (d)-[:RACED_FOR {race_id: r.race_id}]->(t:Team)
+  MATCH (d)-[:DROVE_MAKE {race_id: r.race_id}]->(m:Manufacturer)
+  RETURN collect({driver: d.name, team: t.name, manufacturer: m.name}) AS rows
+}
+RETURN r IS NOT NULL AS race_known, r.track_type AS track_type, rows
 """
 
 PING = "RETURN 1 AS ok"

@@ -157,55 +157,44 @@ class Neo4jRaceGraph:
     # --- RaceGraph queries -------------------------------------------------------------------------
 
     def entry(self, driver: str, race_id: str) -> RaceEntry:
-        self._require_result(driver, race_id)
-        rows = self._read(_records_tx, cypher.ENTRY, {"driver": driver, "race_id": race_id})
-        row = rows[0]
+        row = self._one(cypher.ENTRY, {"driver": driver, "race_id": race_id})
+        _require_in_race(row, driver, race_id)
         return RaceEntry(driver, race_id, row["team"], row["manufacturer"], row["car_number"])
 
     def teammates(self, driver: str, race_id: str) -> tuple[str, ...]:
-        self._require_result(driver, race_id)
-        rows = self._read(_records_tx, cypher.TEAMMATES, {"driver": driver, "race_id": race_id})
-        return tuple(sorted(r["name"] for r in rows))
+        row = self._one(cypher.TEAMMATES, {"driver": driver, "race_id": race_id})
+        _require_in_race(row, driver, race_id)
+        return tuple(sorted(row["mates"]))
 
     def recent_results_same_track_type(self, driver: str, race_id: str, limit: int) -> tuple[PastResult, ...]:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        facts = self._facts(driver, race_id)
-        if not facts["race_known"]:
-            raise UnknownRaceError(race_id)
-        if facts["seq"] is None:
-            raise ValueError(f"race {race_id!r} is an exhibition: it has no place in the points-race order")
-        if not facts["driver_known"]:
-            raise UnknownDriverError(driver)
         params = {"driver": driver, "race_id": race_id, "limit": int(limit)}
-        rows = self._read(_records_tx, cypher.RECENT_SAME_TRACK_TYPE, params)
-        return tuple(PastResult(**row) for row in rows)
+        row = self._one(cypher.RECENT_SAME_TRACK_TYPE, params)
+        if not row["race_known"]:
+            raise UnknownRaceError(race_id)
+        if row["seq"] is None:
+            raise ValueError(f"race {race_id!r} is an exhibition: it has no place in the points-race order")
+        if not row["driver_known"]:
+            raise UnknownDriverError(driver)
+        return tuple(PastResult(**past) for past in row["past"])
 
     def covariates_for_race(self, race_id: str) -> tuple[DriverCovariates, ...]:
-        facts = self._facts("", race_id)
-        if not facts["race_known"]:
+        row = self._one(cypher.COVARIATES, {"race_id": race_id})
+        if not row["race_known"]:
             raise UnknownRaceError(race_id)
-        if not facts["has_results"]:
+        if not row["rows"]:
             raise NoResultsError(race_id)
-        rows = self._read(_records_tx, cypher.COVARIATES, {"race_id": race_id})
-        return tuple(sorted(DriverCovariates(**row) for row in rows))
+        track_type = row["track_type"]
+        return tuple(sorted(DriverCovariates(track_type=track_type, **entry) for entry in row["rows"]))
 
     def health(self, timeout_s: float = 2.0) -> GraphHealth:
         return neo4j_health(self.settings, timeout_s)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
-    def _require_result(self, driver: str, race_id: str) -> None:
-        facts = self._facts(driver, race_id)
-        if not facts["race_known"]:
-            raise UnknownRaceError(race_id)
-        if not facts["has_results"]:
-            raise NoResultsError(race_id)
-        if not facts["in_race"]:
-            raise NotInRaceError(driver, race_id)
-
-    def _facts(self, driver: str, race_id: str) -> dict[str, Any]:
-        return self._read(_records_tx, cypher.RACE_AND_DRIVER, {"driver": driver, "race_id": race_id})[0]
+    def _one(self, query: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._read(_records_tx, query, params)[0]
 
     def _session(self) -> neo4j.Session:
         return self._driver.session(database=self.settings.database)
@@ -217,6 +206,15 @@ class Neo4jRaceGraph:
     def _write(self, work: Callable[..., T], *args: Any) -> T:
         with self._session() as session:
             return session.execute_write(unit_of_work(timeout=self.settings.query_timeout_s)(work), *args)
+
+
+def _require_in_race(row: dict[str, Any], driver: str, race_id: str) -> None:
+    if not row["race_known"]:
+        raise UnknownRaceError(race_id)
+    if not row["has_results"]:
+        raise NoResultsError(race_id)
+    if not row["in_race"]:
+        raise NotInRaceError(driver, race_id)
 
 
 def _records_tx(tx: ManagedTransaction, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -20,100 +22,97 @@ from nascar_dfs.graph.types import (
 )
 
 
+@dataclass(frozen=True)
+class _Race:
+    seq: int | None
+    track_type: str
+
+
 class TableRaceGraph:
-    """RaceGraph over the tables; same answers as Neo4jRaceGraph for the same history."""
+    """RaceGraph over the tables; same answers as Neo4jRaceGraph for the same history.
+
+    The tables are indexed once into dicts (entries per race, past results per driver), so each
+    question costs microseconds: the optimizer asks per driver, per race.
+    """
 
     def __init__(self, history: RaceHistory) -> None:
-        races = history.races.set_index("race_id", drop=False)
-        self._races = races
-        self._seq = pd.Series(
-            [race_seq(s, plain(n)) for s, n in zip(races["season"], races["race_num"], strict=True)],
-            index=races.index,
-            dtype="Int64",
-        )
-        results = history.results.copy()
-        results["seq"] = results["race_id"].map(self._seq).astype("Int64")
-        results["event_type"] = results["race_id"].map(races["event_type"])
-        self._results = results
-        self._by_race = {race_id: rows for race_id, rows in results.groupby("race_id", sort=False)}
-        self._drivers = frozenset(results["driver"])
+        self._races = {
+            str(r["race_id"]): _Race(race_seq(int(r["season"]), plain(r["race_num"])), str(r["track_type"]))
+            for r in history.races.to_dict("records")
+        }
+        self._entries: dict[str, dict[str, RaceEntry]] = defaultdict(dict)
+        self._history: dict[str, list[tuple[int, PastResult]]] = defaultdict(list)
+        event_types = history.races.set_index("race_id")["event_type"]
+        results = history.results.sort_values(["season", "race_num"], kind="stable")
+        for row in results.to_dict("records"):
+            race_id, driver = str(row["race_id"]), str(row["driver"])
+            self._entries[race_id][driver] = RaceEntry(
+                driver=driver,
+                race_id=race_id,
+                team=str(row["team"]),
+                manufacturer=str(row["manufacturer"]),
+                car_number=str(row["car_number"]),
+            )
+            seq = self._races[race_id].seq
+            if event_types[race_id] == "points" and seq is not None:
+                self._history[driver].append((seq, _past_result(row)))
+        self._n_results = len(history.results)
 
     def entry(self, driver: str, race_id: str) -> RaceEntry:
-        row = self._result_row(driver, race_id)
-        return RaceEntry(
-            driver=driver,
-            race_id=race_id,
-            team=str(row["team"]),
-            manufacturer=str(row["manufacturer"]),
-            car_number=str(row["car_number"]),
-        )
+        entry = self._race_entries(race_id).get(driver)
+        if entry is None:
+            raise NotInRaceError(driver, race_id)
+        return entry
 
     def teammates(self, driver: str, race_id: str) -> tuple[str, ...]:
-        team = self._result_row(driver, race_id)["team"]
-        rows = self._by_race[race_id]
-        mates = rows.loc[(rows["team"] == team) & (rows["driver"] != driver), "driver"]
-        return tuple(sorted(mates))
+        team = self.entry(driver, race_id).team
+        entries = self._entries[race_id].values()
+        return tuple(sorted(e.driver for e in entries if e.team == team and e.driver != driver))
 
     def recent_results_same_track_type(self, driver: str, race_id: str, limit: int) -> tuple[PastResult, ...]:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        target_seq = self._points_seq(race_id)
-        if driver not in self._drivers:
+        race = self._race(race_id)
+        if race.seq is None:
+            raise ValueError(f"race {race_id!r} is an exhibition: it has no place in the points-race order")
+        if driver not in self._history:
             raise UnknownDriverError(driver)
-        track_type = self._races.at[race_id, "track_type"]
-        res = self._results
-        mask = (
-            (res["driver"] == driver).to_numpy()
-            & (res["track_type"] == track_type).to_numpy()
-            & (res["event_type"] == "points").to_numpy()
-            & (res["seq"] < target_seq).fillna(False).to_numpy()
-        )
-        past = res[mask].sort_values("seq", ascending=False, kind="stable").head(limit)
-        return tuple(_past_result(row) for row in past.to_dict("records"))
+        earlier = [
+            p for seq, p in self._history[driver] if seq < race.seq and p.track_type == race.track_type
+        ]
+        return tuple(reversed(earlier[-limit:]))
 
     def covariates_for_race(self, race_id: str) -> tuple[DriverCovariates, ...]:
-        rows = self._race_results(race_id)
-        track_type = str(self._races.at[race_id, "track_type"])
+        track_type = self._race(race_id).track_type
         return tuple(
             sorted(
-                DriverCovariates(driver=str(d), team=str(t), manufacturer=str(m), track_type=track_type)
-                for d, t, m in zip(rows["driver"], rows["team"], rows["manufacturer"], strict=True)
+                DriverCovariates(e.driver, e.team, e.manufacturer, track_type)
+                for e in self._race_entries(race_id).values()
             )
         )
 
     def health(self, timeout_s: float = 2.0) -> GraphHealth:
         started = time.perf_counter()
         n_races = len(self._races)
-        latency = (time.perf_counter() - started) * 1000
         return GraphHealth(
             status="pass",
-            latency_ms=latency,
-            detail=f"embedded table graph ({n_races} races, {len(self._results)} results; NEO4J_URI unset)",
+            latency_ms=(time.perf_counter() - started) * 1000,
+            detail=f"embedded table graph ({n_races} races, {self._n_results} results; NEO4J_URI unset)",
             backend="table",
         )
 
-    def _race_results(self, race_id: str) -> pd.DataFrame:
-        if race_id not in self._races.index:
+    def _race(self, race_id: str) -> _Race:
+        race = self._races.get(race_id)
+        if race is None:
             raise UnknownRaceError(race_id)
-        rows = self._by_race.get(race_id)
-        if rows is None:
+        return race
+
+    def _race_entries(self, race_id: str) -> dict[str, RaceEntry]:
+        self._race(race_id)
+        entries = self._entries.get(race_id)
+        if not entries:
             raise NoResultsError(race_id)
-        return rows
-
-    def _result_row(self, driver: str, race_id: str) -> pd.Series:
-        rows = self._race_results(race_id)
-        match = rows[rows["driver"] == driver]
-        if match.empty:
-            raise NotInRaceError(driver, race_id)
-        return match.iloc[0]
-
-    def _points_seq(self, race_id: str) -> int:
-        if race_id not in self._races.index:
-            raise UnknownRaceError(race_id)
-        seq = self._seq.at[race_id]
-        if pd.isna(seq):
-            raise ValueError(f"race {race_id!r} is an exhibition: it has no place in the points-race order")
-        return int(seq)
+        return entries
 
 
 def _past_result(row: dict) -> PastResult:
@@ -128,6 +127,6 @@ def _past_result(row: dict) -> PastResult:
         finish=int(row["finish"]),
         laps=int(row["laps"]),
         laps_led=int(row["laps_led"]),
-        fastest_laps=None if fastest is None else int(fastest),
+        fastest_laps=None if fastest is None or pd.isna(fastest) else int(fastest),
         status=str(row["status"]),
     )

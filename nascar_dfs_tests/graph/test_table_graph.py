@@ -102,6 +102,8 @@ def test_without_neo4j_uri_the_table_graph_is_used(history: RaceHistory, monkeyp
 
 def test_with_neo4j_uri_the_neo4j_graph_is_used(history: RaceHistory, monkeypatch) -> None:
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")  # the driver connects lazily
+    monkeypatch.delenv("NEO4J_USER", raising=False)
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
     graph = open_race_graph(history)
     assert isinstance(graph, Neo4jRaceGraph)
     assert graph.settings == Neo4jSettings(uri="bolt://127.0.0.1:1", user="neo4j", password="")
