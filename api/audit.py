@@ -35,7 +35,11 @@ def record(
         "outcome": outcome,
     }
     conn.execute(sa.insert(audit_log).values(**values))
-    log.info("audit.%s", event, extra={"event": f"audit.{event}", **{k: v for k, v in values.items() if v}})
+    log.info(
+        "audit.%s",
+        event,
+        extra={"event": f"audit.{event}", **{k: v for k, v in values.items() if v and k != "request_id"}},
+    )
 
 
 def record_now(engine: Engine, event: str, now: float, **fields: str | None) -> None:

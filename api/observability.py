@@ -44,9 +44,9 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_id_var.get(),
+            "request_id": getattr(record, "request_id", None),
         }
-        for name in _LOG_FIELDS:
+        for name in _LOG_FIELDS[:1] + _LOG_FIELDS[2:]:
             value = getattr(record, name, None)
             if value is not None:
                 out[name] = value
@@ -55,7 +55,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+def _install_request_id_factory() -> None:
+    # The request id is taken when the record is created (the formatter may run later, in
+    # another context); installed once, wrapping whatever factory is in place.
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_adds_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return record
+
+    factory._adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def configure_logging(level: int = logging.INFO) -> None:
+    _install_request_id_factory()
     logger = logging.getLogger("api")
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)

@@ -200,7 +200,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+        # This handler runs outside the request middleware: rebind the id so the log line has it.
+        from api.observability import request_id_var
+
+        request_id_var.set(getattr(request.state, "request_id", None))
+        log.exception("unhandled error")
         return problem_response(request, 500, "internal", "an internal error occurred; quote the request_id")
 
 
