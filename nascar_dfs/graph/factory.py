@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping
 
 from nascar_dfs.core.data.history import RaceHistory
-from nascar_dfs.graph.neo4j_graph import Neo4jRaceGraph, Neo4jSettings
+from nascar_dfs.graph.neo4j_graph import Neo4jRaceGraph, Neo4jSettings, neo4j_health
 from nascar_dfs.graph.protocol import RaceGraph
 from nascar_dfs.graph.table import TableRaceGraph
+from nascar_dfs.graph.types import GraphHealth
 
 URI_ENV = "NEO4J_URI"
 USER_ENV = "NEO4J_USER"
@@ -36,3 +37,14 @@ def open_race_graph(history: RaceHistory, settings: Neo4jSettings | None = None)
     if resolved is None:
         return TableRaceGraph(history)
     return Neo4jRaceGraph(resolved)
+
+
+def graph_health(timeout_s: float = 2.0, settings: Neo4jSettings | None = None) -> GraphHealth:
+    """The platform's graph probe: Neo4j connectivity and latency, or `pass` for the embedded graph
+    (which has no server to lose) when no NEO4J_URI is configured. Never raises, never hangs."""
+    resolved = settings if settings is not None else neo4j_settings_from_env()
+    if resolved is None:
+        return GraphHealth(
+            status="pass", latency_ms=0.0, detail="NEO4J_URI unset: embedded table graph", backend="table"
+        )
+    return neo4j_health(resolved, timeout_s)
