@@ -97,7 +97,26 @@ def score_finish(model: Any, history: Any, race_id: str, scenarios: int, seed: i
 
 
 def ingest_feed(feed_path: Path, data_dir: Path) -> str:
-    """Append the race of a NASCAR weekend feed JSON to the data folder; returns its race_id."""
-    from nascar_dfs.core.data.feed import append_feed_race, parse_weekend_feed
+    """Append the race of a NASCAR weekend feed JSON to the data folder; returns its race_id.
 
-    return append_feed_race(parse_weekend_feed(feed_path), data_dir)
+    The feed names its track ("Sonoma Raceway"); the venue slug is the tracks.csv row carrying that
+    name (current or earlier), so a feed for a venue the folder does not know is refused.
+    """
+    import pandas as pd
+
+    from nascar_dfs.core.data.feed import FeedError, append_feed_race
+
+    tracks = pd.read_csv(data_dir / "tracks.csv", dtype=str).fillna("")
+    slugs: dict[str, str] = {}
+    for row in tracks.itertuples():
+        for name in [row.track_name, *str(getattr(row, "other_names", "")).split(";")]:
+            if name.strip():
+                slugs[name.strip().lower()] = row.track_slug
+
+    def slug_of(race: Any) -> str:
+        name = str(race.get("track_name", "")).strip().lower()
+        if name not in slugs:
+            raise FeedError(f"track {race.get('track_name')!r} of {feed_path.name} is not in tracks.csv")
+        return slugs[name]
+
+    return append_feed_race(data_dir, feed_path, slug_of)

@@ -111,7 +111,7 @@ def lineups(
     _, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     built = science.portfolio(race_slate, spec, scenario_set)
-    scenario_version = _scenario_version(context.instance, context.partition_key)
+    scenario_version = _recorded(context.instance, SCENARIO_SET, context.partition_key, "scenario_version")
     lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key)
     yield dg.Output(
         built,
@@ -130,12 +130,12 @@ def _slate_version(instance: dg.DagsterInstance, race: str) -> str:
     return str(record.value("slate_version")) if record is not None else ""
 
 
-def _scenario_version(instance: dg.DagsterInstance, partition: str) -> str:
-    """Data version of the scenario set these lineups are built on, as recorded with it."""
-    record = latest_materialization(instance, SCENARIO_SET, partition)
-    if record is None or record.value("scenario_version") is None:
-        raise dg.Failure(f"scenario_set {partition} has no recorded version: materialize it first")
-    return str(record.value("scenario_version"))
+def _recorded(instance: dg.DagsterInstance, asset: str, partition: str, key: str) -> str:
+    """An upstream identity (scenario_version, lineups_version) as recorded with its materialization."""
+    record = latest_materialization(instance, asset, partition)
+    if record is None or record.value(key) is None:
+        raise dg.Failure(f"{asset} {partition} has no recorded {key}: materialize it first")
+    return str(record.value(key))
 
 
 @dg.asset(partitions_def=race_spec_partitions, group_name="lineups", code_version=versions.DK_UPLOAD_CODE)
@@ -144,4 +144,5 @@ def dk_upload_csv(context: dg.AssetExecutionContext, lineups: Any) -> dg.Output[
     ids = lineup_ids(lineups)
     with tempfile.TemporaryDirectory() as workdir:
         text = science.upload_csv_text(ids, Path(workdir))
-    return dg.Output(text, metadata={"lineups": len(ids)})
+    lineups_version = _recorded(context.instance, "lineups", context.partition_key, "lineups_version")
+    return dg.Output(text, metadata={"lineups": len(ids), "lineups_version": lineups_version})
