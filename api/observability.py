@@ -55,6 +55,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is now (test runners and servers swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def _install_request_id_factory() -> None:
     # The request id is taken when the record is created (the formatter may run later, in
     # another context); installed once, wrapping whatever factory is in place.
@@ -76,7 +84,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     _install_request_id_factory()
     logger = logging.getLogger("api")
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
     logger.setLevel(level)
