@@ -255,7 +255,7 @@ def neo4j_health(settings: Neo4jSettings, timeout_s: float) -> GraphHealth:
     except FutureTimeout:
         status, detail = "fail", f"{settings.uri}: no answer within {timeout_s:g} s"
     except (Neo4jError, ServiceUnavailable, OSError, neo4j.exceptions.DriverError) as exc:
-        status, detail = "fail", f"{settings.uri}: {type(exc).__name__}: {exc}"
+        status, detail = "fail", f"{settings.uri}: {type(exc).__name__}: {' '.join(str(exc).split())}"
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     latency = (time.perf_counter() - started) * 1000
