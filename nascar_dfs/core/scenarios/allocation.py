@@ -109,7 +109,9 @@ def allocate_laps_led(
     random_pick = rng.random((n, k), dtype=np.float32) < RANDOM_LEADER_SHARE
     picked_rank[random_pick] = rng.integers(0, d, int(random_pick.sum()))
     leader = np.take_along_axis(driver_by_rank, picked_rank, axis=1)
-    leader[:, -1] = winner
+    # The winner leads the final lap: the last stint that has any laps.
+    last = k - 1 - np.argmax(lengths[:, ::-1] > 0, axis=1)
+    leader[np.arange(n), last] = winner
 
     leader_laps = np.take_along_axis(laps_completed, leader, axis=1)
     # A pick that dropped out before its stint ended is redrawn among the cars still running then.

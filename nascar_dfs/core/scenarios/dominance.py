@@ -216,29 +216,49 @@ def _rel_err(sim: float, obs: float) -> float:
 
 
 def _lead_error(
-    race: _SyntheticRace, stints: float, decay: float, targets: tuple[float, float, float]
+    race: _SyntheticRace, knobs: tuple[float, float], noise: float, targets: tuple[float, float, float]
 ) -> float:
     leaders, top_share, top5 = targets
-    sim = race.simulate(stints, decay, 0.0, 0.0, 0.8)
+    sim = race.simulate(knobs[0], knobs[1], noise, 0.0, 0.8)
     err = _rel_err(sim["leaders"], leaders) + _rel_err(sim["top_share"], top_share)
-    # Rank noise can only lower the top-5 share, so a noise-free share short of the real one is penalised.
+    # Rank noise can only lower the top-5 share, so a share short of the real one is penalised.
     return err + max(0.0, (top5 - sim["top5_share"]) / top5) ** 2
 
 
-def _calibrate_lead(
-    race: _SyntheticRace, leaders: float, top_share: float, top5: float
+def _refine_lead(
+    race: _SyntheticRace,
+    best: tuple[float, float],
+    noise: float,
+    targets: tuple[float, float, float],
+    scale: float,
 ) -> tuple[float, float]:
-    """Stints and decay matching leaders and top share: a coarse grid, then a finer one around its best."""
-    targets = (leaders, top_share, top5)
-    coarse = [(float(k), float(b)) for k in STINT_GRID for b in LEAD_DECAY_GRID]
-    best = min(coarse, key=lambda kb: _lead_error(race, *kb, targets))
+    """Best (stints, decay) on a small grid around ``best``; ``scale`` shrinks the steps."""
     fine = [
-        (best[0] * f, max(0.0, best[1] + db))
+        (best[0] * f**scale, max(0.0, best[1] + db * scale))
         for f in STINT_REFINE_FACTORS
         for db in DECAY_REFINE_STEPS
-        if best[0] * f >= 1.0
+        if best[0] * f**scale >= 1.0
     ]
-    return min(fine, key=lambda kb: _lead_error(race, *kb, targets))
+    return min(fine, key=lambda kb: _lead_error(race, kb, noise, targets))
+
+
+def _calibrate_lead_and_noise(
+    race: _SyntheticRace, leaders: float, top_share: float, top5: float
+) -> tuple[float, float, float]:
+    """Stints, decay and rank noise matching leaders, top share and top-5 share.
+
+    Stints and decay are fitted noise-free (coarse grid, then a finer one), the noise to the top-5 share;
+    noise also lowers the top share (the winner, who leads the last lap, is then less often the car that
+    leads most), so stints and decay are refitted once with the noise in place and the noise re-bisected.
+    """
+    targets = (leaders, top_share, top5)
+    coarse = [(float(k), float(b)) for k in STINT_GRID for b in LEAD_DECAY_GRID]
+    best = min(coarse, key=lambda kb: _lead_error(race, kb, 0.0, targets))
+    best = _refine_lead(race, best, 0.0, targets, scale=1.0)
+    noise = _calibrate_noise(race, *best, top5)
+    best = _refine_lead(race, best, noise, targets, scale=0.5)
+    noise = _calibrate_noise(race, *best, top5)
+    return best[0], best[1], noise
 
 
 def _bisect(fn, lo: float, hi: float, target: float, increasing: bool, steps: int = BISECT_STEPS) -> float:
@@ -325,8 +345,7 @@ def estimate_dominance(history: _History, race_id: str) -> DominanceParams:
         green_a, green_b = _beta_from_moments(own_fastest["green_share"], with_fastest["green_share"])
         dnf_rate = _shrunk(own["dnf_rate"], stats["dnf_rate"])
         race = _SyntheticRace(laps=laps, drivers=drivers, dnf_rate=dnf_rate)
-        stints, lead_decay = _calibrate_lead(race, leaders, top_share, top5)
-        lead_noise = _calibrate_noise(race, stints, lead_decay, top5)
+        stints, lead_decay, lead_noise = _calibrate_lead_and_noise(race, leaders, top_share, top5)
         fastest_decay = _calibrate_fastest(race, green_a / (green_a + green_b), fastest_top)
         by_type[track_type] = TrackDominance(
             lead_stints=stints,

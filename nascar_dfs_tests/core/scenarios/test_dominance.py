@@ -25,7 +25,7 @@ def test_covers_every_track_type_with_real_figures(dominance):
     assert ss.top_share_mean < inter.top_share_mean - 0.05
     assert ss.lead_stints > inter.lead_stints
     assert 0.7 < inter.green_share_mean < 0.9
-    assert inter.races > 100 and inter.fastest_races > 50
+    assert inter.races > 50 and inter.fastest_races > 50  # last five seasons only
 
 
 def test_uses_only_races_before_the_target(history):
