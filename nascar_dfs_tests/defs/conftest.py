@@ -80,3 +80,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.filterwarnings("ignore::dagster.BetaWarning"))
         item.add_marker(pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"))
+
+
+@pytest.fixture
+def sqlite_instance() -> Iterator[dg.DagsterInstance]:
+    """A real (SQLite, temporary DAGSTER_HOME) instance, for contexts that need an instance ref."""
+    with dg.instance_for_test() as inst:
+        yield inst

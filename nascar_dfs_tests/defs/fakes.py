@@ -17,8 +17,10 @@ from nascar_dfs.core.field import Field
 from nascar_dfs.core.optimizer.portfolio import Lineup, Portfolio
 from nascar_dfs.core.scenarios.types import ScenarioSet
 
-RACES = ["2024-cup-atlanta-1", "2024-cup-dover-1", "2024-cup-phoenix-1", "2024-cup-phoenix-2"]
-COMPLETED = RACES[:3]
+RACES = ["2024-cup-atlanta-1", "2024-cup-dover-1", "2024-cup-phoenix-1", "2024-cup-martinsville-2",
+         "2024-cup-phoenix-2"]  # fmt: skip
+COMPLETED = RACES[:4]
+UPCOMING = RACES[4]
 DRIVERS = [f"Driver {c}" for c in "ABCDEFGHIJ"]
 
 

@@ -35,6 +35,15 @@ class RaceCalendar:
         return ahead.loc[keep, "race_id"].head(limit).tolist()
 
 
+    def next_after(self, race: str, limit: int) -> list[str]:
+        """The next `limit` races without results scheduled after `race` (dates not needed)."""
+        ids = self.race_ids()
+        if race not in ids:
+            raise KeyError(f"race {race} is not a points race of the calendar")
+        later = self.races.iloc[ids.index(race) + 1 :]
+        return later.loc[~later["completed"], "race_id"].head(limit).tolist()
+
+
 def read_calendar(data_dir: Path) -> RaceCalendar:
     races_file, results_file = data_dir / "races.csv", data_dir / "cup_results.csv"
     for path in (races_file, results_file):

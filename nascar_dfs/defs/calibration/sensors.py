@@ -1,7 +1,6 @@
 """New completed races: from new result rows in the data folder, or a weekend feed dropped in a folder."""
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -47,9 +46,10 @@ def new_race_sensor(context: dg.SensorEvaluationContext, nascar_data: NascarData
     runs = []
     if newly_completed:
         reason = "new-feed" if new_feeds else "new-race"
-        today = datetime.now(UTC).date()
-        targets = calendar.upcoming(today, UPCOMING_RACES) or newly_completed
-        latest = newly_completed[-1]
+        latest = max(newly_completed, key=calendar.race_ids().index)
+        # The races right after the new result get models that include it; with none scheduled
+        # yet, the new race's own model (a backtest of it) is refreshed instead.
+        targets = calendar.next_after(latest, UPCOMING_RACES) or newly_completed
         runs = [
             dg.RunRequest(
                 run_key=f"{reason}:{latest}:{race}",
