@@ -72,8 +72,9 @@ def build_portfolio(
         return replace(portfolio, build_seconds=time.perf_counter() - started)
     if space.size < req.n_lineups:
         raise_exhausted(pool, space, PortfolioState(req))
-    mean_scores = space.scores(per_driver)
-    target = _target(spec, points, space, mean_scores)
+    sim_means = None if points is None else space.scores(points.mean(axis=0).astype(np.float64))
+    mean_scores = sim_means if spec.objective == "scenario" else space.scores(per_driver)
+    target = _target(spec, points, space, sim_means)
     positions, values, method = _search_space(pool, space, req, spec, points, target, mean_scores)
     portfolio = _finish(pool, positions, values, spec, method, points, target)
     return replace(portfolio, build_seconds=time.perf_counter() - started)
@@ -128,13 +129,13 @@ def scenario_points(pool: PlayerPool, scenarios: ScenarioSet) -> np.ndarray:
 
 
 def _target(
-    spec: ConstraintSpec, points: np.ndarray | None, space: LineupSpace | None, mean_scores: np.ndarray | None
+    spec: ConstraintSpec, points: np.ndarray | None, space: LineupSpace | None, sim_means: np.ndarray | None
 ) -> float | None:
+    """The spec's target, else the DEFAULT_TARGET_QUANTILE of the best-mean lineup's simulated score."""
     if spec.target_score is not None:
         return float(spec.target_score)
-    if points is None or space is None:
+    if points is None or space is None or sim_means is None:
         return None
-    sim_means = space.scores(points.mean(axis=0).astype(np.float64))
     best = space.drivers[int(np.argmax(sim_means))]
     return float(np.quantile(points[:, best.astype(np.int64)].sum(axis=1), DEFAULT_TARGET_QUANTILE))
 
@@ -156,7 +157,7 @@ def _search_space(
         try:
             if spec.objective == "scenario":
                 assert points is not None and target is not None
-                return _scenario_build(pool, space, points, target, state)
+                return _scenario_build(pool, space, points, target, mean_scores, state)
             rows = scan_ranked(pool, space, mean_scores, state, req.n_lineups)
             return space.drivers[rows], mean_scores[rows], "scan"
         except InfeasibleSpecError:
@@ -166,9 +167,13 @@ def _search_space(
 
 
 def _scenario_build(
-    pool: PlayerPool, space: LineupSpace, points: np.ndarray, target: float, state: PortfolioState
+    pool: PlayerPool,
+    space: LineupSpace,
+    points: np.ndarray,
+    target: float,
+    sim_means: np.ndarray,
+    state: PortfolioState,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    sim_means = space.scores(points.mean(axis=0).astype(np.float64))
     cover = build_coverage(pool, space, points, target, sim_means, state)
     rows, values, method = list(cover.rows), list(cover.marginal), "coverage"
     if state.remaining:

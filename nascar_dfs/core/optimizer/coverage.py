@@ -40,15 +40,18 @@ def candidate_rows(space: LineupSpace, points: np.ndarray, mean_scores: np.ndarr
     """
     if space.size <= EXACT_POOL_LIMIT:
         return np.arange(space.size)
-    best = _top(mean_scores, MEAN_CANDIDATES)
     pre = _top(mean_scores, PREFILTER)
+    best = pre[_top(mean_scores[pre], MEAN_CANDIDATES)]
     booms = points >= np.quantile(points, BOOM_QUANTILE, axis=0, keepdims=True)
     group_means = np.stack(
         [points[booms[:, j]].mean(axis=0) for j in range(points.shape[1])], axis=1
-    )  # (D drivers, D groups)
-    group_scores = group_means[space.drivers[pre].astype(np.int64)].sum(axis=1)  # (len(pre), D groups)
-    picks = [pre[_top(group_scores[:, g], PER_SCENARIO_GROUP)] for g in range(group_scores.shape[1])]
-    return np.unique(np.concatenate([best, *picks]))
+    )  # (D drivers, D groups): driver values in the races where the group's driver booms
+    onehot = np.zeros((pre.size, points.shape[1]), dtype=np.float32)
+    np.put_along_axis(onehot, space.drivers[pre].astype(np.int64), 1.0, axis=1)
+    group_scores = group_means.T.astype(np.float32) @ onehot.T  # (D groups, len(pre)), rows contiguous
+    k = min(PER_SCENARIO_GROUP, pre.size)
+    picks = pre[np.argpartition(-group_scores, k - 1, axis=1)[:, :k]].ravel()
+    return np.unique(np.concatenate([best, picks]))
 
 
 def _top(values: np.ndarray, k: int) -> np.ndarray:
@@ -68,22 +71,28 @@ def build_coverage(
     """Greedy max-coverage over the candidate pool; stops early if no candidate stays legal."""
     candidates = candidate_rows(space, points, mean_scores)
     scores = lineup_scores(space.drivers[candidates], points)
-    hits = (scores >= target).astype(np.float32)
-    total_hits = hits.sum(axis=1)
+    n_races = points.shape[0]
+    padded = -(-n_races // 64) * 64
+    hit_matrix = np.zeros((candidates.size, padded), dtype=bool)
+    hit_matrix[:, :n_races] = scores >= target
+    total_hits = hit_matrix.sum(axis=1)
     means = scores.mean(axis=1)
-    uncovered = np.ones(points.shape[0], dtype=np.float32)
+    # Races as bits: a step's gain is a popcount over 64-race words, not a float matvec.
+    hits = np.packbits(hit_matrix, axis=1).view(np.uint64)
+    del scores, hit_matrix
+    uncovered = np.packbits(np.arange(padded) < n_races).view(np.uint64)
     rows: list[int] = []
     marginal: list[float] = []
     while state.remaining > 0:
         legal = state.legal(space.drivers[candidates], space.masks[candidates])
         if not legal.any():
             break
-        gain = np.where(legal, hits @ uncovered, -1.0)
+        gain = np.where(legal, np.bitwise_count(hits & uncovered).sum(axis=1, dtype=np.int64), -1)
         tied = np.flatnonzero(gain == gain.max())
         best = tied[np.lexsort((tied, -means[tied], -total_hits[tied]))[0]]
         row = int(candidates[best])
         state.accept(space.drivers[row], space.masks[row])
         rows.append(row)
-        marginal.append(float(gain[best]) / points.shape[0])
-        uncovered *= 1.0 - hits[best]
+        marginal.append(float(gain[best]) / n_races)
+        uncovered &= ~hits[best]
     return CoverageResult(rows, marginal)
