@@ -1,0 +1,309 @@
+"""Calibrate the race model for one target race: nutpie (compiled once per process) or PyMC NUTS.
+
+PyMC, PyTensor, nutpie and numba are imported inside the functions, never at module import, so
+that ``configure_compile_cache`` can still set their environment after this module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from nascar_dfs.core.model.design import Capacity, DesignIndex, HistoryLike, TrainingDesign, build_design
+from nascar_dfs.core.model.fitted import FitDiagnostics, FittedModel
+from nascar_dfs.core.model.parameters import EFFECTS, HYPERPARAMETERS, Priors
+
+if TYPE_CHECKING:
+    import arviz as az
+
+log = logging.getLogger(__name__)
+
+Sampler = Literal["nutpie", "pymc"]
+
+
+class FitError(RuntimeError):
+    """The sampler's diagnostics broke a threshold; the message names every broken one."""
+
+    def __init__(self, broken: list[str], diagnostics: FitDiagnostics) -> None:
+        self.broken = broken
+        self.diagnostics = diagnostics
+        super().__init__(f"model fit rejected: {'; '.join(broken)}")
+
+
+class CompileCacheError(RuntimeError):
+    """PyTensor was imported before its compile cache could be configured."""
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Sampler settings, training window and the diagnostics a fit must meet."""
+
+    chains: int = 2
+    tune: int = 1000
+    draws: int = 1000
+    seed: int = 0
+    cores: int = 2
+    window_seasons: float = 3.0  # 3 x 36 most recent points races before the target
+    half_life_seasons: float = 1.0  # a race one season (36 races) older weighs half as much
+    max_divergences: int = 5
+    max_rhat: float = 1.05  # over the hyperparameters
+    min_ess_bulk: float = 200.0  # over the hyperparameters
+    sampler: Sampler = "nutpie"
+    priors: Priors = field(default_factory=Priors)
+
+    def __post_init__(self) -> None:
+        if self.chains < 1 or self.draws < 1 or self.tune < 0 or self.cores < 1:
+            raise ValueError("chains, draws and cores must be >= 1 and tune >= 0")
+        if self.sampler not in ("nutpie", "pymc"):
+            raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {self.sampler!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- compile cache -----------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("NASCAR_DFS_CACHE_DIR")
+    base = Path(root) if root else Path.home() / ".cache" / "nascar-dfs"
+    return base / "pytensor"
+
+
+def configure_compile_cache(base_dir: str | Path | None = None) -> Path:
+    """Point PyTensor's on-disk compile cache at a persistent directory and set NUMBA_OPT=0 if unset.
+
+    Call it first thing in a process (CLI, Dagster op): both settings are read when pytensor/numba
+    are imported. Raises ``CompileCacheError`` if pytensor is already imported with another cache dir.
+    """
+    base = Path(base_dir) if base_dir is not None else default_cache_dir()
+    base = base.expanduser().resolve()
+    if "pytensor" in sys.modules:
+        current = Path(sys.modules["pytensor"].config.base_compiledir).expanduser().resolve()
+        if current != base:
+            raise CompileCacheError(
+                f"pytensor was imported with base_compiledir={current}, not {base}; "
+                "call configure_compile_cache() before anything imports pymc/pytensor"
+            )
+        return base
+    base.mkdir(parents=True, exist_ok=True)
+    flags = _parse_flags(os.environ.get("PYTENSOR_FLAGS", ""))
+    flags["base_compiledir"] = str(base)
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f"{k}={v}" for k, v in flags.items())
+    # opt level 0 halves nutpie's per-process wrapper compile, which numba cannot cache (refit.md)
+    os.environ.setdefault("NUMBA_OPT", "0")
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.reload_config()
+    return base
+
+
+def _parse_flags(text: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    return {k.strip(): v.strip() for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)}
+
+
+# compiled nutpie models of this process, by (capacity, priors): refits swap the data in
+_COMPILED: dict[tuple[Capacity, Priors], Any] = {}
+
+
+def clear_compiled_models() -> None:
+    """Forget this process's compiled models (tests, or to free memory)."""
+    _COMPILED.clear()
+
+
+# --- fitting -----------------------------------------------------------------------------------
+
+
+def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = None) -> FittedModel:
+    """Fit the race model on the points races before ``race_id`` and check its diagnostics.
+
+    Raises ``FitError`` (naming the thresholds) rather than returning a model that did not converge.
+    """
+    config = config or FitConfig()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    design = build_design(history, race_id, config.window_seasons, config.half_life_seasons)
+    capacity = design.capacity()
+    timings["design"] = time.perf_counter() - started
+
+    run = _sample(design, capacity, config, timings)
+
+    started = time.perf_counter()
+    divergences, max_rhat, min_ess = _convergence(run.idata)
+    timings["diagnostics"] = time.perf_counter() - started
+    diagnostics = FitDiagnostics(
+        sampler=run.sampler,
+        chains=config.chains,
+        draws=config.draws,
+        divergences=divergences,
+        max_rhat=max_rhat,
+        min_ess_bulk=min_ess,
+        n_races=design.n_races,
+        n_drivers=len(design.index.drivers),
+        timings=timings,
+        compile_cached=run.compile_cached,
+        fallback_reason=run.fallback_reason,
+    )
+    broken = _broken_thresholds(diagnostics, config)
+    if broken:
+        raise FitError(broken, diagnostics)
+
+    started = time.perf_counter()
+    draws = _posterior_draws(run.idata, design.index)
+    dominance = _dominance(history, race_id)
+    timings["finalize"] = time.perf_counter() - started
+    return FittedModel(
+        race_id=race_id,
+        track_type=design.target_track_type,
+        index=design.index,
+        draws=draws,
+        diagnostics=diagnostics,
+        config=config.to_dict(),
+        dominance=dominance,
+    )
+
+
+@dataclass
+class _SamplerRun:
+    idata: az.InferenceData
+    sampler: str
+    compile_cached: bool = False
+    fallback_reason: str | None = None
+
+
+def _sample(
+    design: TrainingDesign, capacity: Capacity, config: FitConfig, timings: dict[str, float]
+) -> _SamplerRun:
+    fallback_reason = None
+    if config.sampler == "nutpie":
+        try:
+            compiled, cached = _compiled_nutpie(design, capacity, config.priors, timings)
+        except Exception as exc:  # any import/compile failure: PyMC's NUTS still gives a valid fit
+            fallback_reason = f"nutpie unavailable: {type(exc).__name__}: {exc}"
+            log.warning("%s; falling back to PyMC NUTS", fallback_reason)
+        else:
+            started = time.perf_counter()
+            idata = _run_nutpie(compiled, config)
+            timings["sample"] = time.perf_counter() - started
+            return _SamplerRun(idata, "nutpie", compile_cached=cached)
+    idata = _run_pymc(design, capacity, config, timings)
+    return _SamplerRun(idata, "pymc", fallback_reason=fallback_reason)
+
+
+def _compiled_nutpie(
+    design: TrainingDesign, capacity: Capacity, priors: Priors, timings: dict[str, float]
+) -> tuple[Any, bool]:
+    import nutpie
+
+    key = (capacity, priors)
+    data = design.padded(capacity).data_arrays()
+    if key in _COMPILED:
+        started = time.perf_counter()
+        compiled = _COMPILED[key].with_data(**data)
+        timings["build"] = 0.0
+        timings["compile"] = time.perf_counter() - started
+        return compiled, True
+    from nascar_dfs.core.model.plackett_luce import build_model
+
+    started = time.perf_counter()
+    model = build_model(design, capacity, priors)
+    timings["build"] = time.perf_counter() - started
+    started = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    timings["compile"] = time.perf_counter() - started
+    _COMPILED[key] = compiled
+    return compiled, False
+
+
+def _run_nutpie(compiled: Any, config: FitConfig) -> az.InferenceData:
+    import nutpie
+
+    return nutpie.sample(
+        compiled,
+        draws=config.draws,
+        tune=config.tune,
+        chains=config.chains,
+        cores=min(config.cores, config.chains),
+        seed=config.seed,
+        progress_bar=False,
+    )
+
+
+def _run_pymc(
+    design: TrainingDesign, capacity: Capacity, config: FitConfig, timings: dict[str, float]
+) -> az.InferenceData:
+    import pymc as pm
+
+    from nascar_dfs.core.model.plackett_luce import build_model
+
+    started = time.perf_counter()
+    model = build_model(design, capacity, config.priors)
+    timings["build"] = time.perf_counter() - started
+    timings["compile"] = 0.0  # PyMC compiles inside pm.sample
+    started = time.perf_counter()
+    with model:
+        idata = pm.sample(
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            cores=min(config.cores, config.chains),
+            random_seed=config.seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+    timings["sample"] = time.perf_counter() - started
+    return idata
+
+
+def _convergence(idata: az.InferenceData) -> tuple[int, float, float]:
+    """Divergent transitions, worst r_hat and worst bulk ESS over the hyperparameters."""
+    import arviz as az
+
+    posterior = idata.posterior[list(HYPERPARAMETERS)]
+    divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    rhat = az.rhat(posterior)
+    ess = az.ess(posterior, method="bulk")
+    max_rhat = max(float(np.max(rhat[v].values)) for v in HYPERPARAMETERS)
+    min_ess = min(float(np.min(ess[v].values)) for v in HYPERPARAMETERS)
+    return divergences, max_rhat, min_ess
+
+
+def _broken_thresholds(diag: FitDiagnostics, config: FitConfig) -> list[str]:
+    broken = []
+    if diag.divergences > config.max_divergences:
+        broken.append(f"max_divergences: {diag.divergences} divergent transitions > {config.max_divergences}")
+    if not diag.max_rhat <= config.max_rhat:  # NaN (e.g. one chain) counts as broken
+        broken.append(f"max_rhat: r_hat {diag.max_rhat:.3f} > {config.max_rhat}")
+    if not diag.min_ess_bulk >= config.min_ess_bulk:
+        broken.append(f"min_ess_bulk: bulk ESS {diag.min_ess_bulk:.0f} < {config.min_ess_bulk:g}")
+    return broken
+
+
+def _posterior_draws(idata: az.InferenceData, index: DesignIndex) -> dict[str, np.ndarray]:
+    """Draws of every effect, chains flattened, padding trimmed, as float32."""
+    sizes = {
+        "drivers": len(index.drivers),
+        "teams": len(index.teams),
+        "manufacturers": len(index.manufacturers),
+        "track_types": len(index.track_types),
+    }
+    draws = {}
+    for name, axes in EFFECTS.items():
+        values = np.asarray(idata.posterior[name].values)
+        values = values.reshape((-1, *values.shape[2:]))
+        trim = (slice(None), *(slice(0, sizes[a]) for a in axes))
+        draws[name] = np.ascontiguousarray(values[trim], dtype=np.float32)
+    return draws
+
+
+def _dominance(history: HistoryLike, race_id: str) -> dict[str, Any]:
+    from nascar_dfs.core.scenarios.dominance import estimate_dominance
+
+    return estimate_dominance(history, race_id).to_dict()

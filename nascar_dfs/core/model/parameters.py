@@ -1,0 +1,49 @@
+"""Names, shapes and prior scales of the race model's parameters (no PyMC import: cheap to load)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Hyperparameters: convergence is checked on these (the group effects follow from them).
+HYPERPARAMETERS: tuple[str, ...] = (
+    "sd_skill",
+    "sd_driver_track",
+    "sd_team",
+    "sd_make_track",
+    "start_slope",
+    "dnf_rate",
+    "sd_dnf_driver",
+)
+# Posterior quantities FittedModel needs, by name -> which index axes they run over after the draw axis.
+EFFECTS: dict[str, tuple[str, ...]] = {
+    "skill": ("drivers",),
+    "driver_track": ("drivers", "track_types"),
+    "team_effect": ("teams",),
+    "make_track": ("manufacturers", "track_types"),
+    "dnf_driver": ("drivers",),
+    "start_slope": ("track_types",),
+    "dnf_rate": ("track_types",),
+    "sd_skill": (),
+    "sd_driver_track": (),
+    "sd_team": (),
+    "sd_make_track": (),
+    "sd_dnf_driver": (),
+}
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Prior scales; part of the compiled-model cache key because they are graph constants."""
+
+    sd_skill: float = 1.0
+    sd_driver_track: float = 0.3
+    sd_team: float = 0.5
+    sd_make_track: float = 0.2
+    start_slope_mu: float = -0.5
+    start_slope_sd: float = 0.5
+    dnf_rate_mu: float = -2.0
+    dnf_rate_sd: float = 1.0
+    sd_dnf_driver: float = 0.3
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)

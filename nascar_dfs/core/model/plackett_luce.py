@@ -1,0 +1,93 @@
+"""Hierarchical Plackett-Luce model of the finishing order of running cars, plus a DNF process.
+
+log-worth(driver d in race r at track type t) =
+    skill[d] + driver_track[d, t] + team[team of d in r] + make_track[make of d in r, t]
+    + start_slope[t] * standardised start
+P(DNF) = logistic(dnf_rate[t] + dnf_driver[d]).
+Group effects are non-centred (z * half-normal scale); each race's log-likelihood is multiplied by
+its time-decay weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from nascar_dfs.core.model.design import Capacity, TrainingDesign
+from nascar_dfs.core.model.parameters import Priors
+
+_MASK_FLOOR = -50.0  # stands in for -inf when taking a masked max; log-worths stay far above it
+
+
+def plackett_luce_logp(log_worth: np.ndarray, order: np.ndarray) -> float:
+    """Log-probability of ``order`` (driver indices, first place first) under Plackett-Luce.
+
+    Only the drivers listed in ``order`` take part; each place is a choice among those not yet placed.
+    """
+    lw = np.asarray(log_worth, dtype=np.float64)[np.asarray(order, dtype=np.int64)]
+    if lw.size == 0:
+        raise ValueError("order is empty")
+    tail = np.logaddexp.accumulate(lw[::-1])[::-1]  # log sum of worths of drivers not yet placed
+    return float(np.sum(lw - tail))
+
+
+def plackett_luce_race_logp(eta: pt.TensorVariable, running: pt.TensorVariable) -> pt.TensorVariable:
+    """Per-race Plackett-Luce log-likelihood of slots already in finishing order.
+
+    ``eta`` (R, K) log-worths by slot; ``running`` (R, K) 1/0 marks the ranked slots, which must come
+    first in each row. Unranked slots add nothing to the sums over the drivers still to place.
+    """
+    shift = pt.max(pt.where(running > 0, eta, _MASK_FLOOR), axis=1, keepdims=True)
+    worth = pt.exp(eta - shift) * running
+    remaining = pt.cumsum(worth[:, ::-1], axis=1)[:, ::-1]
+    # padded slots have remaining == 0: log(0 + 1) keeps them finite before the mask zeroes them
+    log_remaining = pt.log(remaining + (1.0 - running))
+    return pt.sum(running * (eta - shift - log_remaining), axis=1)
+
+
+def build_model(design: TrainingDesign, capacity: Capacity, priors: Priors) -> pm.Model:
+    """The PyMC model over a design padded to ``capacity`` (data in pm.Data so it can be swapped)."""
+    padded = design.padded(capacity)
+    with pm.Model() as model:
+        data = {name: pm.Data(name, value) for name, value in padded.data_arrays().items()}
+        log_worth, dnf_logit = _linear_predictors(data, capacity, priors)
+        pl = plackett_luce_race_logp(log_worth, data["running"])
+        dnf_ll = data["entered"] * (data["dnf"] * dnf_logit - pt.softplus(dnf_logit))
+        pm.Potential("weighted_loglik", pt.sum(data["weight"] * (pl + pt.sum(dnf_ll, axis=1))))
+    return model
+
+
+def _non_centred(name: str, scale: pt.TensorVariable, shape: tuple[int, ...]) -> pt.TensorVariable:
+    z = pm.Normal(f"{name}_z", 0.0, 1.0, shape=shape)
+    return pm.Deterministic(name, scale * z)
+
+
+def _linear_predictors(
+    data: dict[str, pt.TensorVariable], capacity: Capacity, priors: Priors
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    n_types = capacity.track_types
+    sd_skill = pm.HalfNormal("sd_skill", priors.sd_skill)
+    sd_driver_track = pm.HalfNormal("sd_driver_track", priors.sd_driver_track)
+    sd_team = pm.HalfNormal("sd_team", priors.sd_team)
+    sd_make_track = pm.HalfNormal("sd_make_track", priors.sd_make_track)
+    sd_dnf_driver = pm.HalfNormal("sd_dnf_driver", priors.sd_dnf_driver)
+    start_slope = pm.Normal("start_slope", priors.start_slope_mu, priors.start_slope_sd, shape=n_types)
+    dnf_rate = pm.Normal("dnf_rate", priors.dnf_rate_mu, priors.dnf_rate_sd, shape=n_types)
+
+    skill = _non_centred("skill", sd_skill, (capacity.drivers,))
+    driver_track = _non_centred("driver_track", sd_driver_track, (capacity.drivers, n_types))
+    team = _non_centred("team_effect", sd_team, (capacity.teams,))
+    make_track = _non_centred("make_track", sd_make_track, (capacity.manufacturers, n_types))
+    dnf_driver = _non_centred("dnf_driver", sd_dnf_driver, (capacity.drivers,))
+
+    d, t = data["driver"], data["track_type"][:, None]
+    log_worth = (
+        skill[d]
+        + driver_track[d, t]
+        + team[data["team"]]
+        + make_track[data["manufacturer"], t]
+        + start_slope[t] * data["start_z"]
+    )
+    dnf_logit = dnf_rate[t] + dnf_driver[d]
+    return log_worth, dnf_logit
