@@ -13,6 +13,8 @@ leads the final stint (the last lap) as in every real race.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Bounds the (scenarios x stints) arrays; superspeedways average ~40 lead changes, the record is ~90.
@@ -64,28 +66,45 @@ def _sample_from_weights(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum((u[:, None] > cdf).sum(axis=1), weights.shape[1] - 1)
 
 
-def draw_stint_bounds(
-    n_scenarios: int, laps: int, stints_mean: float, rng: np.random.Generator
-) -> np.ndarray:
-    """(N, K+1) non-decreasing lap boundaries 0 = b0 <= ... <= bK = laps; stint k covers (b_k, b_k+1].
+@dataclass(frozen=True)
+class Stints:
+    """Lead stints of N races, flattened: stint i belongs to race ``race[i]`` and covers laps
+    (end[i] - length[i], end[i]]; each race's stints are consecutive and in time order."""
+
+    race: np.ndarray  # (T,) int
+    end: np.ndarray  # (T,) int, last lap of the stint
+    length: np.ndarray  # (T,) int, >= 0
+    first: np.ndarray  # (N,) index of each race's first stint
+    last_led: np.ndarray  # (N,) index of each race's last stint with laps (it holds the final lap)
+
+
+def draw_stints(n_scenarios: int, laps: int, stints_mean: float, rng: np.random.Generator) -> Stints:
+    """Cut each race into 1 + gamma-Poisson(stints_mean - 1) consecutive stints.
 
     Stint lengths are Dirichlet(1/2) shares of the race: with a concentration below 1 a few long runs
     carry most laps between many short ones, as real races mix long green runs with pit-cycle leads.
+    Flat arrays keep the work proportional to the stints drawn, not to the longest race's count.
     """
     extra = max(stints_mean - 1.0, 0.0)
     rates = rng.gamma(STINT_COUNT_SHAPE, extra / STINT_COUNT_SHAPE, n_scenarios) if extra > 0 else 0.0
-    counts = 1 + rng.poisson(rates, n_scenarios)
-    counts = np.clip(counts, 1, min(MAX_LEAD_STINTS, laps))
-    k_max = int(counts.max())
+    counts = np.clip(1 + rng.poisson(rates, n_scenarios), 1, min(MAX_LEAD_STINTS, laps))
+    race = np.repeat(np.arange(n_scenarios), counts)
+    first = np.cumsum(counts) - counts
+    last = first + counts - 1
     # Gamma(1/2) is half a squared standard normal, far cheaper to draw; the scale cancels below.
-    weights = np.square(rng.standard_normal(size=(n_scenarios, k_max), dtype=np.float32))
-    # Scenarios with fewer stints leave their surplus stints empty.
-    weights[np.arange(k_max)[None, :] >= counts[:, None]] = 0.0
-    weights[:, 0] += 1e-6  # guards against an all-zero row
-    shares = np.cumsum(weights, axis=1)
-    bounds = np.rint(shares / shares[:, -1:] * laps).astype(np.int64)
-    bounds[:, -1] = laps
-    return np.concatenate([np.zeros((n_scenarios, 1), dtype=np.int64), bounds], axis=1)
+    weights = np.square(rng.standard_normal(race.size)) + 1e-12
+    cum = np.cumsum(weights)
+    before = (cum[first] - weights[first])[race]
+    share = (cum - before) / (cum[last] - before[last])[race]
+    end = np.rint(share * laps).astype(np.int64)
+    end[last] = laps
+    start = np.empty_like(end)
+    start[1:] = end[:-1]
+    start[first] = 0
+    length = end - start
+    positions = np.where(length > 0, np.arange(race.size), -1)
+    last_led = np.maximum.reduceat(positions, first)
+    return Stints(race=race, end=end, length=length, first=first, last_led=last_led)
 
 
 def allocate_laps_led(
@@ -99,30 +118,26 @@ def allocate_laps_led(
 ) -> np.ndarray:
     """(N, D) laps led summing to ``laps`` in every scenario, never above a car's laps completed."""
     n, d = rank.shape
-    bounds = draw_stint_bounds(n, laps, stints_mean, rng)
-    lengths = np.diff(bounds, axis=1)
-    stint_end = bounds[:, 1:]
-    k = lengths.shape[1]
+    st = draw_stints(n, laps, stints_mean, rng)
+    t = st.race.size
 
     driver_by_rank = np.argsort(rank, axis=1)
-    picked_rank = _sample_ranks(rng.random((n, k), dtype=np.float32), decay, d)
-    random_pick = rng.random((n, k), dtype=np.float32) < RANDOM_LEADER_SHARE
+    picked_rank = _sample_ranks(rng.random(t), decay, d)
+    random_pick = rng.random(t) < RANDOM_LEADER_SHARE
     picked_rank[random_pick] = rng.integers(0, d, int(random_pick.sum()))
-    leader = np.take_along_axis(driver_by_rank, picked_rank, axis=1)
-    # The winner leads the final lap: the last stint that has any laps.
-    last = k - 1 - np.argmax(lengths[:, ::-1] > 0, axis=1)
-    leader[np.arange(n), last] = winner
+    leader = driver_by_rank[st.race, picked_rank]
+    # The winner leads the final lap.
+    leader[st.last_led] = winner
 
-    leader_laps = np.take_along_axis(laps_completed, leader, axis=1)
     # A pick that dropped out before its stint ended is redrawn among the cars still running then.
-    bad_s, bad_k = np.nonzero((leader_laps < stint_end) & (lengths > 0))
-    if bad_s.size:
-        eligible = laps_completed[bad_s] >= stint_end[bad_s, bad_k][:, None]
-        weights = rank_weights(rank[bad_s], decay) * eligible
-        leader[bad_s, bad_k] = _sample_from_weights(weights, rng.random(bad_s.size))
+    bad = np.flatnonzero((laps_completed[st.race, leader] < st.end) & (st.length > 0))
+    if bad.size:
+        races = st.race[bad]
+        eligible = laps_completed[races] >= st.end[bad][:, None]
+        weights = rank_weights(rank[races], decay) * eligible
+        leader[bad] = _sample_from_weights(weights, rng.random(bad.size))
 
-    flat = (np.arange(n)[:, None] * d + leader).ravel()
-    led = np.bincount(flat, weights=lengths.ravel(), minlength=n * d)
+    led = np.bincount(st.race * d + leader, weights=st.length, minlength=n * d)
     return led.reshape(n, d).astype(np.int32)
 
 
