@@ -19,7 +19,9 @@ import numpy as np
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.types import FieldParams
 from nascar_dfs.core.scenarios.dominance import TRACK_TYPES, DominanceParams, TrackDominance
-from nascar_dfs.core.scenarios.kernel import simulate
+from nascar_dfs.core.scenarios.kernel import preview_acceptance, simulate
+from nascar_dfs.core.scenarios.spec import LapsLedView
+from nascar_dfs.core.scenarios.views import ImpossibleViewsError
 
 # Close to the 2015-2024 intermediate-track calibration; fixed so the benchmark needs no data.
 SYNTHETIC_TRACK = TrackDominance(
@@ -58,6 +60,22 @@ def synthetic_inputs(drivers: int, draws: int, seed: int = 7) -> tuple[FieldPara
     return FieldParams(log_worth=log_worth, dnf_prob=dnf_prob), field, dominance
 
 
+def _time_views(params: FieldParams, field: Field, dominance: DominanceParams, n: int) -> tuple[float, float]:
+    """Seconds for a 2000-draw acceptance preview and for refusing an impossible view."""
+    view = LapsLedView(driver=field.drivers[0], laps=field.laps + 1)
+    started = time.perf_counter()
+    preview_acceptance(params, field, dominance, [view], seed=0)
+    preview_s = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        simulate(params, field, dominance, n=n, seed=0, views=[view])
+    except ImpossibleViewsError:
+        pass
+    else:
+        raise RuntimeError("an impossible view was not refused")
+    return preview_s, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", type=int, default=10_000)
@@ -89,6 +107,7 @@ def main() -> None:
         out = simulate(params, field, dominance, n=args.scenarios, seed=rep)
         times.append(time.perf_counter() - started)
         cpu_times.append(time.process_time() - cpu_started)
+    preview_s, impossible_s = _time_views(params, field, dominance, args.scenarios)
     print(
         json.dumps(
             {
@@ -102,6 +121,8 @@ def main() -> None:
                 # CPU time of this process: the honest figure when other jobs share the machine.
                 "median_cpu_s": round(statistics.median(cpu_times), 4),
                 "repeats": args.repeats,
+                "preview_acceptance_s": round(preview_s, 4),
+                "impossible_view_refused_s": round(impossible_s, 4),
                 "target_s": 0.5,
                 "mean_dk_points_winner": round(float(out.dk_points[out.finish == 1].mean()), 2),
                 "source": "model" if args.model else "synthetic",
