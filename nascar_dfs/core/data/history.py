@@ -48,7 +48,7 @@ RESULTS_REQUIRED = {
 }
 RESULTS_OPTIONAL = {
     "season": "int",
-    "race_num": "int",
+    "race_num": "nullable_int",
     "fastest_laps": "nullable_int",
     "driver_raw": "str",
     "nascar_points": "nullable_int",
@@ -294,15 +294,27 @@ def _load_results(path: Path, races: pd.DataFrame) -> pd.DataFrame:
     _reject_duplicate_drivers(results, path.name)
     _require_positions_permutation(results, "finish", path.name)
     _require_positions_permutation(results, "start", path.name)
-    return _with_race_facts(results, races)
+    return _with_race_facts(results, races, path.name)
 
 
-def _with_race_facts(results: pd.DataFrame, races: pd.DataFrame) -> pd.DataFrame:
-    """season/race_num/track come from races.csv so that a user's export may omit them."""
+def _with_race_facts(results: pd.DataFrame, races: pd.DataFrame, file: str) -> pd.DataFrame:
+    """season/race_num/track_slug come from races.csv (an export may omit them) and must agree with it."""
     facts = races.set_index("race_id")
-    for column in ("season", "race_num", "track_slug", "track_type"):
-        if column not in results.columns or column == "track_type":
-            results[column] = results["race_id"].map(facts[column])
+    for column in ("season", "race_num", "track_slug"):
+        expected = results["race_id"].map(facts[column])
+        if column in results.columns:
+            differs = (results[column] != expected).fillna(results[column].isna() != expected.isna())
+            position = first_bad_position(differs)
+            if position is not None:
+                raise DataValidationError(
+                    file, sheet_row(position), column,
+                    f"{results[column].iloc[position]!r} disagrees with races.csv "
+                    f"({expected.iloc[position]!r} for {results['race_id'].iloc[position]!r})",
+                )  # fmt: skip
+        results[column] = expected
+    if results["race_num"].notna().all():  # result rows are points races: keep plain ints
+        results["race_num"] = results["race_num"].astype("int64")
+    results["track_type"] = results["race_id"].map(facts["track_type"])
     return results
 
 

@@ -91,6 +91,13 @@ def _set_cell(table: pd.DataFrame, position: int, column: str, value: str) -> pd
         ("cup_results.csv", lambda t: _set_cell(t, 2, "laps_led", "-1"), 4, "laps_led", "negative"),
         ("races.csv", lambda t: _set_cell(t, 1, "laps", "many"), 3, "laps", "'many' is not an integer"),
         ("cup_results.csv", lambda t: _set_cell(t, 0, "laps", "9999"), 2, "laps", "races.csv gives the race"),
+        (
+            "cup_results.csv",
+            lambda t: _set_cell(t, 5, "season", "1999"),
+            7,
+            "season",
+            "disagrees with races.csv",
+        ),
         ("races.csv", lambda t: _set_cell(t, 2, "race_id", t["race_id"].iloc[0]), 4, "race_id", "twice"),
         ("loop_data.csv", lambda t: _set_cell(t, 6, "fastest_laps", ""), 8, "fastest_laps", "empty"),
         ("tracks.csv", lambda t: t.drop(columns=["surface"]), None, "surface", "missing"),
