@@ -1,19 +1,19 @@
 """How laps led and fastest laps spread over the field, per track type, estimated from past races.
 
-The kernel's allocators (``allocation.py``) have three knobs per track type:
+The kernel's allocators (``allocation.py``) have these knobs per track type:
 - ``lead_stints``: mean number of lead stints a race is cut into (more stints, more leaders);
 - ``lead_decay``: how strongly stints go to the cars with the best latent rank (dominance);
 - ``lead_noise``: how loosely the order at the front follows the finishing order (rank noise, in places);
-- ``fastest_decay``: the same for fastest laps, plus a Beta(``green_a``, ``green_b``) law of the share of
-  laps that are credited as someone's fastest lap (in 2019-2024 Cup races 60-94 % of laps).
+- ``fastest_decay``: the same as ``lead_decay`` for fastest laps, plus a Beta(``green_a``, ``green_b``) law
+  of the share of laps credited as someone's fastest lap (in 2019-2024 Cup races 60-94 % of laps).
 
-They are calibrated by simulation: the allocators are run on a synthetic race (every car runs the full
-distance, rank = finishing order) over a grid of knob values, and the values whose simulated mean number
-of leaders, top leader's share of laps, share of laps led by the top five finishers and top fastest-lap
-share come closest to the real races are kept.
-The synthetic race has the track type's DNF rate, so the rule that a car cannot lead after it dropped out
-is part of the calibration. Only the last LOOKBACK_SEASONS seasons before the target count, and track
-types with few races are shrunk toward the pooled figures of all track types.
+They are calibrated by simulation: the kernel's own ``simulate_batch`` runs a synthetic race of equal cars
+(so the finishing order is a uniform permutation) with the track type's DNF rate, laps and field size,
+and the knobs are searched (coarse-to-fine grid for stints and decay, bisection for rank noise and the
+fastest-lap decay) until the simulated mean number of leaders, top leader's share of laps, share of laps
+led by the top five finishers and top fastest-lap share come closest to the real races. Only the last
+LOOKBACK_SEASONS seasons before the target count, and every track type's figures are shrunk toward the
+pooled figures by SHRINK_RACES pseudo-races (dirt has only three races in 2021-2023).
 """
 
 from __future__ import annotations
