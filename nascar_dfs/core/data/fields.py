@@ -42,9 +42,10 @@ def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
     lineup pool line up. Call `match_slate_drivers(..., allow_unknown=True)` first to get the
     history spelling that the model knows. Team and manufacturer come from each driver's most recent
     result row before `race_id` (matched by `name_key`); a driver without one gets the slate's
-    TeamAbbrev as team and manufacturer "unknown". Starts come from the slate's StartPos column when
-    every driver has one; otherwise (qualifying not run yet) the field starts in SALARY ORDER:
-    highest salary on pole, ties broken by slate order. Drivers are ordered by start.
+    TeamAbbrev as team and manufacturer "unknown". Starts come from the slate's StartPos column;
+    without one (qualifying not run yet) the field starts in SALARY ORDER: highest salary on pole,
+    ties broken by slate order. A StartPos column filled for some drivers only is an error.
+    Drivers are ordered by start.
     """
     info = history.race(race_id)
     players = slate.players
@@ -77,6 +78,9 @@ def _field_names(players: pd.DataFrame) -> list[str]:
 def _field_starts(players: pd.DataFrame) -> np.ndarray:
     start = players["start"]
     n = len(players)
+    if start.notna().any() and not start.notna().all():
+        missing = players.loc[start.isna().to_numpy(), "name"].tolist()
+        raise ValueError(f"slate StartPos is empty for {len(missing)} driver(s): {', '.join(missing)}")
     if start.notna().all():
         values = start.to_numpy(dtype=np.int64)
         if sorted(values.tolist()) != list(range(1, n + 1)):

@@ -192,3 +192,11 @@ def test_dk_entries_with_bad_cell_names_row_and_column(tmp_path: Path) -> None:
     with pytest.raises(DataValidationError) as caught:
         read_dk_entries(_write(tmp_path / "DKEntries.csv", lines))
     assert caught.value.row == 2 and "column 7" in str(caught.value.column)
+
+
+def test_partly_filled_startpos_is_an_error(tmp_path: Path, shared_history) -> None:
+    rows = _salary_rows(["Kyle Larson", "Ty Gibbs", "Denny Hamlin"])
+    lines = [f"{HEADER},StartPos", f"{rows[0]},2", f"{rows[1]},", f"{rows[2]},1"]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", lines))
+    with pytest.raises(ValueError, match="Ty Gibbs"):
+        field_from_slate(slate, shared_history, "2024-cup-phoenix-2")
