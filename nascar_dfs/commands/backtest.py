@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.core.model.fit import configure_compile_cache
 
     configure_compile_cache()
+    # nutpie's wrapper functions cannot be disk-cached and numba says so once per function and
+    # race; the warnings drown the progress lines without telling the user anything actionable.
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function")
     _progress(f"backtesting {len(races)} races of {args.season} with {args.scenarios} scenarios each")
     try:
         report = run_backtest(

@@ -206,7 +206,8 @@ def fitted_model_forecaster(fit_config: Any = None) -> Forecaster:
     Imported here, not at module level, so the CLI can configure PyTensor's compile cache first.
     """
     from nascar_dfs.core.model.fit import FitError, fit_model
-    from nascar_dfs.core.scenarios.kernel import DominanceParams, simulate
+    from nascar_dfs.core.scenarios.dominance import DominanceParams
+    from nascar_dfs.core.scenarios.kernel import simulate
 
     def forecast(history: RaceHistory, race_field: Field, scenarios: int, seed: int) -> ModelForecast:
         started = time.perf_counter()
