@@ -36,20 +36,21 @@ def build_portfolio(
     players: PlayerPool | Any,
     spec: ConstraintSpec,
     scenarios: ScenarioSet | None = None,
+    *,
+    projections: Mapping[str, float] | np.ndarray | None = None,
     ownership: Mapping[str, float] | np.ndarray | None = None,
     rules: RosterRules = DK_NASCAR_CLASSIC,
     seed: int = 0,
-    *,
-    projections: Mapping[str, float] | np.ndarray | None = None,
     leverage_weight: float = DEFAULT_LEVERAGE_WEIGHT,
     enumeration_limit: int = DEFAULT_ENUMERATION_LIMIT,
 ) -> Portfolio:
     """Exactly ``spec.lineups`` distinct legal lineups, or InfeasibleSpecError naming the obstacle.
 
-    ``players`` is a PlayerPool or a Slate. Objectives: "mean" ranks lineups by summed projections;
-    "leverage" by projections scaled by (1 - leverage_weight × ownership); "scenario" by coverage of
-    simulated races reaching the target score (see `coverage`). ``seed`` is accepted for
-    reproducible randomized objectives; every current objective is deterministic.
+    ``players`` is a PlayerPool or a Slate; arguments after ``scenarios`` are keyword-only (the
+    contract and the issue list them in different orders). Objectives: "mean" ranks lineups by
+    summed projections; "leverage" by projections scaled by (1 - leverage_weight × ownership);
+    "scenario" by coverage of simulated races reaching the target score (see `coverage`). ``seed``
+    is accepted for reproducible randomized objectives; every current objective is deterministic.
     """
     del seed
     started = time.perf_counter()

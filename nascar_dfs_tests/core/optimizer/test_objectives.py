@@ -105,3 +105,32 @@ def test_milp_path_matches_the_scan() -> None:
     milp = build_portfolio(pool, spec, rules=THREE_SLOTS, enumeration_limit=0)
     assert milp.method == "milp" and scan.method == "scan"
     assert [round(x.projection, 6) for x in milp.lineups] == [round(x.projection, 6) for x in scan.lineups]
+
+
+def test_scenario_portfolio_covers_more_races_than_the_mean_build(bench_pool, bench_slate) -> None:
+    """On a full-size slate (candidate-pool path) the coverage objective should pay off where it
+    claims to: more races in which some lineup reaches the target, from more drivers."""
+    from dataclasses import replace
+
+    from nascar_dfs.core.optimizer import lineup_scores
+
+    rng = np.random.default_rng(11)
+    spread = bench_slate.players["std_dev"].to_numpy()
+    noise = rng.standard_normal((2000, bench_pool.size)) * spread
+    points = (bench_pool.projections + noise).astype(np.float32)
+    scenarios = replace(small_scenarios(bench_pool, n=2000), dk_points=points)
+    spec = ConstraintSpec(lineups=40, max_exposure=0.6, objective="scenario", target_score=310.0)
+    cover = build_portfolio(bench_pool, spec, scenarios=scenarios)
+    mean = build_portfolio(
+        bench_pool.with_projections(points.mean(axis=0)),
+        spec.model_copy(update={"objective": "mean"}),
+        scenarios=scenarios,
+    )
+
+    def p_any(portfolio) -> float:
+        rows = np.array([positions(bench_pool, lineup.drivers) for lineup in portfolio.lineups])
+        return float((lineup_scores(rows, points) >= 310.0).any(axis=0).mean())
+
+    assert len(cover.lineups) == len(mean.lineups) == 40
+    assert p_any(cover) > p_any(mean) + 0.02
+    assert cover.distinct_drivers > mean.distinct_drivers
