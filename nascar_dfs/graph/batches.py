@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 from typing import Any
@@ -44,17 +45,23 @@ def batches_from_history(
     races = history.races if race_ids is None else _known_races(history, race_ids)
     ordered = races.sort_values(["season", "race_num", "race_id"], kind="stable", na_position="last")
     ids = ordered["race_id"].tolist()
+    # Convert the selected tables once, then cut the rows into batches.
+    race_by_id = {row["race_id"]: row for row in race_rows(history, ids)}
+    results_by_race: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in result_rows(history.results[history.results["race_id"].isin(ids)]):
+        results_by_race[row["race_id"]].append(row)
+    tracks = {row["slug"]: row for row in track_rows(history)}
+    configs = config_rows(history)
     for start in range(0, len(ids), races_per_batch):
         chunk = ids[start : start + races_per_batch]
-        race_table = race_rows(history, chunk)
-        slugs = sorted({r["track_slug"] for r in race_table})
-        results = history.results[history.results["race_id"].isin(chunk)]
+        slugs = {race_by_id[race_id]["track_slug"] for race_id in chunk}
+        results = [row for race_id in chunk for row in results_by_race[race_id]]
         yield GraphBatch(
-            tracks=track_rows(history, slugs),
-            configs=config_rows(history, slugs),
-            races=race_table,
-            drivers=sorted(set(results["driver"])),
-            results=result_rows(results),
+            tracks=[tracks[slug] for slug in sorted(slugs) if slug in tracks],
+            configs=[row for row in configs if row["track_slug"] in slugs],
+            races=[race_by_id[race_id] for race_id in chunk],
+            drivers=sorted({row["driver"] for row in results}),
+            results=results,
         )
 
 
@@ -81,6 +88,12 @@ def problems_of(
             problems.append(
                 f"result row {position} (race {row['race_id']!r}): unknown driver {row['driver']!r}"
             )
+    seen: set[tuple[str, str]] = set()
+    for position, row in enumerate(batch.results):
+        key = (row["race_id"], row["driver"])
+        if key in seen:
+            problems.append(f"result row {position}: driver {key[1]!r} appears twice in race {key[0]!r}")
+        seen.add(key)
     for row in batch.races:
         if row["track_slug"] not in tracks:
             problems.append(f"race {row['race_id']!r}: unknown track {row['track_slug']!r}")
@@ -88,3 +101,25 @@ def problems_of(
         if row["track_slug"] not in tracks:
             problems.append(f"configuration {row['config_id']!r}: unknown track {row['track_slug']!r}")
     return problems
+
+
+def link_changes(
+    results: list[dict[str, Any]], field: str, existing: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(ids of links to delete, links to create) so that each result row links its driver to exactly
+    `row[field]` (its team or make) for that race. `existing`: rows of race_id, driver, name, id."""
+    wanted = {(row["race_id"], row["driver"]): row[field] for row in results}
+    have: dict[tuple[str, str], set[str]] = defaultdict(set)
+    stale = []
+    for link in existing:
+        key = (link["race_id"], link["driver"])
+        if key in wanted and wanted[key] != link["name"]:
+            stale.append(link["id"])
+        else:
+            have[key].add(link["name"])
+    missing = [
+        {"race_id": race_id, "driver": driver, "name": name}
+        for (race_id, driver), name in wanted.items()
+        if name not in have[(race_id, driver)]
+    ]
+    return stale, missing

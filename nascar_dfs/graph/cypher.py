@@ -70,15 +70,6 @@ UNWIND $names AS name
 MERGE (:Driver {name: name})
 """
 
-# A corrected team or make replaces the old per-race link instead of adding a second one.
-DROP_STALE_ENTRIES = """
-UNWIND $rows AS row
-MATCH (d:Driver {name: row.driver})-[x:RACED_FOR|DROVE_MAKE {race_id: row.race_id}]->(other)
-WHERE (type(x) = 'RACED_FOR' AND other.name <> row.team)
-   OR (type(x) = 'DROVE_MAKE' AND other.name <> row.manufacturer)
-DELETE x
-"""
-
 MERGE_RESULTS = """
 UNWIND $rows AS row
 MATCH (d:Driver {name: row.driver})
@@ -87,10 +78,46 @@ MERGE (d)-[x:RESULT]->(r)
 SET x += row.props
 MERGE (t:Team {name: row.team})
 MERGE (m:Manufacturer {name: row.manufacturer})
-MERGE (d)-[:RACED_FOR {race_id: row.race_id}]->(t)
-MERGE (d)-[:DROVE_MAKE {race_id: row.race_id}]->(m)
 MERGE (d)-[:DROVE_FOR {season: row.season}]->(t)
 MERGE (t)-[:RAN {season: row.season}]->(m)
+"""
+
+# Per-race team/make links: the loader reads a batch's existing links through the relationship index on
+# race_id (about 40 per race), works out what to delete and create, and writes exactly that. A MERGE
+# would scan every race a driver ever ran for the team. The loader is the graph's only writer.
+EXISTING_TEAM_LINKS = """
+UNWIND $race_ids AS race_id
+MATCH (d:Driver)-[x:RACED_FOR {race_id: race_id}]->(t:Team)
+USING INDEX x:RACED_FOR(race_id)
+RETURN race_id, d.name AS driver, t.name AS name, elementId(x) AS id
+"""
+
+EXISTING_MAKE_LINKS = """
+UNWIND $race_ids AS race_id
+MATCH (d:Driver)-[x:DROVE_MAKE {race_id: race_id}]->(m:Manufacturer)
+USING INDEX x:DROVE_MAKE(race_id)
+RETURN race_id, d.name AS driver, m.name AS name, elementId(x) AS id
+"""
+
+DELETE_RELATIONSHIPS = """
+UNWIND $ids AS id
+MATCH ()-[x]->()
+WHERE elementId(x) = id
+DELETE x
+"""
+
+CREATE_TEAM_LINKS = """
+UNWIND $rows AS row
+MATCH (d:Driver {name: row.driver})
+MATCH (t:Team {name: row.name})
+CREATE (d)-[:RACED_FOR {race_id: row.race_id}]->(t)
+"""
+
+CREATE_MAKE_LINKS = """
+UNWIND $rows AS row
+MATCH (d:Driver {name: row.driver})
+MATCH (m:Manufacturer {name: row.name})
+CREATE (d)-[:DROVE_MAKE {race_id: row.race_id}]->(m)
 """
 
 RESULT_COUNTS = """

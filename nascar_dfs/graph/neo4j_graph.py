@@ -15,7 +15,13 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.graph import cypher
-from nascar_dfs.graph.batches import DEFAULT_RACES_PER_BATCH, GraphBatch, batches_from_history, problems_of
+from nascar_dfs.graph.batches import (
+    DEFAULT_RACES_PER_BATCH,
+    GraphBatch,
+    batches_from_history,
+    link_changes,
+    problems_of,
+)
 from nascar_dfs.graph.types import (
     DriverCovariates,
     GraphHealth,
@@ -233,15 +239,26 @@ def _write_batch_tx(tx: ManagedTransaction, batch: GraphBatch) -> BatchCounters:
         (cypher.MERGE_CONFIGS, {"rows": batch.configs}),
         (cypher.MERGE_RACES, {"rows": batch.races}),
         (cypher.MERGE_DRIVERS, {"names": batch.drivers}),
-        (cypher.DROP_STALE_ENTRIES, {"rows": batch.results}),
         (cypher.MERGE_RESULTS, {"rows": batch.results}),
     )
     for query, params in steps:
-        counters = tx.run(query, params).consume().counters
-        total = total + BatchCounters(
-            counters.nodes_created, counters.relationships_created, counters.properties_set
-        )
+        total = total + _run_counted(tx, query, params)
+    for field, existing_query, create_query in (
+        ("team", cypher.EXISTING_TEAM_LINKS, cypher.CREATE_TEAM_LINKS),
+        ("manufacturer", cypher.EXISTING_MAKE_LINKS, cypher.CREATE_MAKE_LINKS),
+    ):
+        existing = [r.data() for r in tx.run(existing_query, race_ids=race_ids)]
+        stale, missing = link_changes(batch.results, field, existing)
+        if stale:
+            total = total + _run_counted(tx, cypher.DELETE_RELATIONSHIPS, {"ids": stale})
+        if missing:
+            total = total + _run_counted(tx, create_query, {"rows": missing})
     return total
+
+
+def _run_counted(tx: ManagedTransaction, query: str, params: dict[str, Any]) -> BatchCounters:
+    counters = tx.run(query, params).consume().counters
+    return BatchCounters(counters.nodes_created, counters.relationships_created, counters.properties_set)
 
 
 def neo4j_health(settings: Neo4jSettings, timeout_s: float) -> GraphHealth:

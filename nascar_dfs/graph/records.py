@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ def race_rows(history: RaceHistory, race_ids: Iterable[str] | None = None) -> li
     races = (
         history.races if race_ids is None else history.races[history.races["race_id"].isin(list(race_ids))]
     )
+    eras = _eras(history.track_configurations)
     rows = []
     for race in races.to_dict("records"):
         season = int(race["season"])
@@ -47,9 +49,7 @@ def race_rows(history: RaceHistory, race_ids: Iterable[str] | None = None) -> li
             {
                 "race_id": race["race_id"],
                 "track_slug": race["track_slug"],
-                "config_id": config_for_race(
-                    history.track_configurations, race["track_slug"], season, race["track_type"]
-                ),
+                "config_id": _era_for(eras, race["track_slug"], season, race["track_type"]),
                 "props": {
                     "season": season,
                     "race_num": race_num,
@@ -65,23 +65,47 @@ def race_rows(history: RaceHistory, race_ids: Iterable[str] | None = None) -> li
     return rows
 
 
+@dataclass(frozen=True)
+class _Era:
+    config_id: str
+    track_slug: str
+    first_season: int
+    last_season: int
+    track_type: str
+
+
+def _eras(configs: pd.DataFrame) -> list[_Era]:
+    if configs.empty or "config_id" not in configs.columns:
+        return []
+    return [
+        _Era(
+            str(c["config_id"]),
+            str(c["track_slug"]),
+            int(c["first_year_in_scope"]),
+            int(c["last_year_through_2024"]),
+            track_type_of_family(c["primary_family"]),
+        )
+        for c in configs.to_dict("records")
+    ]
+
+
+def _era_for(eras: list[_Era], track_slug: str, season: int, track_type: str) -> str | None:
+    slugs = {track_slug} | {track_slug.removesuffix(s) for s in _LAYOUT_SUFFIXES if track_slug.endswith(s)}
+    matching = [
+        e
+        for e in eras
+        if e.track_slug in slugs and e.first_season <= season <= e.last_season and e.track_type == track_type
+    ]
+    if not matching:
+        return None
+    # stable max: the newest era wins, the first listed among equals
+    return max(reversed(matching), key=lambda e: e.first_season).config_id
+
+
 def config_for_race(configs: pd.DataFrame, track_slug: str, season: int, track_type: str) -> str | None:
     """The configuration era a race ran on: same venue (a layout slug's facility too), same track type,
     covering the season; the newest era wins where eras overlap (Sonoma 2019, Phoenix 2018)."""
-    if configs.empty or "config_id" not in configs.columns:
-        return None
-    slugs = {track_slug} | {track_slug.removesuffix(s) for s in _LAYOUT_SUFFIXES if track_slug.endswith(s)}
-    rows = configs[
-        configs["track_slug"].isin(slugs)
-        & (configs["first_year_in_scope"] <= season)
-        & (season <= configs["last_year_through_2024"])
-    ]
-    if rows.empty:
-        return None
-    rows = rows[rows["primary_family"].map(track_type_of_family) == track_type]
-    if rows.empty:
-        return None
-    return str(rows.sort_values("first_year_in_scope", kind="stable")["config_id"].iloc[-1])
+    return _era_for(_eras(configs), track_slug, season, track_type)
 
 
 def track_rows(history: RaceHistory, slugs: Iterable[str] | None = None) -> list[dict[str, Any]]:
@@ -123,16 +147,16 @@ RESULT_PROPERTIES = ("start", "finish", "laps", "laps_led", "fastest_laps", "sta
 
 def result_rows(results: pd.DataFrame) -> list[dict[str, Any]]:
     """One row per driver and race: the RESULT properties plus the car's team and make."""
-    rows = []
-    for r in results.to_dict("records"):
-        rows.append(
-            {
-                "race_id": r["race_id"],
-                "driver": r["driver"],
-                "team": r["team"],
-                "manufacturer": r["manufacturer"],
-                "season": int(r["season"]),
-                "props": {k: plain(r.get(k)) for k in RESULT_PROPERTIES},
-            }
-        )
-    return rows
+    columns = ["race_id", "driver", "team", "manufacturer", "season", *RESULT_PROPERTIES]
+    present = [c for c in columns if c in results.columns]
+    return [
+        {
+            "race_id": r["race_id"],
+            "driver": r["driver"],
+            "team": r["team"],
+            "manufacturer": r["manufacturer"],
+            "season": int(r["season"]),
+            "props": {k: plain(r.get(k)) for k in RESULT_PROPERTIES},
+        }
+        for r in results[present].to_dict("records")
+    ]

@@ -97,3 +97,17 @@ def test_a_batch_with_an_unknown_driver_or_race_writes_nothing(
 
     assert snapshot(empty_graph.settings) == before, "not even the valid rows of the batch were written"
     assert count_label(empty_graph.settings, "Race") == 2
+
+
+def test_a_corrected_team_replaces_the_old_one(empty_graph: Neo4jRaceGraph, history: RaceHistory) -> None:
+    race = race_ids_of(history, 2024)[0]
+    empty_graph.load(history, [race])
+    results = history.results.copy()
+    row = (results["race_id"] == race) & (results["driver"] == "Kyle Larson")
+    results.loc[row, ["team", "manufacturer"]] = ["Corrected Racing", "Toyota"]
+    empty_graph.load(replace(history, results=results), [race])
+
+    entry = empty_graph.entry("Kyle Larson", race)
+    assert (entry.team, entry.manufacturer) == ("Corrected Racing", "Toyota")
+    assert "Kyle Larson" not in empty_graph.teammates("Chase Elliott", race)
+    assert empty_graph.teammates("Kyle Larson", race) == ()
