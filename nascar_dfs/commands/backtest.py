@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     configure_compile_cache()
     # nutpie's wrapper functions cannot be disk-cached and numba says so once per function and
     # race; the warnings drown the progress lines without telling the user anything actionable.
-    warnings.filterwarnings("ignore", message="Cannot cache compiled function")
+    warnings.filterwarnings("ignore", message=".*Cannot cache compiled function")
     _progress(f"backtesting {len(races)} races of {args.season} with {args.scenarios} scenarios each")
     try:
         report = run_backtest(
