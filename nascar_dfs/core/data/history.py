@@ -219,6 +219,8 @@ def _is_known_family(family: str) -> bool:
 
 def _load_races(path: Path, tracks: pd.DataFrame, configs: pd.DataFrame) -> pd.DataFrame:
     races = read_table(path, RACES_REQUIRED, RACES_OPTIONAL)
+    if races.empty:
+        raise DataValidationError(path.name, None, None, "the file holds no races")
     _reject_duplicates(races, ["race_id"], path.name, "race_id", "race_id {} appears twice")
     bad_type = first_bad_position(~races["event_type"].isin(EVENT_TYPES))
     if bad_type is not None:

@@ -123,3 +123,9 @@ def test_missing_required_file_is_reported(small_data_dir: Path) -> None:
     (small_data_dir / "cup_results.csv").unlink()
     with pytest.raises(DataValidationError, match=r"cup_results\.csv"):
         load_history(small_data_dir)
+
+
+def test_races_file_without_rows_is_an_error(small_data_dir: Path) -> None:
+    _edit(small_data_dir, "races.csv", lambda t: t.iloc[0:0])
+    with pytest.raises(DataValidationError, match="no races"):
+        load_history(small_data_dir)
