@@ -17,9 +17,10 @@ from nascar_dfs.core.optimizer.search import PortfolioState
 
 
 def solver() -> pulp.LpSolver:
-    """HiGHS through highspy avoids starting a process per lineup; CBC ships with PuLP."""
-    highs = pulp.HiGHS(msg=False)
-    return highs if highs.available() else pulp.PULP_CBC_CMD(msg=False)
+    """HiGHS in process, presolve off: on the benchmark slate one lineup solves in ~0.035 s this way,
+    ~0.105 s with HiGHS's presolve and ~0.067 s with CBC's process per solve (2 loaded cores)."""
+    highs = pulp.HiGHS(msg=False, presolve="off", gapRel=0.0)  # default 1e-4 gap can skip the optimum
+    return highs if highs.available() else pulp.PULP_CBC_CMD(msg=False, gapRel=0.0)
 
 
 def _members(bits: np.uint64, n: int) -> list[int]:
