@@ -128,3 +128,15 @@ def test_simulate_for_spec_uses_the_specs_count_and_views(kansas, kansas_params,
     assert s.n == 300 and model.seeds == [4]
     assert np.all(s.finish[:, 0] <= 20)
     assert s.draws > 300 and 0 < s.rejection_rate < 1
+
+
+def test_finishing_order_is_plackett_luce_without_dnfs(kansas, kansas_params, dominance):
+    params = FieldParams(kansas_params.log_worth, np.zeros_like(kansas_params.dnf_prob))
+    s = simulate(params, kansas, dominance, n=20_000, seed=12)
+    lw = params.log_worth
+    worth = np.exp(lw - lw.max(axis=1, keepdims=True))
+    win_prob = (worth / worth.sum(axis=1, keepdims=True)).mean(axis=0)  # exact P(win), averaged over draws
+    win_freq = (s.finish == 1).mean(axis=0)
+    se = np.sqrt(win_prob * (1 - win_prob) / s.n)
+    assert np.all(np.abs(win_freq - win_prob) < 4.5 * se + 1e-3)
+    assert not s.dnf.any()
