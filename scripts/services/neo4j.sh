@@ -28,13 +28,26 @@ STOP_TIMEOUT_S="${NEO4J_STOP_TIMEOUT_S:-60}"
 log() { echo "neo4j.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+java_major() {
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'
+}
+
+# Java 17 or 21: $JAVA_HOME if set, else `java` on PATH, else any JDK under /usr/lib/jvm
+# (Debian puts 17 on PATH and may install a newer one, e.g. Temurin 25, beside it).
 java_bin() {
-  local java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-  command -v "$java" >/dev/null 2>&1 || die "no Java found (install a JDK 17 or 21, or set JAVA_HOME)"
-  local major
-  major="$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
-  [[ "$major" == "17" || "$major" == "21" ]] || die "Neo4j $NEO4J_VERSION needs Java 17 or 21, found $major ($java); set JAVA_HOME"
-  echo "$java"
+  local candidates=()
+  if [[ -n "${JAVA_HOME:-}" ]]; then
+    candidates=("$JAVA_HOME/bin/java")
+  else
+    command -v java >/dev/null 2>&1 && candidates+=("$(command -v java)")
+    local jvm
+    for jvm in /usr/lib/jvm/*/bin/java; do [[ -x "$jvm" ]] && candidates+=("$jvm"); done
+  fi
+  local java
+  for java in "${candidates[@]}"; do
+    case "$(java_major "$java")" in 17|21) echo "$java"; return 0 ;; esac
+  done
+  die "Neo4j $NEO4J_VERSION needs Java 17 or 21; none found (tried: ${candidates[*]:-nothing}). Set JAVA_HOME"
 }
 
 install_dist() {
