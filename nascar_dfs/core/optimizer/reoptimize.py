@@ -7,7 +7,7 @@ every entry, each entry keeping its id and its other drivers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +32,16 @@ def reoptimize_entries(
     out_drivers: Iterable[str],
     spec: ConstraintSpec | None = None,
     rules: RosterRules = DK_NASCAR_CLASSIC,
+    projections: Mapping[str, float] | np.ndarray | None = None,
 ) -> DKEntries:
     """The same entries, each lineup with its out drivers replaced by the best legal completion.
 
     Replacements maximize projected points under the salary cap and the spec's max exposures,
     excludes, groups, team caps and min_unique (against every other entry). Entries without a
     lineup are filled whole. Kept drivers stay in their cells. Min exposures are not re-planned.
+    ``projections`` re-values drivers (e.g. one sent to the rear in a backup car) for the swaps.
     """
-    pool = as_pool(players)
+    pool = as_pool(players, projections)
     out = np.zeros(pool.size, dtype=bool)
     out[pool.indices_of(list(out_drivers), "out drivers")] = True
     base = (spec or ConstraintSpec(objective="mean")).model_copy(

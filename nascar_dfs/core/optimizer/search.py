@@ -117,7 +117,8 @@ def ranked(scores: np.ndarray) -> Iterator[np.ndarray]:
             block, rest = rest[top], np.delete(rest, top)
         else:
             block, rest = rest, rest[:0]
-        yield block[np.lexsort((block, -scores[block]))]
+        block = np.sort(block)  # a stable sort of the sorted block breaks ties by position
+        yield block[np.argsort(-scores[block], kind="stable")]
         tier *= 8
 
 

@@ -50,7 +50,7 @@ def test_min_unique_and_per_driver_exposures_are_honoured(bench_pool) -> None:
 
 
 def test_global_min_exposure_puts_every_driver_in_enough_lineups(bench_pool) -> None:
-    spec = ConstraintSpec(lineups=60, min_exposure=0.05, max_exposure=0.6, objective="mean")
+    spec = ConstraintSpec(lineups=40, min_exposure=0.05, max_exposure=0.6, objective="mean")
     portfolio = build_portfolio(bench_pool, spec)
     assert len(portfolio.exposures) == bench_pool.size
     assert min(portfolio.exposures.values()) >= 0.05
