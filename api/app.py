@@ -58,6 +58,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.shutting_down = False
+        ctx.health.open()  # type: ignore[union-attr]
         _flip_readiness_on_sigterm(ctx)
         if settings.background_worker:
             worker.start()
@@ -185,12 +187,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "required": ["status"],
         "properties": {"status": {"type": "string", "enum": ["pass", "warn", "fail"]}},
     }
+    _require_discriminators(components)
     problem_content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, ops in schema.get("paths", {}).items():
         for method, op in ops.items():
             responses = op.setdefault("responses", {})
             for code, resp in list(responses.items()):
-                if code.isdigit() and int(code) >= 400:
+                if code.isdigit() and int(code) >= 400 and HEALTH_MEDIA_TYPE not in resp.get("content", {}):
                     resp["content"] = problem_content
             for code in ("404", "405", "500") if path.startswith("/v1") else ("500",):
                 responses.setdefault(code, {"description": "Problem", "content": problem_content})
@@ -210,3 +213,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("422", {"description": "Validation error", "content": problem_content})
     app.openapi_schema = schema
     return schema
+
+
+def _require_discriminators(components: dict[str, Any]) -> None:
+    """A discriminated union needs its tag on the wire even when the model gives it a default."""
+    for schema in components.values():
+        for node in _walk(schema):
+            disc = node.get("discriminator") if isinstance(node, dict) else None
+            if not disc:
+                continue
+            for ref in disc.get("mapping", {}).values():
+                target = components.get(ref.rsplit("/", 1)[-1])
+                if target is not None and disc["propertyName"] not in target.setdefault("required", []):
+                    target["required"].append(disc["propertyName"])
+
+
+def _walk(node: Any) -> Any:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)

@@ -64,11 +64,19 @@ class HealthChecker:
         self.ctx = ctx
         self._lock = threading.Lock()
         self._cached: tuple[float, list[CheckResult]] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+        self._pool: ThreadPoolExecutor | None = None
         self.db_checks = 0  # counted so tests can see the cache at work
 
+    def open(self) -> None:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
 
     def results(self) -> list[CheckResult]:
         """Cached for `health_cache_s`; one refresh at a time (others wait and reuse it)."""
@@ -90,7 +98,10 @@ class HealthChecker:
         if neo4j is not None:
             checks.append(("neo4j:responseTime", "datastore", False, neo4j))
         timeout = self.ctx.settings.health_check_timeout_s
-        futures = [(name, kind, fatal, self._pool.submit(_timed, fn)) for name, kind, fatal, fn in checks]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+        pool = self._pool
+        futures = [(name, kind, fatal, pool.submit(_timed, fn)) for name, kind, fatal, fn in checks]
         deadline = time.monotonic() + timeout
         out = []
         for name, kind, fatal, future in futures:

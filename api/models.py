@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.problems import Problem
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
@@ -20,6 +20,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _strict_spec(value: Any, handler: Any) -> Any:
+    # Strict: `false` is not a lineup count and "20" is not a number; lax coercion would let a
+    # malformed request through and hash it as if it were well formed.
+    if isinstance(value, dict):
+        return ConstraintSpec.model_validate(value, strict=True)
+    return handler(value)
+
+
 class LineupRequestCreate(_In):
     race_id: str = Field(pattern=RACE_ID_PATTERN, examples=["2024-cup-phoenix-2"])
     spec: ConstraintSpec = Field(description="the portfolio's constraints (ConstraintSpec)")
@@ -29,6 +37,11 @@ class LineupRequestCreate(_In):
         pattern=r"^https://[^\s]+$",
         description="https URL receiving a signed webhook when the request finishes",
     )
+
+    @field_validator("spec", mode="wrap")
+    @classmethod
+    def _spec_is_strict(cls, value: Any, handler: Any) -> Any:
+        return _strict_spec(value, handler)
 
 
 class Progress(BaseModel):
@@ -95,6 +108,11 @@ class SlateOut(BaseModel):
 class PreviewRequest(_In):
     race_id: str = Field(pattern=RACE_ID_PATTERN)
     spec: ConstraintSpec
+
+    @field_validator("spec", mode="wrap")
+    @classmethod
+    def _spec_is_strict(cls, value: Any, handler: Any) -> Any:
+        return _strict_spec(value, handler)
 
 
 class PreviewOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Connection, Row
 from starlette.concurrency import run_in_threadpool
 
@@ -421,18 +421,29 @@ def trigger_recalibration(
     return RecalibrationOut(race_id=body.race_id, status="accepted")
 
 
+class HealthJSONResponse(JSONResponse):
+    media_type = "application/health+json"
+
+
 @router.get(
     "/health",
     response_model=HealthDetail,
-    responses=problem_responses(403),
+    response_class=HealthJSONResponse,
+    responses={
+        **problem_responses(403),
+        503: {
+            "model": HealthDetail,
+            "description": "a dependency this API needs is down",
+            "content": {"application/health+json": {}},
+        },
+    },
     summary="Admin: per-component health",
 )
-def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin)]) -> Response:
+def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin)]) -> HealthJSONResponse:
     checker: HealthChecker = ctx.health  # type: ignore[assignment]
     status, checks = checker.detail()
-    body = {"status": status, "checks": checks}
-    return Response(
-        json.dumps(body), status_code=503 if status == "fail" else 200, media_type="application/health+json"
+    return HealthJSONResponse(
+        {"status": status, "checks": checks}, status_code=503 if status == "fail" else 200
     )
 
 

@@ -59,6 +59,7 @@ class Worker:
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="api-worker", daemon=True)
         self._thread.start()
 
