@@ -133,3 +133,22 @@ def test_objectives_without_their_inputs_fail_clearly() -> None:
             ConstraintSpec(lineups=2, objective="leverage"),
             rules=THREE_SLOTS,
         )
+
+
+def test_a_slate_is_accepted_directly_and_matches_its_pool(bench_slate, bench_pool) -> None:
+    spec = ConstraintSpec(lineups=5, objective="mean")
+    from_slate = build_portfolio(bench_slate, spec)
+    from_pool = build_portfolio(bench_pool, spec)
+    assert from_slate.dk_id_rows() == from_pool.dk_id_rows()
+
+
+def test_scenarios_missing_a_slate_driver_are_refused() -> None:
+    from dataclasses import replace
+
+    from .helpers import small_scenarios
+
+    pool = small_pool()
+    scenarios = small_scenarios(pool)
+    renamed = replace(scenarios, drivers=("Someone Else", *scenarios.drivers[1:]))
+    with pytest.raises(UnknownDriverError, match="Driver 00"):
+        build_portfolio(pool, ConstraintSpec(lineups=2, objective="scenario"), renamed, rules=THREE_SLOTS)
