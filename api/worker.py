@@ -247,7 +247,12 @@ class Worker:
                     )
             return 0
         status = STATUS_FOR_STATE[st.state]
-        if status == "queued" and now - (req.launched_at or now) > settings.run_start_timeout_s:
+        # Start timeout: measured from when this run was first seen STARTING (a QUEUED run may wait
+        # its turn under Dagster's concurrency limits for as long as it takes).
+        starting = st.state in (RunState.STARTING, RunState.NOT_STARTED)
+        same_run = st.run_id == req.dagster_run_id
+        starting_since = req.status_seen_at if (starting and same_run) else None
+        if starting_since is not None and now - starting_since > settings.run_start_timeout_s:
             self.ctx.launcher.terminate(st.run_id)
             with self.ctx.engine.begin() as conn:
                 return int(
@@ -263,7 +268,10 @@ class Worker:
                 )
         if req.cancel_requested and status in ("queued", "running"):
             status = "canceling"
-        values: dict[str, object] = {"dagster_run_id": st.run_id}
+        values: dict[str, object] = {
+            "dagster_run_id": st.run_id,
+            "status_seen_at": (starting_since or now) if starting else None,
+        }
         if st.phase is not None:
             values.update(
                 progress_phase=st.phase, progress_percent=max(req.progress_percent or 0.0, st.percent)

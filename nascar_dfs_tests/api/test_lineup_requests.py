@@ -185,6 +185,12 @@ def test_run_that_never_starts_fails_and_frees_the_slot(make_api) -> None:  # ty
     headers = api.key()
     data = submit(api, headers).json()
     api.worker.run_once()
+    api.clock.advance(600)  # waiting in Dagster's queue is not a start failure
+    api.worker.run_once()
+    assert api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()["status"] == "queued"
+    run = api.launcher.only_run_for(data["id"])
+    api.launcher.set_state(run.run_id, RunState.STARTING)
+    api.worker.run_once()
     api.clock.advance(61)
     api.worker.run_once()
     got = api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()
