@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nascar_dfs.cli import main
+from nascar_dfs.core.data.demo import DEMO_DIR
 
 
 def _closed_port() -> int:
@@ -41,11 +42,9 @@ def test_covariates_from_the_tables(monkeypatch, capsys, shared_data_dir: Path) 
     assert "Kyle Larson\tHendrick Motorsports\tChevrolet\tsuperspeedway" in lines
 
 
-def test_covariates_of_an_unknown_race_is_a_clear_error(monkeypatch, capsys, shared_data_dir: Path) -> None:
+def test_covariates_of_an_unknown_race_is_a_clear_error(monkeypatch, capsys) -> None:
     monkeypatch.delenv("NEO4J_URI", raising=False)
-    assert (
-        main(["graph", "covariates", "--data-dir", str(shared_data_dir), "--race", "2024-cup-nowhere-1"]) == 2
-    )
+    assert main(["graph", "covariates", "--data-dir", str(DEMO_DIR), "--race", "2024-cup-nowhere-1"]) == 2
     assert "2024-cup-nowhere-1" in capsys.readouterr().err
 
 

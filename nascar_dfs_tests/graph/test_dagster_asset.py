@@ -44,11 +44,12 @@ def test_without_neo4j_the_asset_writes_nothing_and_queries_use_the_tables(
     history: RaceHistory, monkeypatch
 ) -> None:
     monkeypatch.delenv("NEO4J_URI", raising=False)
+    small = _first_races(history, 2)
     store = RaceGraphStore()
     assert store.settings() is None
-    assert isinstance(store.graph(history), TableRaceGraph)
+    assert isinstance(store.graph(small), TableRaceGraph)
     assert store.health().status == "pass"
-    metadata = _materialize(_first_races(history, 2), store)
+    metadata = _materialize(small, store)
     assert metadata["backend"] == "table" and metadata["nodes_written"] == 0
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.core.data.demo import DEMO_DIR
+from nascar_dfs.core.data.history import RaceHistory, load_history
 from nascar_dfs.graph import (
     NotInRaceError,
     RaceGraph,
@@ -95,9 +96,9 @@ def test_health_of_the_table_graph_passes(graph: TableRaceGraph) -> None:
     assert health.status == "pass" and health.backend == "table"
 
 
-def test_without_neo4j_uri_the_table_graph_is_used(history: RaceHistory, monkeypatch) -> None:
+def test_without_neo4j_uri_the_table_graph_is_used(monkeypatch) -> None:
     monkeypatch.delenv("NEO4J_URI", raising=False)
-    assert isinstance(open_race_graph(history), TableRaceGraph)
+    assert isinstance(open_race_graph(load_history(DEMO_DIR)), TableRaceGraph)
 
 
 def test_with_neo4j_uri_the_neo4j_graph_is_used(history: RaceHistory, monkeypatch) -> None:
