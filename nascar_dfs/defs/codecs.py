@@ -138,6 +138,6 @@ class ModelCodec:
         obj.save(path)  # FittedModel.save stages a folder and swaps it into place itself
 
     def read(self, path: Path) -> Any:
-        from nascar_dfs.core.model import FittedModel
+        from nascar_dfs.core.model.fitted import FittedModel
 
         return FittedModel.load(path)

@@ -110,7 +110,7 @@ def _stale_reason(
 
 _PARENTS = {
     "race_history": (),
-    "race_slate": (),
+    "race_slate": ("race_history",),
     "calibrated_model": ("race_history",),
     "scenario_set": ("calibrated_model", "race_slate"),
     "lineups": ("scenario_set", "race_slate"),

@@ -33,6 +33,13 @@ def read_slate(path: Path) -> Any:
     return read_dk_salaries(path)
 
 
+def match_slate(slate: Any, history: Any) -> Any:
+    """Slate drivers named as the history names them; debutants keep their DraftKings name."""
+    from nascar_dfs.core.data.draftkings import match_slate_drivers
+
+    return match_slate_drivers(slate, history.results["driver"].unique(), allow_unknown=True)
+
+
 def slate_field(slate: Any, history: Any, race_id: str) -> Field:
     from nascar_dfs.core.data.fields import field_from_slate
 

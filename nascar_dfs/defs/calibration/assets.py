@@ -37,12 +37,15 @@ def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData) -> 
 
 
 @dg.asset(partitions_def=race_partitions, group_name="data", code_version=versions.RACE_SLATE_CODE)
-def race_slate(context: dg.AssetExecutionContext, storage: NascarStorage) -> dg.Output[Any]:
-    """The race's DraftKings salaries: an uploaded slates/<race>.csv, else the demo slate."""
+def race_slate(
+    context: dg.AssetExecutionContext, race_history: Any, storage: NascarStorage
+) -> dg.Output[Any]:
+    """The race's DraftKings salaries (an uploaded slates/<race>.csv, else the demo slate), with
+    each DraftKings name matched to the history's spelling so model, scenarios and lineups agree."""
     race = context.partition_key
     uploaded = storage.slate_upload(race)
     source = uploaded if uploaded.exists() else science.demo_data_dir() / "DKSalaries.csv"
-    slate = science.read_slate(source)
+    slate = science.match_slate(science.read_slate(source), race_history)
     return dg.Output(
         slate,
         data_version=dg.DataVersion(versions.digest(source.read_bytes().hex())),

@@ -34,7 +34,6 @@ class RaceCalendar:
         keep = ~dated | (ahead["race_date"].fillna("9999-12-31") >= today.isoformat())
         return ahead.loc[keep, "race_id"].head(limit).tolist()
 
-
     def next_after(self, race: str, limit: int) -> list[str]:
         """The next `limit` races without results scheduled after `race` (dates not needed)."""
         ids = self.race_ids()

@@ -1,0 +1,87 @@
+"""`nascar-dfs demo`: one demo race end to end through Dagster, on the instance under DAGSTER_HOME."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from nascar_dfs.cli import CliError
+
+HELP = "materialize a demo race end to end through Dagster and print where the DraftKings upload CSV is"
+
+# A short chain for a smoke run: converges on the demo data in seconds, not a production fit.
+QUICK_FIT = {"chains": 2, "tune": 200, "draws": 200, "min_ess_bulk": 50.0, "max_rhat": 1.1}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--race", help="race partition to build (default: the demo slate's upcoming race)")
+    parser.add_argument("--lineups", type=int, default=20, help="lineups in the portfolio (default 20)")
+    parser.add_argument("--scenarios", type=int, default=2000, help="simulated races (default 2000)")
+    parser.add_argument("--quick", action="store_true", help="short MCMC chain (smoke test, not for play)")
+
+
+def _upcoming_demo_race(data_dir: Path) -> str:
+    from nascar_dfs.defs.calibration.calendar import read_calendar
+
+    upcoming = [r for r in read_calendar(data_dir).race_ids() if r not in read_calendar(data_dir).completed()]
+    if not upcoming:
+        raise CliError(f"no race without results in {data_dir}: pass --race")
+    return upcoming[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    # Before anything imports PyTensor: compiled models are reused across runs (refit.md).
+    from nascar_dfs.core.model.fit import CompileCacheError, configure_compile_cache
+
+    try:
+        configure_compile_cache()
+    except CompileCacheError as exc:  # already imported in this process (tests): only slower
+        print(f"note: {exc}", flush=True)
+    from nascar_dfs.defs.instance import prepare_dagster_home
+
+    home = prepare_dagster_home()
+    os.environ["DAGSTER_HOME"] = str(home)
+
+    import dagster as dg
+
+    from nascar_dfs.core.scenarios.spec import ConstraintSpec
+    from nascar_dfs.definitions import build_definitions
+    from nascar_dfs.defs.calibration.calendar import read_calendar
+    from nascar_dfs.defs.partitions import register_races
+    from nascar_dfs.defs.requests import RequestFailedError, request_lineups
+    from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+
+    try:
+        spec = ConstraintSpec(lineups=args.lineups, scenarios=args.scenarios)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    data_dir = NascarData().root()
+    storage = NascarStorage()
+    defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)} if args.quick else None)
+    race = args.race or _upcoming_demo_race(data_dir)
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        register_races(instance, read_calendar(data_dir).race_ids())
+        try:
+            plan, results = request_lineups(
+                defs, instance, race, spec,
+                storage_root=storage.root(),
+                scenario_ttl_hours=CheckSettings().scenario_ttl_hours,
+                reason="demo",
+            )  # fmt: skip
+        except (RequestFailedError, KeyError, ValueError) as exc:
+            raise CliError(str(exc)) from exc
+    print(f"instance: {home}  data: {data_dir}")
+    print(f"race {race}, spec {spec.key} ({spec.lineups} lineups, {spec.scenarios} scenarios)")
+    if plan.reuses_everything:
+        print("everything was already materialized and current: nothing recomputed")
+    for result in results:
+        print(f"run {result.run_id} ({result.step.job}, partition {result.step.partition})")
+        for asset, seconds in result.seconds_per_asset.items():
+            print(f"  {asset:<22} {seconds:8.2f} s   ({plan.reasons.get(asset, 'dependency of the run')})")
+    upload = storage.root() / "dk_upload_csv" / race / f"{spec.key}.csv"
+    print(f"total {time.perf_counter() - started:.1f} s")
+    print(f"DraftKings upload CSV: {upload}")
+    return 0
