@@ -111,6 +111,16 @@ def test_submit_to_dk_upload_csv_through_real_runs(live: Live) -> None:
             assert run.tags["dagster/partition/spec"] == done["spec_key"]
 
 
+def test_preview_reads_the_calibrated_model(live: Live) -> None:
+    """Runs after the first test calibrated the demo race's model."""
+    spec = {"lineups": 5, "views": [{"kind": "finish_top", "driver": "Demo Driver 02", "k": 10}]}
+    resp = live.client.post(
+        "/v1/specs/preview", json={"race_id": DEMO_RACE, "spec": spec}, headers=live.headers
+    )
+    assert resp.status_code == 200, resp.text
+    assert 0.0 < resp.json()["acceptance_rate"] < 1.0
+
+
 def test_concurrent_duplicates_make_one_real_run(live: Live) -> None:
     import concurrent.futures as cf
 
