@@ -69,6 +69,16 @@ def dagster_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Ite
     port = free_port()
     bindir = Path(sys.executable).parent
     logs = (workdir / "webserver.log").open("wb"), (workdir / "daemon.log").open("wb")
+    # Create the instance's tables once, before two processes race to do it (alembic then
+    # records two heads in a fresh SQLite storage and every later read fails).
+    subprocess.run(
+        [str(bindir / "dagster"), "instance", "migrate"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     procs = [
         subprocess.Popen(
             [
@@ -85,18 +95,20 @@ def dagster_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Ite
             stdout=logs[0],
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        ),
-        subprocess.Popen(
-            [str(bindir / "dagster-daemon"), "run", "-m", "nascar_dfs.definitions"],
-            env=env,
-            cwd=REPO,
-            stdout=logs[1],
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),
+        )
     ]
     try:
         _wait_http(f"http://127.0.0.1:{port}/server_info", 120, procs)
+        procs.append(
+            subprocess.Popen(
+                [str(bindir / "dagster-daemon"), "run", "-m", "nascar_dfs.definitions"],
+                env=env,
+                cwd=REPO,
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         yield DagsterStack(home, storage, f"http://127.0.0.1:{port}", env)
     finally:
         for p in procs:
