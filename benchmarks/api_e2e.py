@@ -113,7 +113,8 @@ def main() -> int:
                 t0 = time.monotonic()
                 warm = _wait_done(client, _submit(client, {"lineups": 5, "scenarios": 1000}), 3600)
                 print(
-                    f"warm-up (calibration + first lineups): {warm['status']} in {time.monotonic() - t0:.1f} s"
+                    f"warm-up (calibration + first lineups): {warm['status']} "
+                    f"in {time.monotonic() - t0:.1f} s"
                 )
                 if warm["status"] != "succeeded":
                     print(f"warm-up failed: {warm.get('error')}")
@@ -135,7 +136,8 @@ def main() -> int:
             server.wait(20)
     p50, p95 = np.percentile(seconds, [50, 95])
     print(
-        f"submit -> {args.lineups} lineups ready over {len(seconds)} requests: p50 {p50:.1f} s, p95 {p95:.1f} s "
+        f"submit -> {args.lineups} lineups ready over {len(seconds)} requests: "
+        f"p50 {p50:.1f} s, p95 {p95:.1f} s "
         f"(targets 30 / 60 s); {outcomes.count('succeeded')} succeeded"
     )
     return 0 if outcomes.count("succeeded") == len(outcomes) else 1
