@@ -12,7 +12,7 @@ import numpy as np
 from nascar_dfs.core.names import name_key
 from nascar_dfs.core.optimizer.coverage import build_coverage
 from nascar_dfs.core.optimizer.errors import InfeasibleSpecError, UnknownDriverError
-from nascar_dfs.core.optimizer.milp import build_milp
+from nascar_dfs.core.optimizer.milp import build_milp, plan_portfolio
 from nascar_dfs.core.optimizer.pool import PlayerPool, pool_from_slate
 from nascar_dfs.core.optimizer.portfolio import Portfolio, assemble, lineup_scores, lineup_stats
 from nascar_dfs.core.optimizer.requirements import Requirements, resolve_requirements
@@ -150,10 +150,11 @@ def _search_space(
     target: float | None,
     mean_scores: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Run the objective's search; with min exposures, retry meeting them earlier before giving up
-    (greedy lineups can spend late slots the minimums needed)."""
+    """Run the objective's search. With min exposures, retry meeting them earlier (greedy lineups can
+    spend late slots the minimums needed), then plan the whole portfolio in one MILP."""
     slacks = MIN_EXPOSURE_SLACKS if req.has_min_exposure else (1.0,)
-    for attempt, slack in enumerate(slacks):
+    furthest: tuple[int, InfeasibleSpecError] | None = None
+    for slack in slacks:
         state = PortfolioState(req, slack)
         try:
             if spec.objective == "scenario":
@@ -161,10 +162,17 @@ def _search_space(
                 return _scenario_build(pool, space, points, target, mean_scores, state)
             rows = scan_ranked(pool, space, mean_scores, state, req.n_lineups)
             return space.drivers[rows], mean_scores[rows], "scan"
-        except InfeasibleSpecError:
-            if attempt == len(slacks) - 1:
-                raise
-    raise AssertionError("unreachable")
+        except InfeasibleSpecError as exc:
+            if furthest is None or state.chosen > furthest[0]:
+                furthest = (state.chosen, exc)
+    assert furthest is not None
+    if not req.has_min_exposure:
+        raise furthest[1]
+    try:
+        rows = plan_portfolio(pool, space, mean_scores, req)
+    except InfeasibleSpecError as plan_error:
+        raise InfeasibleSpecError(f"{furthest[1]}; {plan_error}") from furthest[1]
+    return space.drivers[rows], mean_scores[rows], "plan"
 
 
 def _scenario_build(

@@ -12,8 +12,9 @@ import pulp
 
 from nascar_dfs.core.optimizer.errors import InfeasibleSpecError
 from nascar_dfs.core.optimizer.pool import PlayerPool
-from nascar_dfs.core.optimizer.requirements import Requirements
+from nascar_dfs.core.optimizer.requirements import Requirements, bits_of
 from nascar_dfs.core.optimizer.search import PortfolioState
+from nascar_dfs.core.optimizer.space import LineupSpace
 
 
 def solver() -> pulp.LpSolver:
@@ -82,3 +83,73 @@ def _solve_one(
             "min_unique together leave no legal lineup"
         )
     return np.array(sorted(i for i in usable if x[i].value() > 0.5), dtype=np.int64)
+
+
+PLAN_TOP = 3_000  # best lineups offered to the planning model
+PLAN_PER_DRIVER = 60
+PLAN_SECONDS = 60
+PLAN_BONUS_WEIGHTS = (0.25, 0.5, 1.0, 2.0)  # bonus per min-exposure driver, in score spreads
+PLAN_PER_BONUS = 1_000  # plus, per driver with a min exposure, this many of their best lineups
+
+
+def plan_portfolio(
+    pool: PlayerPool, space: LineupSpace, scores: np.ndarray, req: Requirements
+) -> np.ndarray:
+    """Space rows of a portfolio chosen in ONE model: the best total score whose driver counts lie
+    within every min and max exposure. For min exposures a lineup-by-lineup search cannot plan.
+
+    Lineups are distinct by construction; it is only valid when min_unique asks no more than that.
+    """
+    if req.max_overlap < req.slots - 1:
+        raise InfeasibleSpecError("planning min exposures together with min_unique above 1 is not supported")
+    candidates = _plan_candidates(space, scores, req)
+    prob = pulp.LpProblem("portfolio", pulp.LpMaximize)
+    y = [prob.add_variable(f"y{c}", cat="Binary") for c in range(candidates.size)]
+    prob += pulp.lpSum(float(scores[row]) * y[c] for c, row in enumerate(candidates))
+    prob += pulp.lpSum(y) == req.n_lineups
+    for i in range(pool.size):
+        rows = np.flatnonzero((space.drivers[candidates] == i).any(axis=1))
+        if req.min_count[i] > 0 or rows.size > req.max_count[i]:
+            used = pulp.lpSum(y[c] for c in rows.tolist())
+            if req.min_count[i] > 0:
+                prob += used >= int(req.min_count[i])
+            if rows.size > req.max_count[i]:
+                prob += used <= int(req.max_count[i])
+    status = prob.solve(_plan_solver())
+    if pulp.LpStatus[status] != "Optimal":
+        raise InfeasibleSpecError(
+            f"no portfolio of {req.n_lineups} lineups from the best {candidates.size} candidates meets "
+            f"every min and max exposure (solver status {pulp.LpStatus[status]})"
+        )
+    chosen = candidates[[c for c in range(candidates.size) if y[c].value() > 0.5]]
+    return chosen[np.argsort(-scores[chosen], kind="stable")]
+
+
+def _plan_solver() -> pulp.LpSolver:
+    """Thousands of binaries: presolve pays here, and a 1e-6 relative gap is a few thousandths of
+    a point over a whole portfolio."""
+    highs = pulp.HiGHS(msg=False, gapRel=1e-6, timeLimit=PLAN_SECONDS)
+    return highs if highs.available() else pulp.PULP_CBC_CMD(msg=False, gapRel=1e-6, timeLimit=PLAN_SECONDS)
+
+
+def _plan_candidates(space: LineupSpace, scores: np.ndarray, req: Requirements) -> np.ndarray:
+    """The best lineups overall, each min-exposure driver's best lineups, and the best lineups when
+    every min-exposure driver carries a bonus — minimums often need lineups holding several of them,
+    which neither of the first two lists contains."""
+    everything = np.arange(space.size)
+    picks = [_best(scores, everything, PLAN_TOP)]
+    needy = np.flatnonzero(req.min_count > 0)
+    for i in needy:
+        rows = np.flatnonzero((space.masks >> np.uint64(i)) & np.uint64(1))
+        picks.append(_best(scores, rows, PLAN_PER_DRIVER + 3 * int(req.min_count[i])))
+    carried = np.bitwise_count(space.masks & bits_of(needy)).astype(np.float64)
+    spread = float(np.std(scores)) or 1.0
+    for weight in PLAN_BONUS_WEIGHTS:
+        picks.append(_best(scores + weight * spread * carried, everything, PLAN_PER_BONUS))
+    return np.unique(np.concatenate(picks))
+
+
+def _best(scores: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    if rows.size <= k:
+        return rows
+    return rows[np.argpartition(-scores[rows], k - 1)[:k]]

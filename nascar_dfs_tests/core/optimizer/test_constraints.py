@@ -152,3 +152,20 @@ def test_scenarios_missing_a_slate_driver_are_refused() -> None:
     renamed = replace(scenarios, drivers=("Someone Else", *scenarios.drivers[1:]))
     with pytest.raises(UnknownDriverError, match="Driver 00"):
         build_portfolio(pool, ConstraintSpec(lineups=2, objective="scenario"), renamed, rules=THREE_SLOTS)
+
+
+def test_min_exposures_the_greedy_cannot_reach_are_planned_in_one_model() -> None:
+    pool = small_pool(n=12, seed=0)
+    low = [pool.names[i] for i in np.argsort(pool.projections)[:4]]
+    spec = ConstraintSpec(
+        lineups=10,
+        exposures={name: ExposureBounds(min=0.5) for name in low},
+        max_exposure=0.6,
+        objective="mean",
+    )
+    portfolio = build_portfolio(pool, spec, rules=THREE_SLOTS)
+    assert portfolio.method == "plan"  # this instance defeats the lineup-by-lineup search
+    assert len({frozenset(lineup.drivers) for lineup in portfolio.lineups}) == 10
+    assert all(portfolio.exposures.get(name, 0.0) >= 0.5 for name in low)
+    assert max(portfolio.exposures.values()) <= 0.6
+    assert all(lineup.salary <= THREE_SLOTS.salary_cap for lineup in portfolio.lineups)
