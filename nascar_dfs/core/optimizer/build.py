@@ -156,6 +156,8 @@ def _search_space(
     furthest: tuple[int, InfeasibleSpecError] | None = None
     for slack in slacks:
         state = PortfolioState(req, slack)
+        if state.min_exposure_terms()[2] > req.slots:
+            continue  # this slack asks the first lineup for more short drivers than it holds
         try:
             if spec.objective == "scenario":
                 assert points is not None and target is not None
@@ -165,12 +167,14 @@ def _search_space(
         except InfeasibleSpecError as exc:
             if furthest is None or state.chosen > furthest[0]:
                 furthest = (state.chosen, exc)
-    assert furthest is not None
     if not req.has_min_exposure:
+        assert furthest is not None
         raise furthest[1]
     try:
         rows = plan_portfolio(pool, space, mean_scores, req)
     except InfeasibleSpecError as plan_error:
+        if furthest is None:
+            raise
         raise InfeasibleSpecError(f"{furthest[1]}; {plan_error}") from furthest[1]
     return space.drivers[rows], mean_scores[rows], "plan"
 
