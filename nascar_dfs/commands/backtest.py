@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +29,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tune", type=int, default=None, help="sampler tuning steps per chain")
     parser.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="rewrite this JSON file with the races done so far after every race (long runs)",
+    )
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _checkpoint_writer(path: Path) -> Callable[[BacktestReport], None]:
+    def write(report: BacktestReport) -> None:
+        # write-then-rename, so a reader never sees half a document
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(report.to_json(), encoding="utf-8")
+        partial.replace(path)
+
+    return write
 
 
 def _fit_config(args: argparse.Namespace) -> Any:
@@ -46,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"data folder {args.data_dir} does not exist")
     if args.last is not None and args.last < 1:
         raise CliError(f"--last must be at least 1, got {args.last}")
+    if args.checkpoint is not None and not args.checkpoint.parent.is_dir():
+        raise CliError(f"checkpoint folder {args.checkpoint.parent} does not exist")
     if args.scenarios < 2:
         raise CliError(f"--scenarios must be at least 2, got {args.scenarios}")
 
@@ -80,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             fit_config=_fit_config(args),
             seed=args.seed,
             progress=_progress,
+            checkpoint=None if args.checkpoint is None else _checkpoint_writer(args.checkpoint),
         )
     except ForecastFailed as exc:
         raise CliError(f"no race could be fitted: {exc}") from exc

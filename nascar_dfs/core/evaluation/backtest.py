@@ -337,6 +337,51 @@ def target_checks(overall: Summary) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Run:
+    """What a backtest has gathered so far; turned into a report after every race."""
+
+    season: int
+    scenarios: int
+    seed: int
+    config: dict[str, Any]
+    started: float = field(default_factory=time.perf_counter)
+    scores: list[RaceScore] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    pooled: dict[str, _Pooled] = field(default_factory=dict)
+
+    def report(self) -> BacktestReport:
+        overall = summarize(self.scores, self.pooled["all"])
+        by_type = {
+            track_type: summarize(
+                [s for s in self.scores if s.track_type == track_type], self.pooled[track_type]
+            )
+            for track_type in sorted({s.track_type for s in self.scores})
+        }
+        return BacktestReport(
+            season=self.season,
+            scenarios=self.scenarios,
+            seed=self.seed,
+            coverage_level=COVERAGE_LEVEL,
+            races=list(self.scores),
+            overall=overall,
+            by_track_type=by_type,
+            targets=target_checks(overall),
+            wall_seconds=time.perf_counter() - self.started,
+            failed=_jsonable(self.failed),
+            config=self.config,
+        )
+
+
+def _race_line(k: int, total: int, score: RaceScore) -> str:
+    return (
+        f"[{k + 1}/{total}] {score.race_id} ({score.track_type}): finish CRPS model "
+        f"{score.model_finish_crps:.2f} vs baseline {score.baseline_finish_crps:.2f}, DK CRPS "
+        f"{score.model_dk_crps:.2f} vs {score.baseline_dk_crps:.2f}, DK cov80 "
+        f"{score.model_dk_coverage:.2f}, fit {score.fit_seconds:.1f}s"
+    )
+
+
 def run_backtest(
     history: RaceHistory,
     season: int,
@@ -346,55 +391,36 @@ def run_backtest(
     seed: int = 0,
     forecaster: Forecaster | None = None,
     progress: Callable[[str], None] | None = None,
+    checkpoint: Callable[[BacktestReport], None] | None = None,
 ) -> BacktestReport:
     """Walk forward through the season's races; `forecaster` defaults to refit + simulate.
 
     Race k (0-based) is simulated with seed `seed + k`, so a run is reproducible race by race.
+    `checkpoint` receives the report of the races done so far after every scored race, so a long
+    run that is cut short still leaves its results.
     """
     if scenarios < 2:
         raise ValueError(f"scenarios must be at least 2 for an ensemble score, got {scenarios}")
     races = season_races(history, season, last)
     predict = forecaster if forecaster is not None else fitted_model_forecaster(fit_config)
     rng = np.random.default_rng(seed)
-    pooled: dict[str, _Pooled] = {}
-    scores: list[RaceScore] = []
-    started = time.perf_counter()
-    failed: list[dict[str, Any]] = []
+    run = _Run(season, scenarios, seed, {"last": last, "fit_config": _jsonable(_config_dict(fit_config))})
     for k, (_, race) in enumerate(races.iterrows()):
         try:
-            score = _score_race(history, race, predict, scenarios, seed + k, pooled, rng)
+            score = _score_race(history, race, predict, scenarios, seed + k, run.pooled, rng)
         except ForecastFailed as exc:
-            failed.append({"race_id": exc.race_id, "reason": exc.reason, "diagnostics": exc.diagnostics})
+            run.failed.append({"race_id": exc.race_id, "reason": exc.reason, "diagnostics": exc.diagnostics})
             if progress is not None:
                 progress(f"[{k + 1}/{len(races)}] {exc.race_id}: FAILED, {exc.reason}")
             continue
-        scores.append(score)
+        run.scores.append(score)
         if progress is not None:
-            progress(
-                f"[{k + 1}/{len(races)}] {score.race_id} ({score.track_type}): finish CRPS model "
-                f"{score.model_finish_crps:.2f} vs baseline {score.baseline_finish_crps:.2f}, DK CRPS "
-                f"{score.model_dk_crps:.2f} vs {score.baseline_dk_crps:.2f}, fit {score.fit_seconds:.1f}s"
-            )
-    if not scores:
+            progress(_race_line(k, len(races), score))
+        if checkpoint is not None:
+            checkpoint(run.report())
+    if not run.scores:
         raise ForecastFailed(str(races["race_id"].iloc[0]), f"every one of {len(races)} races failed to fit")
-    overall = summarize(scores, pooled["all"])
-    by_type = {
-        track_type: summarize([s for s in scores if s.track_type == track_type], pooled[track_type])
-        for track_type in sorted({s.track_type for s in scores})
-    }
-    return BacktestReport(
-        season=season,
-        scenarios=scenarios,
-        seed=seed,
-        coverage_level=COVERAGE_LEVEL,
-        races=scores,
-        overall=overall,
-        by_track_type=by_type,
-        targets=target_checks(overall),
-        wall_seconds=time.perf_counter() - started,
-        failed=_jsonable(failed),
-        config={"last": last, "fit_config": _jsonable(_config_dict(fit_config))},
-    )
+    return run.report()
 
 
 def _config_dict(fit_config: Any) -> Any:

@@ -115,3 +115,17 @@ def test_a_race_that_cannot_be_fitted_is_reported_not_dropped(history: RaceHisto
     assert report.overall.races == 2
     assert [f["race_id"] for f in report.failed] == ["2024-cup-phoenix-2"]
     assert "max_rhat" in report.failed[0]["reason"]
+
+
+def test_checkpoint_sees_the_races_done_so_far(history: RaceHistory) -> None:
+    seen: list[int] = []
+    final = run_backtest(
+        history,
+        2024,
+        last=3,
+        scenarios=20,
+        forecaster=oracle,
+        checkpoint=lambda r: seen.append(r.overall.races),
+    )
+    assert seen == [1, 2, 3]
+    assert final.overall.races == 3
