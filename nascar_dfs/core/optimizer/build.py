@@ -28,8 +28,8 @@ from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
 
 DEFAULT_LEVERAGE_WEIGHT = 0.5  # a driver owned by 40% of the field keeps 80% of their projection
-DEFAULT_TARGET_QUANTILE = 0.99
-MIN_EXPOSURE_SLACKS = (1.0, 0.5, 0.25)  # of the best-mean lineup's simulated score, when no target is given
+DEFAULT_TARGET_QUANTILE = 0.99  # of the best-mean lineup's simulated score, when no target is given
+MIN_EXPOSURE_SLACKS = (1.0, 0.5, 0.25)  # share of later slots min exposures may count on, per attempt
 
 
 def build_portfolio(
@@ -212,5 +212,3 @@ def _finish(
         stats = lineup_stats(lineup_scores(positions, points), target)
     return assemble(pool, positions, values, spec.objective, method, stats, target)
 
-
-__all__ = ["Requirements", "build_portfolio", "leverage_values", "scenario_points"]

@@ -31,12 +31,13 @@ class PortfolioState:
         self.req = req
         self.slack = slack
         self.counts = np.zeros(req.locked.size, dtype=np.int64)
-        self.masks: list[np.uint64] = []
+        self.masks: list[np.uint64] = []  # chosen lineups plus any kept apart from
         self._mask_array = np.zeros(0, dtype=np.uint64)
+        self._chosen = 0
 
     @property
     def chosen(self) -> int:
-        return len(self.masks)
+        return self._chosen
 
     @property
     def remaining(self) -> int:
@@ -78,6 +79,7 @@ class PortfolioState:
 
     def accept(self, drivers: np.ndarray, mask: np.uint64) -> None:
         self.counts[np.asarray(drivers, dtype=np.int64)] += 1
+        self._chosen += 1
         self.masks.append(np.uint64(mask))
         self._mask_array = np.array(self.masks, dtype=np.uint64)
 
