@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Bounds the (scenarios x stints) arrays; superspeedways average ~40 lead changes, the record is ~90.
-MAX_LEAD_STINTS = 120
+# Caps one race's stint count (a safety bound on memory; calibrated superspeedway means reach ~110).
+MAX_LEAD_STINTS = 250
 # Share of stints led by a car drawn regardless of speed (pit-cycle and strategy leaders): real races
 # have both one dominant car and many cars that lead a handful of laps.
 RANDOM_LEADER_SHARE = 0.2

@@ -85,7 +85,7 @@ def simulate_batch(
     laps_led = allocate_laps_led(front, laps_completed, winner, laps, dom.lead_stints, dom.lead_decay, rng)
     green = draw_green_laps(n, laps, dom.green_a, dom.green_b, rng)
     fastest = allocate_fastest_laps(front, laps_completed, winner, green, laps, dom.fastest_decay, rng)
-    points = dk_points(finish, field.starts[None, :], laps_led, fastest, field.season)
+    points = dk_points(finish, np.asarray(field.starts)[None, :], laps_led, fastest, field.season)
     return Outcomes(
         finish=finish,
         dnf=dnf,
