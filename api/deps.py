@@ -140,6 +140,9 @@ def _apply_limit(
         if ctx.metrics:
             for name in decision.violated:
                 ctx.metrics.rate_limited.labels(policy=name).inc()
+        # Sampled: one audit row per owner and minute; a client hammering a closed limit must not
+        # turn every refused request into a write.
+        _audit_breach_once_a_minute(ctx, request, principal, ",".join(decision.violated))
         raise ProblemError(
             429,
             "quota-exceeded",
@@ -148,6 +151,29 @@ def _apply_limit(
             violated_policies=decision.violated,
         )
     response.headers.update(headers)
+
+
+def _audit_breach_once_a_minute(
+    ctx: AppContext, request: Request, principal: Principal, outcome: str
+) -> None:
+    now = ctx.clock()
+    sample = ratelimit.Policy("audit-sample", 1, 60)
+    try:
+        with ctx.engine.begin() as conn:
+            if ratelimit.hit(conn, [sample], f"owner:{principal.owner}", now).allowed:
+                audit.record(
+                    conn,
+                    "rate_limit.exceeded",
+                    now,
+                    principal=principal.owner,
+                    key_id=principal.key_id,
+                    source_ip=client_ip(request),
+                    request_id=request.state.request_id,
+                    target=request.url.path,
+                    outcome=outcome,
+                )
+    except SQLAlchemyError:
+        log.warning("audit log unavailable")
 
 
 def submit_limit(

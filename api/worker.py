@@ -18,9 +18,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api import webhooks
+from api import ratelimit, webhooks
 from api.context import AppContext
-from api.db import lineup_requests, lineup_results, outbox, run_metrics
+from api.db import idempotency_keys, lineup_requests, lineup_results, outbox, run_metrics
 from api.launcher import STATUS_FOR_STATE, LaunchRequest, RunState
 from api.models import TERMINAL
 from api.store import advance, run_problem
@@ -28,6 +28,7 @@ from api.store import advance, run_problem
 log = logging.getLogger("api.worker")
 LEASE_S = 60.0
 BATCH = 50
+HOUSEKEEPING_EVERY_S = 60.0
 
 
 def _backoff_s(attempts: int) -> float:
@@ -50,6 +51,7 @@ class Worker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_housekeeping = float("-inf")
         self.handlers: dict[str, Callable[[Row], None]] = {
             "launch": self._launch,
             "terminate": self._terminate,
@@ -84,6 +86,28 @@ class Worker:
     def run_once(self) -> None:
         self.relay()
         self.reconcile()
+        self.housekeeping()
+
+    def housekeeping(self) -> None:
+        """Forget idempotency keys past retention and stale rate-limit counters (once a minute)."""
+        now = self.ctx.clock()
+        if now - self._last_housekeeping < HOUSEKEEPING_EVERY_S:
+            return
+        self._last_housekeeping = now
+        settings = self.ctx.settings
+        policies = [
+            ratelimit.Policy("submit", settings.submit_per_minute, 60),
+            ratelimit.Policy("submit-daily", settings.submit_per_day, 86400),
+            ratelimit.Policy("read", settings.read_per_minute, 60),
+            ratelimit.Policy("auth-failures", settings.auth_failures_per_minute, 60),
+        ]
+        with self.ctx.engine.begin() as conn:
+            conn.execute(
+                sa.delete(idempotency_keys).where(
+                    idempotency_keys.c.created_at < now - settings.idempotency_retention_s
+                )
+            )
+            ratelimit.prune(conn, policies, now)
 
     # --- relay ------------------------------------------------------------------------------
     def relay(self) -> int:

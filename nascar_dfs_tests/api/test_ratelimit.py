@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
+from api.db import audit_log
+
 from .conftest import Api
 from .helpers import assert_problem, fake_results, submit
 
@@ -35,9 +39,13 @@ def test_success_carries_ratelimit_headers_and_users_do_not_share_quota(make_api
     for _ in range(9):
         submit(api, alice)
     assert submit(api, alice).status_code == 429
+    assert submit(api, alice).status_code == 429
     mine = submit(api, bob)
     assert mine.status_code == 202
     assert "r=9" in mine.headers["ratelimit"]
+    with api.ctx.engine.connect() as conn:
+        breaches = conn.execute(sa.select(audit_log).where(audit_log.c.event == "rate_limit.exceeded")).all()
+    assert [b.principal for b in breaches] == ["alice"]  # two refusals, one sampled audit row
 
 
 def test_active_run_cap_then_slot_released(api: Api) -> None:
