@@ -99,8 +99,8 @@ def test_crps_rejects_mismatched_shapes() -> None:
 
 def test_randomized_pit_is_uniform_for_a_calibrated_discrete_forecast() -> None:
     rng = np.random.default_rng(11)
-    ens = rng.poisson(3.0, size=(400, 20_000)).astype(float)
-    obs = rng.poisson(3.0, size=20_000).astype(float)
+    ens = rng.poisson(3.0, size=(200, 10_000)).astype(float)
+    obs = rng.poisson(3.0, size=10_000).astype(float)
     deciles = pit_deciles(pit_randomized(ens, obs, rng))
     assert deciles.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(deciles, 0.1, atol=0.012)
@@ -130,7 +130,7 @@ def test_pit_deciles_rejects_values_outside_unit_interval() -> None:
 
 def test_interval_coverage_of_a_calibrated_forecast_is_near_the_level() -> None:
     rng = np.random.default_rng(5)
-    ens = rng.normal(size=(2_000, 5_000))
+    ens = rng.normal(size=(1_000, 5_000))
     obs = rng.normal(size=5_000)
     assert interval_coverage(ens, obs, level=0.8) == pytest.approx(0.8, abs=0.02)
     assert interval_coverage(ens, obs, level=0.5) == pytest.approx(0.5, abs=0.02)
