@@ -22,6 +22,7 @@ from api.db import api_keys
 KEY_PREFIX = "ndfs"
 KEY_PATTERN = re.compile(r"^ndfs_([0-9a-f]{16})_([0-9a-f]{64})$")
 Scope = Literal["user", "admin"]
+LAST_USED_RESOLUTION_S = 60.0
 SCOPES: tuple[str, ...] = ("user", "admin")
 
 
@@ -105,4 +106,8 @@ def authenticate(engine: Engine, raw: str, now: float) -> Principal | None:
         return None
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION_S:
+        # Throttled: one write per key and minute is enough to see which keys are still in use.
+        with engine.begin() as conn:
+            conn.execute(sa.update(api_keys).where(api_keys.c.key_id == key_id).values(last_used_at=now))
     return Principal(row.key_id, row.owner, row.scope)

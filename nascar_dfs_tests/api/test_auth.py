@@ -63,12 +63,14 @@ def test_bad_keys_all_get_the_same_401_body(api: Api) -> None:
     )
 
 
-def test_key_is_stored_hashed_only(api: Api) -> None:
+def test_key_is_stored_hashed_only_and_its_use_is_recorded(api: Api) -> None:
     issued = create_key(api.ctx.engine, "dave", "user", api.clock())
     secret = issued.secret_key.rsplit("_", 1)[1]
+    api.client.get("/v1/races", headers={"Authorization": f"Bearer {issued.secret_key}"})
     with api.ctx.engine.connect() as conn:
         row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == issued.key_id)).one()
     assert secret not in " ".join(str(v) for v in row)
+    assert row.last_used_at == api.clock() and row.last4 == secret[-4:]
 
 
 def test_another_users_request_is_indistinguishable_from_a_missing_one(api: Api) -> None:
