@@ -35,7 +35,7 @@ def neo4j_settings() -> Neo4jSettings:
 def neo4j_server(neo4j_settings: Neo4jSettings) -> Iterator[Neo4jRaceGraph]:
     """One driver for the session; refuses to run against a database holding someone else's data."""
     graph = Neo4jRaceGraph(neo4j_settings)
-    health = graph.health(timeout_s=10)
+    health = graph.health(timeout_s=30)  # a just-started server answers its first query slowly
     if health.status != "pass":
         # NEO4J_URI is set, so a silent skip would hide a broken CI service: fail loudly instead.
         pytest.fail(f"NEO4J_URI is set but the server does not answer: {health.detail}. {HOW_TO_RUN}")

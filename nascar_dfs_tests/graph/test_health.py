@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,3 +98,24 @@ def test_a_stopped_server_is_reported_down_within_the_timeout(neo4j_server: Neo4
     assert status == "fail", detail
     assert elapsed < TIMEOUT_S + SLACK_S
     assert neo4j_server.health(timeout_s=30).status == "pass", "the server answers again once resumed"
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "services" / "neo4j.sh"
+
+
+@pytest.mark.slow
+@pytest.mark.neo4j
+def test_a_server_shut_down_by_the_script_is_reported_down_then_up_after_start(
+    neo4j_server: Neo4jRaceGraph,
+) -> None:
+    """The real thing: `neo4j.sh stop`, probe, `neo4j.sh start` (about a minute on 2 cores)."""
+    if _script_server_pid(neo4j_server.settings.uri) is None:
+        pytest.skip("NEO4J_URI is not the server of scripts/services/neo4j.sh: cannot stop it safely")
+    subprocess.run(["bash", str(SCRIPT), "stop"], check=True, capture_output=True, timeout=120)
+    try:
+        status, elapsed, _ = _timed_health(neo4j_server.settings)
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "start"], check=True, capture_output=True, timeout=300)
+    assert status == "fail"
+    assert elapsed < TIMEOUT_S + SLACK_S
+    assert neo4j_server.health(timeout_s=30).status == "pass"

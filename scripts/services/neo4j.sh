@@ -76,6 +76,7 @@ port_is_free() {
   python3 - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is no conflict
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
@@ -126,7 +127,8 @@ CONF
 running_pid() {
   [[ -f "$PID_FILE" ]] || return 1
   local pid; pid="$(cat "$PID_FILE")"
-  kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o args= | grep -q CommunityEntryPoint || return 1
+  # /proc, not ps: ps cuts the command line to $COLUMNS, which pytest and CI logs may set narrow
+  kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q CommunityEntryPoint || return 1
   echo "$pid"
 }
 
@@ -152,6 +154,8 @@ cmd_start() {
   install_dist
   if ! running_pid >/dev/null; then
     configure
+    local port; port="$(cat "$HOME_DIR/bolt_port")"
+    port_is_free "$port" || die "port $port is taken by another process (a server not started by this script?)"
     local java; java="$(java_bin)"
     log "starting Neo4j $NEO4J_VERSION on $(bolt_uri)"
     setsid nohup "$java" -Xms512m -Xmx512m -XX:+UseG1GC -cp "$DIST/lib/*" \
