@@ -42,9 +42,13 @@ def load_or_fit(history, race_id: str):
     from nascar_dfs.core.model.fitted import FittedModel
 
     path = OUT / f"model-{race_id}"
-    if not path.exists():
-        print(f"fitting the race model for {race_id} (once; saved to {path}) ...", file=sys.stderr)
-        fit_model(history, race_id).save(path)
+    if path.exists():
+        try:
+            return path, FittedModel.load(path)
+        except (TypeError, ValueError, KeyError) as exc:  # saved by an older model version
+            print(f"refitting: the saved model no longer loads ({exc})", file=sys.stderr)
+    print(f"fitting the race model for {race_id} (once; saved to {path}) ...", file=sys.stderr)
+    fit_model(history, race_id).save(path)
     return path, FittedModel.load(path)
 
 
