@@ -8,6 +8,9 @@
 #
 #   eval "$(scripts/services/neo4j.sh start)"   # then: pytest -m neo4j
 #
+# Without Java 17/21 (or without mvn before the first fetch) `start` warns and prints no env, so the
+# Neo4j tests skip; with NEO4J_REQUIRED=1 it fails instead.
+#
 # Maven Central does not serve the packaged server tarball for 5.x, so the server is assembled from
 # its published jars (org.neo4j.app:neo4j-server + org.neo4j:neo4j, fetched by `mvn
 # dependency:copy-dependencies`) and started with the distribution's own entry point. Everything lives
@@ -150,7 +153,25 @@ wait_for_bolt() {
   die "Bolt not reachable on 127.0.0.1:$port after ${START_TIMEOUT_S}s; see $HOME_DIR/logs/console.log"
 }
 
+# Prints why the server cannot run here (no suitable Java, or no mvn for the one-time fetch).
+missing_prerequisite() {
+  if ! (java_bin >/dev/null 2>&1); then echo "no Java 17 or 21 (set JAVA_HOME)"; return 0; fi
+  if [[ ! -f "$DIST/.complete" ]] && ! command -v mvn >/dev/null 2>&1; then
+    echo "mvn not found (needed once to fetch Neo4j $NEO4J_VERSION from Maven Central)"; return 0
+  fi
+  return 1
+}
+
 cmd_start() {
+  local missing
+  if missing="$(missing_prerequisite)"; then
+    # A machine without Java runs the rest of the suite: no env lines, so Neo4j tests skip and say
+    # how to run them. NEO4J_REQUIRED=1 turns this into an error (for a CI that must run them).
+    [[ "${NEO4J_REQUIRED:-0}" == 1 ]] && die "$missing"
+    log "warning: $missing; Neo4j is not started and the Neo4j tests will be skipped"
+    echo "# neo4j unavailable: $missing"
+    return 0
+  fi
   install_dist
   if ! running_pid >/dev/null; then
     configure
