@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction, unit_of_work
-from neo4j.exceptions import Neo4jError, ServiceUnavailable
 
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.graph import cypher
@@ -262,19 +261,28 @@ def _run_counted(tx: ManagedTransaction, query: str, params: dict[str, Any]) -> 
 
 
 def neo4j_health(settings: Neo4jSettings, timeout_s: float) -> GraphHealth:
-    """Ping the server with a throw-away driver; the thread deadline bounds even a frozen server."""
+    """Ping the server with a throw-away driver. The ping runs on a daemon thread with a deadline, so a
+    frozen server costs the caller at most `timeout_s` and can never block the process from exiting."""
     started = time.perf_counter()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neo4j-health")
-    future = pool.submit(_ping, settings, timeout_s)
+    answers: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=1)
+
+    def ping() -> None:
+        try:
+            answers.put((True, _ping(settings, timeout_s)))
+        except Exception as exc:  # handed to the caller, who reports it
+            answers.put((False, exc))
+
+    threading.Thread(target=ping, name="neo4j-health", daemon=True).start()
     try:
-        version = future.result(timeout=timeout_s)
-        status, detail = "pass", f"{settings.uri}: Neo4j {version}"
-    except FutureTimeout:
-        status, detail = "fail", f"{settings.uri}: no answer within {timeout_s:g} s"
-    except (Neo4jError, ServiceUnavailable, OSError, neo4j.exceptions.DriverError) as exc:
-        status, detail = "fail", f"{settings.uri}: {type(exc).__name__}: {' '.join(str(exc).split())}"
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        ok, value = answers.get(timeout=timeout_s)
+    except queue.Empty:
+        ok, value = False, f"no answer within {timeout_s:g} s"
+    if ok:
+        status, detail = "pass", f"{settings.uri}: Neo4j {value}"
+    elif isinstance(value, Exception):
+        status, detail = "fail", f"{settings.uri}: {type(value).__name__}: {' '.join(str(value).split())}"
+    else:
+        status, detail = "fail", f"{settings.uri}: {value}"
     latency = (time.perf_counter() - started) * 1000
     return GraphHealth(status=status, latency_ms=latency, detail=detail, backend="neo4j")
 
