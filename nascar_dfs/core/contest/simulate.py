@@ -104,16 +104,16 @@ def simulate_contest(
     prizes = contest.prize_by_place()
     cum = np.concatenate([[0.0], np.cumsum(prizes)])
     top_cut = max(1, math.ceil(TOP_SHARE * contest.entries))
-    depth = min(n_field, max(_paid_places(prizes), top_cut))
+    depth = min(n_field, max(paid_places(prizes), top_cut))
     payouts = np.empty((n_races, user.shape[0]), dtype=np.float64)
     better = np.empty((n_races, user.shape[0]), dtype=np.int64)
     duplicates = np.empty((fields.shape[0], user.shape[0]), dtype=np.float64)
     blocks = np.array_split(np.arange(n_races), fields.shape[0])
-    user_onehot = _onehot(user, points.shape[1])
+    user_onehot = lineup_onehot(user, points.shape[1])
     rows_per_chunk = max(1, chunk_cells // max(n_field, 1))
     for b, block in enumerate(blocks):
         duplicates[b] = field_duplicates(user, fields[b])
-        field_onehot = _onehot(fields[b], points.shape[1])
+        field_onehot = lineup_onehot(fields[b], points.shape[1])
         for start in range(0, block.size, rows_per_chunk):
             rows = block[start : start + rows_per_chunk]
             chunk = points[rows]
@@ -131,21 +131,32 @@ def rank_in_contest(user_q: np.ndarray, field_q: np.ndarray, depth: int) -> tupl
     Exact whenever better < depth; past that ``better`` is reported as at least ``depth`` (those
     entries are out of the money and out of the top share, which both lie within depth).
     """
+    field_gt, field_eq = rank_against_field(user_q, field_q, depth)
+    user_gt, user_eq = count_above_and_equal(np.sort(user_q, axis=1), user_q)
+    return field_gt + user_gt, field_eq + user_eq
+
+
+def rank_against_field(user_q: np.ndarray, field_q: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """(field entries above, field entries equal) for each user score, exact while above < depth."""
     n_field = field_q.shape[1]
-    top = np.partition(field_q, n_field - depth, axis=1)[:, n_field - depth:] if depth < n_field else field_q
-    top = np.sort(top, axis=1)
+    top = np.sort(_best_scores(field_q, depth), axis=1)
     floor = top[:, 0]
-    field_gt, field_eq = _count_above_and_equal(top, user_q)
+    field_gt, field_eq = count_above_and_equal(top, user_q)
     # Equal to the K-th best field score: how many field entries share it is not visible in the top K.
     at_floor = (user_q == floor[:, None]) & (depth < n_field)
     if at_floor.any():
         floor_counts = (field_q == floor[:, None]).sum(axis=1)
         field_eq = np.where(at_floor, floor_counts[:, None], field_eq)
     below = user_q < floor[:, None]
-    field_gt = np.where(below, depth, field_gt)
-    field_eq = np.where(below, 0, field_eq)
-    user_gt, user_eq = _count_above_and_equal(np.sort(user_q, axis=1), user_q)
-    return field_gt + user_gt, field_eq + user_eq
+    return np.where(below, depth, field_gt), np.where(below, 0, field_eq)
+
+
+def _best_scores(field_q: np.ndarray, depth: int) -> np.ndarray:
+    """The ``depth`` highest scores of each row, unordered (linear-time partition)."""
+    n_field = field_q.shape[1]
+    if depth >= n_field:
+        return field_q
+    return np.partition(field_q, n_field - depth, axis=1)[:, n_field - depth :]
 
 
 def contest_payouts(scores: np.ndarray, contest: ContestSpec) -> np.ndarray:
@@ -155,7 +166,7 @@ def contest_payouts(scores: np.ndarray, contest: ContestSpec) -> np.ndarray:
         raise ValueError(f"scores must be (races, {contest.entries}) for this contest, got {scores.shape}")
     q = quantise(scores)
     cum = np.concatenate([[0.0], np.cumsum(contest.prize_by_place())])
-    gt, eq = _count_above_and_equal(np.sort(q, axis=1), q)
+    gt, eq = count_above_and_equal(np.sort(q, axis=1), q)
     return (cum[gt + eq] - cum[gt]) / eq
 
 
@@ -175,7 +186,7 @@ def field_duplicates(user: np.ndarray, field_lineups: np.ndarray) -> np.ndarray:
     return np.where(field_masks[pos] == user_masks, counts[pos], 0).astype(np.float64)
 
 
-def _count_above_and_equal(sorted_rows: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def count_above_and_equal(sorted_rows: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, how many of sorted_rows' values exceed / equal each query (one flat searchsorted)."""
     n_rows, width = sorted_rows.shape
     offsets = np.arange(n_rows, dtype=np.int64)[:, None] * _ROW_STRIDE
@@ -187,7 +198,7 @@ def _count_above_and_equal(sorted_rows: np.ndarray, queries: np.ndarray) -> tupl
     return width - right, right - left
 
 
-def _onehot(lineups: np.ndarray, n_drivers: int) -> np.ndarray:
+def lineup_onehot(lineups: np.ndarray, n_drivers: int) -> np.ndarray:
     """(D, L) float32 0/1 matrix so that points (N, D) @ onehot gives lineup scores (N, L)."""
     onehot = np.zeros((n_drivers, lineups.shape[0]), dtype=np.float32)
     onehot[lineups, np.arange(lineups.shape[0])[:, None]] = 1.0
@@ -199,7 +210,7 @@ def _masks(lineups: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(np.left_shift(np.uint64(1), lineups.astype(np.uint64)), axis=1)
 
 
-def _paid_places(prizes: np.ndarray) -> int:
+def paid_places(prizes: np.ndarray) -> int:
     paid = np.flatnonzero(prizes > 0)
     return int(paid[-1]) + 1 if paid.size else 1
 

@@ -1,0 +1,184 @@
+"""Pick the portfolio with the best simulated contest return from a larger pool of candidate lineups.
+
+Candidates come from the optimizer (`build_portfolio`, scenario and ownership-leverage objectives);
+the portfolio is then grown greedily: each step adds the candidate that raises the portfolio's
+expected payout the most, in the same simulated races and against the same field. A lineup's gain is
+its own payout minus what it takes from lineups already chosen: when it beats one of them that one
+drops a place, when it ties one that one shares its places with one more entry. Both effects depend
+only on each chosen lineup's current (better, tied) counts, so per race they are running sums over
+the chosen lineups sorted by score, found for all candidates with one searchsorted; the gain is exact
+for the races used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nascar_dfs.core.contest.field import SimulatedField, simulate_field
+from nascar_dfs.core.contest.simulate import (
+    TOP_SHARE,
+    ContestReport,
+    count_above_and_equal,
+    lineup_onehot,
+    paid_places,
+    quantise,
+    rank_against_field,
+    simulate_contest,
+)
+from nascar_dfs.core.contest.spec import ContestSpec
+from nascar_dfs.core.optimizer import PlayerPool, build_portfolio, scenario_points
+from nascar_dfs.core.optimizer.build import DEFAULT_LEVERAGE_WEIGHT
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.core.scenarios.types import ScenarioSet
+
+DEFAULT_SELECTION_RACES = 2_000  # races the greedy search evaluates (the report uses them all)
+
+
+@dataclass(frozen=True)
+class Selection:
+    rows: np.ndarray  # (n,) indices into the candidates, in the order picked
+    lineups: np.ndarray  # (n, 6) the chosen lineups
+    marginal_payout: np.ndarray  # (n,) expected dollars each pick added when it was picked
+    report: ContestReport  # the chosen portfolio simulated over every race
+
+
+def select_by_contest_roi(
+    dk_points: np.ndarray,
+    candidates: np.ndarray,
+    field_lineups: np.ndarray,
+    contest: ContestSpec,
+    n_lineups: int,
+    *,
+    selection_races: int = DEFAULT_SELECTION_RACES,
+) -> Selection:
+    """Greedily choose ``n_lineups`` distinct candidates maximising the portfolio's expected payout.
+
+    ``field_lineups`` (F, 6) with F = contest.entries - n_lineups; lineups are driver column indices.
+    """
+    points = np.asarray(dk_points, dtype=np.float32)
+    cands = np.asarray(candidates, dtype=np.int64)
+    field = np.asarray(field_lineups, dtype=np.int64)
+    if cands.ndim != 2 or cands.shape[0] < n_lineups or n_lineups < 1:
+        raise ValueError(f"need at least {n_lineups} >= 1 candidate lineups, got {cands.shape}")
+    if field.shape[0] + n_lineups != contest.entries:
+        raise ValueError(
+            f"{field.shape[0]} field entries + {n_lineups} lineups != the contest's {contest.entries}"
+        )
+    sample = points[: min(selection_races, points.shape[0])]
+    cum = np.concatenate([[0.0], np.cumsum(contest.prize_by_place())])
+    depth = min(
+        field.shape[0], max(paid_places(contest.prize_by_place()), math.ceil(TOP_SHARE * contest.entries))
+    )
+    cand_q = quantise(sample @ lineup_onehot(cands, points.shape[1]))
+    field_gt, field_eq = rank_against_field(
+        cand_q, quantise(sample @ lineup_onehot(field, points.shape[1])), depth
+    )
+    chosen: list[int] = []
+    gains: list[float] = []
+    available = np.ones(cands.shape[0], dtype=bool)
+    for _ in range(n_lineups):
+        gain = _marginal_payouts(cand_q, field_gt, field_eq, chosen, cum).mean(axis=0)
+        gain[~available] = -np.inf
+        pick = int(np.argmax(gain))
+        chosen.append(pick)
+        gains.append(float(gain[pick]))
+        available[pick] = False
+    rows = np.array(chosen, dtype=np.int64)
+    report = simulate_contest(points, cands[rows], field, contest)
+    return Selection(rows=rows, lineups=cands[rows], marginal_payout=np.array(gains), report=report)
+
+
+def _marginal_payouts(
+    cand_q: np.ndarray, field_gt: np.ndarray, field_eq: np.ndarray, chosen: list[int], cum: np.ndarray
+) -> np.ndarray:
+    """(races, candidates) payout each candidate would add to the chosen lineups, race by race."""
+    if not chosen:
+        return (cum[field_gt + field_eq + 1] - cum[field_gt]) / (field_eq + 1)
+    idx = np.array(chosen)
+    chosen_q = cand_q[:, idx]
+    # The chosen lineups' own standing now (among the field and each other).
+    own_gt, own_eq = count_above_and_equal(np.sort(chosen_q, axis=1), chosen_q)
+    better, tied = field_gt[:, idx] + own_gt, field_eq[:, idx] + own_eq
+    now = (cum[better + tied] - cum[better]) / tied
+    beaten = (cum[better + 1 + tied] - cum[better + 1]) / tied - now  # a new entry above it
+    shared = (cum[better + tied + 1] - cum[better]) / (tied + 1) - now  # a new entry tied with it
+    # Running sums over the chosen lineups in ascending score order, per race.
+    order = np.argsort(chosen_q, axis=1)
+    sorted_q = np.take_along_axis(chosen_q, order, axis=1)
+    beaten_cum = np.concatenate(
+        [np.zeros((chosen_q.shape[0], 1)), np.cumsum(np.take_along_axis(beaten, order, axis=1), axis=1)],
+        axis=1,
+    )
+    shared_cum = np.concatenate(
+        [np.zeros((chosen_q.shape[0], 1)), np.cumsum(np.take_along_axis(shared, order, axis=1), axis=1)],
+        axis=1,
+    )
+    above, equal = count_above_and_equal(sorted_q, cand_q)
+    n_chosen = idx.size
+    below = n_chosen - above - equal  # chosen lineups scoring less than the candidate
+    loss_beaten = np.take_along_axis(beaten_cum, below, axis=1)
+    loss_shared = np.take_along_axis(shared_cum, below + equal, axis=1) - np.take_along_axis(
+        shared_cum, below, axis=1
+    )
+    c_better = field_gt + above
+    c_tied = field_eq + equal + 1
+    own = (cum[c_better + c_tied] - cum[c_better]) / c_tied
+    return own + loss_beaten + loss_shared
+
+
+@dataclass(frozen=True)
+class ContestPortfolio:
+    """A portfolio picked by simulated contest return, in the pool's terms."""
+
+    names: tuple[tuple[str, ...], ...]  # drivers of each chosen lineup
+    dk_ids: tuple[tuple[int, ...], ...]
+    selection: Selection
+    field: SimulatedField
+    candidates: int
+
+
+def contest_portfolio(
+    pool: PlayerPool,
+    spec: ConstraintSpec,
+    scenarios: ScenarioSet,
+    contest: ContestSpec,
+    ownership: np.ndarray,
+    *,
+    candidates: int | None = None,
+    leverage_weight: float = DEFAULT_LEVERAGE_WEIGHT,
+    seed: int = 0,
+) -> ContestPortfolio:
+    """``spec.lineups`` lineups for ``contest``: candidates from the optimizer's scenario and
+    ownership-leverage builds, a field drawn from ``ownership`` (pool order, fractions), then the
+    greedy selection by simulated payout."""
+    n_candidates = candidates or min(500, max(3 * spec.lineups, 50))
+    if n_candidates < spec.lineups:
+        raise ValueError(f"{n_candidates} candidates cannot supply {spec.lineups} lineups")
+    own = np.asarray(ownership, dtype=np.float64)
+    pool = pool.with_ownership(own)
+    rows = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
+    points = scenario_points(pool, scenarios)
+    field = simulate_field(own, pool.salaries, contest.entries - spec.lineups, seed=seed)
+    selection = select_by_contest_roi(points, rows, field.lineups, contest, spec.lineups)
+    return ContestPortfolio(
+        names=tuple(tuple(pool.names[i] for i in row) for row in selection.lineups),
+        dk_ids=tuple(tuple(int(pool.dk_ids[i]) for i in row) for row in selection.lineups),
+        selection=selection,
+        field=field,
+        candidates=rows.shape[0],
+    )
+
+
+def _candidate_rows(
+    pool: PlayerPool, spec: ConstraintSpec, scenarios: ScenarioSet, n: int, leverage_weight: float
+) -> np.ndarray:
+    """Distinct candidate lineups (pool positions, sorted) from a scenario and a leverage build."""
+    rows = []
+    for objective in ("scenario", "leverage"):
+        wide = spec.model_copy(update={"lineups": n, "objective": objective})
+        built = build_portfolio(pool, wide, scenarios, leverage_weight=leverage_weight)
+        rows.extend(np.sort(pool.index_of_dk_id(lineup.dk_ids, "candidates")) for lineup in built.lineups)
+    return np.unique(np.array(rows, dtype=np.int64), axis=0)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from nascar_dfs.core.contest.ownership import OwnershipModel
+from nascar_dfs.core.contest.selection import contest_portfolio, select_by_contest_roi
+from nascar_dfs.core.contest.simulate import simulate_contest
+from nascar_dfs.core.contest.spec import ContestSpec
+from nascar_dfs.core.optimizer import build_portfolio, scenario_points
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs_tests.core.optimizer.helpers import small_pool, small_scenarios
+
+
+def _toy(rng, n_races=800, n_drivers=24):
+    mean = rng.uniform(15, 45, n_drivers)
+    points = np.round((mean + rng.normal(0, 15, (n_races, n_drivers))) * 4) / 4  # coarse: many ties
+    lean = np.exp(-mean / 15)
+    field = np.argsort(rng.random((990, n_drivers)) * lean, axis=1)[:, :6]
+    field[:200] = field[0]
+    candidates = np.unique(
+        np.sort(np.argsort(rng.random((150, n_drivers)) * lean, axis=1)[:, :6], axis=1), axis=0
+    )
+    candidates[0] = np.sort(field[0])  # one candidate duplicates the field's chalk
+    return points.astype(np.float32), candidates, field
+
+
+def test_greedy_gains_add_up_to_the_simulated_payout_of_the_portfolio():
+    points, candidates, field = _toy(np.random.default_rng(4))
+    contest = ContestSpec(entries=1000, entry_fee=5.0)
+    selection = select_by_contest_roi(points, candidates, field, contest, 10, selection_races=points.shape[0])
+    assert len(set(selection.rows.tolist())) == 10
+    assert selection.marginal_payout.sum() == pytest.approx(
+        selection.report.payouts.sum(axis=1).mean(), rel=1e-9
+    )
+
+
+def test_greedy_portfolio_beats_the_first_candidates_and_the_top_projected_ones():
+    points, candidates, field = _toy(np.random.default_rng(8))
+    contest = ContestSpec(entries=1000, entry_fee=5.0)
+    selection = select_by_contest_roi(points, candidates, field, contest, 10)
+    first = simulate_contest(points, candidates[:10], field, contest).portfolio.roi.mean
+    mean_points = points.mean(axis=0)[candidates].sum(axis=1)
+    top_projected = simulate_contest(
+        points, candidates[np.argsort(-mean_points)[:10]], field, contest
+    ).portfolio.roi.mean
+    assert selection.report.portfolio.roi.mean > first
+    assert selection.report.portfolio.roi.mean > top_projected
+
+
+def test_contest_portfolio_draws_candidates_from_the_optimizer():
+    pool = small_pool(16, seed=3, with_ownership=False)
+    scenarios = small_scenarios(pool, n=300, seed=5)
+    own = OwnershipModel.default().project(pool.salaries, pool.projections, np.arange(1, 17), mean_spend=None)
+    spec = ConstraintSpec(lineups=4, scenarios=300)
+    contest = ContestSpec(entries=400, entry_fee=3.0)
+    result = contest_portfolio(pool, spec, scenarios, contest, own, candidates=20)
+    assert len(result.names) == 4 and len(set(map(frozenset, result.names))) == 4
+    assert all(sum(pool.salaries[list(pool.names).index(n)] for n in row) <= 50_000 for row in result.names)
+    plain = build_portfolio(pool, spec, scenarios)
+    plain_rows = np.array([np.sort(pool.index_of_dk_id(lineup.dk_ids, "test")) for lineup in plain.lineups])
+    points = scenario_points(pool, scenarios)
+    plain_roi = simulate_contest(points, plain_rows, result.field.lineups, contest).portfolio.roi.mean
+    assert result.selection.report.portfolio.roi.mean >= plain_roi - 1e-9
