@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 SCIENCE_FUNCTIONS = (
-    "demo_data_dir", "load_history", "read_slate", "slate_field",
+    "demo_data_dir", "load_history", "read_slate", "match_slate", "slate_field",
     "fit", "simulate", "portfolio", "score_finish",
 )  # fmt: skip
 

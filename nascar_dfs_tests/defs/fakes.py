@@ -97,6 +97,9 @@ class FakeScience:
         )
         return Slate(players=players, source=str(path))
 
+    def match_slate(self, slate: Slate, history: Any) -> Slate:
+        return slate
+
     def slate_field(self, slate: Slate, history: Any, race: str) -> Field:
         n = len(slate.players)
         return Field(race, 2024, "x", "intermediate", 300, tuple(DRIVERS), ("T",) * n, ("Ford",) * n,
