@@ -25,6 +25,26 @@ class GraphBatch:
     results: list[dict[str, Any]]
 
     @property
+    def teams(self) -> list[str]:
+        return sorted({row["team"] for row in self.results})
+
+    @property
+    def manufacturers(self) -> list[str]:
+        return sorted({row["manufacturer"] for row in self.results})
+
+    @property
+    def season_teams(self) -> list[dict[str, Any]]:
+        """Distinct (driver, team, season) of the results: the DROVE_FOR links."""
+        keys = sorted({(r["driver"], r["team"], r["season"]) for r in self.results})
+        return [{"driver": d, "team": t, "season": s} for d, t, s in keys]
+
+    @property
+    def season_makes(self) -> list[dict[str, Any]]:
+        """Distinct (team, manufacturer, season) of the results: the RAN links."""
+        keys = sorted({(r["team"], r["manufacturer"], r["season"]) for r in self.results})
+        return [{"team": t, "manufacturer": m, "season": s} for t, m, s in keys]
+
+    @property
     def referenced(self) -> tuple[list[str], list[str], list[str]]:
         """Race ids, driver names and track slugs this batch points at, for the look-up in the graph."""
         race_ids = sorted({r["race_id"] for r in self.results})

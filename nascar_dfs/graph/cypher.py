@@ -70,15 +70,36 @@ UNWIND $names AS name
 MERGE (:Driver {name: name})
 """
 
+MERGE_TEAMS = """
+UNWIND $names AS name
+MERGE (:Team {name: name})
+"""
+
+MERGE_MANUFACTURERS = """
+UNWIND $names AS name
+MERGE (:Manufacturer {name: name})
+"""
+
 MERGE_RESULTS = """
 UNWIND $rows AS row
 MATCH (d:Driver {name: row.driver})
 MATCH (r:Race {race_id: row.race_id})
 MERGE (d)-[x:RESULT]->(r)
 SET x += row.props
-MERGE (t:Team {name: row.team})
-MERGE (m:Manufacturer {name: row.manufacturer})
+"""
+
+# Season links: one row per distinct (driver, team, season) / (team, make, season) of the batch.
+MERGE_DROVE_FOR = """
+UNWIND $rows AS row
+MATCH (d:Driver {name: row.driver})
+MATCH (t:Team {name: row.team})
 MERGE (d)-[:DROVE_FOR {season: row.season}]->(t)
+"""
+
+MERGE_RAN = """
+UNWIND $rows AS row
+MATCH (t:Team {name: row.team})
+MATCH (m:Manufacturer {name: row.manufacturer})
 MERGE (t)-[:RAN {season: row.season}]->(m)
 """
 

@@ -238,7 +238,11 @@ def _write_batch_tx(tx: ManagedTransaction, batch: GraphBatch) -> BatchCounters:
         (cypher.MERGE_CONFIGS, {"rows": batch.configs}),
         (cypher.MERGE_RACES, {"rows": batch.races}),
         (cypher.MERGE_DRIVERS, {"names": batch.drivers}),
+        (cypher.MERGE_TEAMS, {"names": batch.teams}),
+        (cypher.MERGE_MANUFACTURERS, {"names": batch.manufacturers}),
         (cypher.MERGE_RESULTS, {"rows": batch.results}),
+        (cypher.MERGE_DROVE_FOR, {"rows": batch.season_teams}),
+        (cypher.MERGE_RAN, {"rows": batch.season_makes}),
     )
     for query, params in steps:
         total = total + _run_counted(tx, query, params)
