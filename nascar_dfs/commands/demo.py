@@ -12,7 +12,8 @@ from nascar_dfs.cli import CliError
 HELP = "materialize a demo race end to end through Dagster and print where the DraftKings upload CSV is"
 
 # A short chain for a smoke run: converges on the demo data in seconds, not a production fit.
-QUICK_FIT = {"chains": 2, "tune": 200, "draws": 200, "min_ess_bulk": 50.0, "max_rhat": 1.1}
+# ESS and r-hat bounds are loosened to match 2 x 200 draws; divergences keep the model's own bound.
+QUICK_FIT = {"chains": 2, "tune": 200, "draws": 200, "min_ess_bulk": 20.0, "max_rhat": 1.15}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
