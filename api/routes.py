@@ -32,7 +32,7 @@ from api.models import (
     RecalibrationRequest,
     SlateOut,
 )
-from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_responses
+from api.problems import ProblemError, problem_responses
 from api.store import Cursor, NotFound, enqueue, list_page, load_owned, to_out
 from api.submissions import SubmitContext, parse_idempotency_key, submit
 from api.webhooks import UnsafeCallbackError, check_url_syntax
@@ -106,65 +106,75 @@ def create_lineup_request(
     ],
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
-    if body.spec.lineups > ctx.settings.max_lineups_per_request:
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"spec.lineups above the plan limit of {ctx.settings.max_lineups_per_request}",
-            errors=[{"loc": ["body", "spec", "lineups"], "msg": "above the plan limit"}],
-        )
-    if body.callback_url is not None:
-        try:
-            check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
-        except UnsafeCallbackError as exc:
-            raise ProblemError(
-                422, "validation-error", str(exc), errors=[{"loc": ["body", "callback_url"], "msg": str(exc)}]
-            ) from exc
-    if ctx.races is not None and not ctx.races.exists(body.race_id):
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"unknown race_id {body.race_id!r}: see GET /v1/races",
-            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
-        )
+    _validate_submission(ctx, body)
     sctx = SubmitContext(
-        principal,
-        key,
-        request.state.request_id,
-        client_ip(request),
-        ctx.clock(),
-        ctx.settings.idempotency_retention_s,
-        ctx.settings.active_runs_per_key,
+        principal=principal,
+        idempotency_key=key,
+        http_request_id=request.state.request_id,
+        source_ip=client_ip(request),
+        now=ctx.clock(),
+        retention_s=ctx.settings.idempotency_retention_s,
+        active_runs_cap=ctx.settings.active_runs_per_key,
     )
     try:
         outcome = submit(ctx.engine, body, sctx)
     except ProblemError as exc:
-        if ctx.metrics and exc.slug == "idempotency-key-reused":
-            ctx.metrics.idempotency.labels(outcome="mismatch").inc()
-        if exc.slug == "idempotency-key-reused":
-            audit.record_now(
-                ctx.engine,
-                "idempotency.mismatch",
-                ctx.clock(),
-                principal=principal.owner,
-                key_id=principal.key_id,
-                source_ip=client_ip(request),
-                request_id=request.state.request_id,
-                outcome="422",
-            )
-        if exc.slug == "quota-exceeded" and ctx.metrics:
-            ctx.metrics.rate_limited.labels(policy="active-runs").inc()
+        _count_refusal(ctx, exc, sctx)
         raise
     if ctx.metrics:
         ctx.metrics.idempotency.labels(outcome="replayed" if outcome.replayed else "created").inc()
-    worker = ctx.extras.get("worker")
-    if worker is not None and not outcome.replayed:
-        worker.wake()  # type: ignore[attr-defined]
+    if not outcome.replayed:
+        _wake_worker(ctx)
     response.headers["Location"] = _location(outcome.row.id)
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return to_out(outcome.row)
+
+
+def _invalid(field: list[str], detail: str) -> ProblemError:
+    return ProblemError(422, "validation-error", detail, errors=[{"loc": ["body", *field], "msg": detail}])
+
+
+def _validate_submission(ctx: AppContext, body: LineupRequestCreate) -> None:
+    """What pydantic cannot know: the plan limit, the callback's address, the race's existence."""
+    limit = ctx.settings.max_lineups_per_request
+    if body.spec.lineups > limit:
+        raise _invalid(["spec", "lineups"], f"spec.lineups above the plan limit of {limit}")
+    if body.callback_url is not None:
+        try:
+            check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
+        except UnsafeCallbackError as exc:
+            raise _invalid(["callback_url"], str(exc)) from exc
+    if ctx.races is not None and not ctx.races.exists(body.race_id):
+        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
+
+
+def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:
+    if exc.slug == "idempotency-key-reused":
+        if ctx.metrics:
+            ctx.metrics.idempotency.labels(outcome="mismatch").inc()
+        audit.record_now(
+            ctx.engine,
+            "idempotency.mismatch",
+            ctx.clock(),
+            principal=sctx.principal.owner,
+            key_id=sctx.principal.key_id,
+            source_ip=sctx.source_ip,
+            request_id=sctx.http_request_id,
+            outcome="422",
+        )
+    elif exc.slug == "idempotency-request-in-progress" and ctx.metrics:
+        ctx.metrics.idempotency.labels(outcome="in_progress").inc()
+    elif exc.slug == "quota-exceeded" and ctx.metrics:
+        ctx.metrics.rate_limited.labels(policy="active-runs").inc()
+
+
+def _wake_worker(ctx: AppContext) -> None:
+    """Launch soon rather than at the next poll of the relay."""
+    worker = ctx.extras.get("worker")
+    if worker is not None:
+        worker.wake()  # type: ignore[attr-defined]
 
 
 @router.get(
@@ -297,9 +307,7 @@ def cancel_lineup_request(
             outcome="202",
         )
         row = conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == row.id)).one()
-    worker = ctx.extras.get("worker")
-    if worker is not None:
-        worker.wake()  # type: ignore[attr-defined]
+    _wake_worker(ctx)
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
     return to_out(row)
 
@@ -371,12 +379,7 @@ def preview_spec(body: PreviewRequest, ctx: Ctx) -> PreviewOut:
     from api.preview import estimate_acceptance
 
     if ctx.races is not None and not ctx.races.exists(body.race_id):
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"unknown race_id {body.race_id!r}",
-            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
-        )
+        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
     rate = estimate_acceptance(ctx, body.race_id, body.spec)
     return PreviewOut(race_id=body.race_id, spec_key=body.spec.key, acceptance_rate=rate)
 
@@ -395,12 +398,7 @@ def trigger_recalibration(
     principal: Annotated[Principal, Depends(require_admin)],
 ) -> RecalibrationOut:
     if ctx.races is not None and not ctx.races.exists(body.race_id):
-        raise ProblemError(
-            422,
-            "validation-error",
-            f"unknown race_id {body.race_id!r}",
-            errors=[{"loc": ["body", "race_id"], "msg": "unknown race"}],
-        )
+        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
     now = ctx.clock()
     with ctx.engine.begin() as conn:
         enqueue(conn, "calibrate", f"{body.race_id}|{principal.owner}", now)
@@ -415,9 +413,7 @@ def trigger_recalibration(
             target=f"race:{body.race_id}",
             outcome="202",
         )
-    worker = ctx.extras.get("worker")
-    if worker is not None:
-        worker.wake()  # type: ignore[attr-defined]
+    _wake_worker(ctx)
     return RecalibrationOut(race_id=body.race_id, status="accepted")
 
 
@@ -445,6 +441,3 @@ def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin
     return HealthJSONResponse(
         {"status": status, "checks": checks}, status_code=503 if status == "fail" else 200
     )
-
-
-__all__ = ["PROBLEM_MEDIA_TYPE", "router"]
