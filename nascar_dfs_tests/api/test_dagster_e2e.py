@@ -56,6 +56,26 @@ class Live:
         return list(self.instance.get_runs(filters=dg.RunsFilter(tags={"nascar/request_id": request_id})))
 
 
+def _api_database(work: Path) -> str:
+    """PostgreSQL (a fresh schema) when NASCAR_DFS_TEST_PG_DSN is set, as in CI; else SQLite."""
+    import os
+
+    import sqlalchemy as sa
+
+    from api.db import create_db_engine
+
+    dsn = os.environ.get("NASCAR_DFS_TEST_PG_DSN")
+    if not dsn:
+        return f"sqlite:///{work / 'api.db'}"
+    schema = f"api_e2e_{uuid.uuid4().hex[:10]}"
+    engine = create_db_engine(dsn)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    base = dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     import os
@@ -68,7 +88,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         os.environ.update({"DAGSTER_HOME": str(stack.home), "NASCAR_DFS_STORAGE": str(stack.storage)})
         try:
             settings = Settings(
-                database_url=f"sqlite:///{work / 'api.db'}",
+                database_url=_api_database(work),
                 dagster_url=stack.url,
                 worker_interval_s=0.5,
                 data_dir=REPO / "nascar_dfs" / "demo_data",
