@@ -132,9 +132,9 @@ def _team_rules(pool: PlayerPool, spec: ConstraintSpec) -> list[TeamRule]:
 
 def check_feasible(pool: PlayerPool, spec: ConstraintSpec, rules: RosterRules, req: Requirements) -> None:
     """Raise InfeasibleSpecError naming the first constraint that cannot be met by any portfolio."""
+    _check_exposure_slots(pool, spec, req)
     _check_roster_size(pool, spec, rules, req)
     _check_locks(pool, spec, req)
-    _check_exposure_slots(pool, spec, req)
     _check_groups(pool, req)
 
 
@@ -182,7 +182,8 @@ def _check_exposure_slots(pool: PlayerPool, spec: ConstraintSpec, req: Requireme
         raise InfeasibleSpecError(
             f"max exposure {spec.max_exposure:g} × {req.n_lineups} lineups (with per-driver caps and "
             f"excludes) leaves {available} driver slots for {needed} needed "
-            f"({req.n_lineups} lineups × {req.slots} drivers)"
+            f"({req.n_lineups} lineups × {req.slots} drivers; a driver may fill at most "
+            f"floor(max exposure × lineups) of them)"
         )
     forced = np.flatnonzero(req.excluded & (req.min_count > 0))
     if forced.size:
