@@ -7,14 +7,39 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from api.db import lineup_requests, run_metrics
 from api.models import TERMINAL
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Bracket the 30-60 s a calibration takes (api.md §8).
+RUN_BUCKETS = (1.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0, 900.0)
+
+
+def _histogram(
+    conn: Connection,
+    name: str,
+    doc: str,
+    seconds: sa.ColumnElement,
+    where: sa.ColumnElement,
+) -> HistogramMetricFamily:
+    """A histogram computed in SQL over every finished request (monotonic: rows only get added)."""
+    cols = [sa.func.sum(sa.case((seconds <= le, 1), else_=0)) for le in RUN_BUCKETS]
+    row = conn.execute(sa.select(*cols, sa.func.count(), sa.func.sum(seconds)).where(where)).one()
+    total = int(row[-2] or 0)
+    buckets = [(str(le), int(n or 0)) for le, n in zip(RUN_BUCKETS, row[: len(RUN_BUCKETS)], strict=True)]
+    family = HistogramMetricFamily(name, doc)
+    family.add_metric([], [*buckets, ("+Inf", total)], sum_value=float(row[-1] or 0.0))
+    return family
 
 
 class DomainCollector(Collector):
@@ -37,6 +62,22 @@ class DomainCollector(Collector):
             crps = conn.execute(
                 sa.select(sa.func.count(run_metrics.c.crps), sa.func.sum(run_metrics.c.crps))
             ).one()
+            queue_wait = _histogram(
+                conn,
+                "dfs_run_queue_wait_seconds",
+                "Submit to first seen running",
+                c.started_at - c.created_at,
+                c.started_at.is_not(None),
+            )
+            duration = _histogram(
+                conn,
+                "dfs_run_duration_seconds",
+                "Submit to succeeded",
+                c.finished_at - c.created_at,
+                c.status == "succeeded",
+            )
+        yield queue_wait
+        yield duration
         submitted = CounterMetricFamily("dfs_lineup_requests_submitted", "Lineup requests accepted")
         submitted.add_metric([], sum(by_status.values()))
         yield submitted

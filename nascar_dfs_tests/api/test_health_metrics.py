@@ -105,6 +105,7 @@ def test_http_metrics_use_route_templates_and_domain_metrics_come_from_runs(api:
 
     api.worker.run_once()
     run = api.launcher.only_run_for(x)
+    api.clock.advance(40)
     api.launcher.succeed(run.run_id, fake_results(3), RunMetrics("views", 1000, 230, 0.41))
     api.worker.run_once()
     after = api.client.get("/metrics").text
@@ -112,6 +113,9 @@ def test_http_metrics_use_route_templates_and_domain_metrics_come_from_runs(api:
     assert 'dfs_mcmc_kernel_rejections_total{kernel="views"} 230.0' in after
     assert "dfs_calibration_crps_count 1.0" in after and "dfs_calibration_crps_sum 0.41" in after
     assert 'dfs_lineup_requests_finished_total{outcome="succeeded"} 1.0' in after
+    assert 'dfs_run_duration_seconds_bucket{le="30.0"} 0.0' in after
+    assert 'dfs_run_duration_seconds_bucket{le="45.0"} 1.0' in after
+    assert "dfs_run_duration_seconds_sum 40.0" in after
 
 
 def test_log_lines_are_json_with_the_request_id_and_no_secrets(api: Api, caplog) -> None:  # type: ignore[no-untyped-def]
