@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nascar_dfs.core.data.draftkings import read_dk_entries, write_dk_entries
@@ -58,3 +59,18 @@ def test_reoptimize_refuses_when_no_replacement_fits(bench_pool, tmp_path: Path)
     spec = ConstraintSpec(lineups=3, objective="mean")
     with pytest.raises(InfeasibleSpecError, match="entry 4000"):
         reoptimize_entries(entries, bench_pool, everyone_but_five, spec)
+
+
+def test_re_valued_projections_steer_the_replacement(bench_pool, tmp_path: Path) -> None:
+    spec = ConstraintSpec(lineups=1, objective="mean")
+    built = build_portfolio(bench_pool, spec)
+    entries = read_dk_entries(_entries_file(tmp_path, built.dk_id_rows()))
+    out = [built.lineups[0].drivers[0]]
+    first = reoptimize_entries(entries, bench_pool, out, spec).entries[0].lineup
+    newcomer = next(i for i in first if i not in built.lineups[0].dk_ids)
+    name = bench_pool.names[int(np.flatnonzero(bench_pool.dk_ids == newcomer)[0])]
+    # The newcomer is then sent to the rear in a backup car: re-valued at zero, someone else comes in.
+    values = dict(zip(bench_pool.names, bench_pool.projections.tolist(), strict=True)) | {name: 0.0}
+    second = reoptimize_entries(entries, bench_pool, out, spec, projections=values).entries[0].lineup
+    assert newcomer not in second
+    assert not set(second) & {int(bench_pool.dk_ids[bench_pool.names.index(out[0])])}
