@@ -15,7 +15,7 @@ from nascar_dfs.core.optimizer.errors import InfeasibleSpecError
 from nascar_dfs.core.optimizer.pool import PlayerPool
 from nascar_dfs.core.optimizer.requirements import Requirements, bits_of
 
-DEFAULT_ENUMERATION_LIMIT = 6_000_000  # subsets; above this the MILP path builds lineup by lineup
+DEFAULT_ENUMERATION_LIMIT = 12_000_000  # subsets (~0.3 GB held); above, the MILP path builds lineup by lineup
 
 
 class SpaceTooLargeError(RuntimeError):
