@@ -40,6 +40,7 @@ def sanitize_error(message: str | None) -> str:
     if not message:
         return "the run failed"
     first = message.strip().splitlines()[0] if message.strip() else "the run failed"
+    first = re.sub(r"^(\w+\.)+(\w+):\s*", "", first)  # dagster._core...Failure: -> the message itself
     first = re.sub(r"(/[\w.-]+)+", "<path>", first)
     first = re.sub(r"\b[\w-]+(\.[\w-]+)+:\d+\b", "<host>", first)
     return first[:300]

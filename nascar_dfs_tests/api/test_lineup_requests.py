@@ -112,6 +112,19 @@ def test_failed_run_reports_a_problem_without_internals(api: Api) -> None:
     assert got["error"]["type"].endswith("run-failed") and got["error"]["title"]
     assert "max_exposure" in got["error"]["detail"]
     assert "Traceback" not in str(got) and "/opt/app" not in str(got)
+    assert got["error"]["detail"].startswith("InfeasibleSpecError: max_exposure")
+
+
+def test_orchestrator_exception_names_are_stripped_from_the_error(api: Api) -> None:
+    headers = api.key()
+    data = submit(api, headers).json()
+    api.worker.run_once()
+    run = api.launcher.only_run_for(data["id"])
+    message = "dagster._core.definitions.events.Failure: calibration of r rejected: bulk ESS 71 < 200"
+    api.launcher.set_state(run.run_id, RunState.FAILURE, error_message=message)
+    api.worker.run_once()
+    got = api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()
+    assert got["error"]["detail"] == "calibration of r rejected: bulk ESS 71 < 200"
     assert_problem(api.client.get(f"/v1/lineup-requests/{data['id']}/lineups", headers=headers), 409)
 
 
