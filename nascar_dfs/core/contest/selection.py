@@ -34,7 +34,8 @@ from nascar_dfs.core.optimizer.build import DEFAULT_LEVERAGE_WEIGHT
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
 
-DEFAULT_SELECTION_RACES = 2_000  # races the greedy search evaluates (the report uses them all)
+DEFAULT_SELECTION_RACES = 2_000  # races the greedy search evaluates; the report uses the others
+MIN_REPORT_RACES = 500  # fewer held-out races than this and the report falls back to all races
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class Selection:
     rows: np.ndarray  # (n,) indices into the candidates, in the order picked
     lineups: np.ndarray  # (n, 6) the chosen lineups
     marginal_payout: np.ndarray  # (n,) expected dollars each pick added when it was picked
-    report: ContestReport  # the chosen portfolio simulated over every race
+    report: ContestReport  # the chosen portfolio simulated over the races the search did not see
+    in_sample: bool  # True when too few races were left over and the report reuses the search's races
 
 
 def select_by_contest_roi(
@@ -87,8 +89,13 @@ def select_by_contest_roi(
         gains.append(float(gain[pick]))
         available[pick] = False
     rows = np.array(chosen, dtype=np.int64)
-    report = simulate_contest(points, cands[rows], field, contest)
-    return Selection(rows=rows, lineups=cands[rows], marginal_payout=np.array(gains), report=report)
+    # Picking the best of many candidates on some races flatters them on those races: report on the rest.
+    held_out = points[sample.shape[0] :]
+    in_sample = held_out.shape[0] < MIN_REPORT_RACES
+    report = simulate_contest(points if in_sample else held_out, cands[rows], field, contest)
+    return Selection(
+        rows=rows, lineups=cands[rows], marginal_payout=np.array(gains), report=report, in_sample=in_sample
+    )
 
 
 def _marginal_payouts(

@@ -60,3 +60,12 @@ def test_contest_portfolio_draws_candidates_from_the_optimizer():
     points = scenario_points(pool, scenarios)
     plain_roi = simulate_contest(points, plain_rows, result.field.lineups, contest).portfolio.roi.mean
     assert result.selection.report.portfolio.roi.mean >= plain_roi - 1e-9
+
+
+def test_report_uses_races_the_search_did_not_see_when_there_are_enough():
+    points, candidates, field = _toy(np.random.default_rng(6))
+    contest = ContestSpec(entries=995, entry_fee=5.0)
+    held_out = select_by_contest_roi(points, candidates, field, contest, 5, selection_races=300)
+    assert not held_out.in_sample and held_out.report.races == points.shape[0] - 300
+    reused = select_by_contest_roi(points, candidates, field, contest, 5, selection_races=700)
+    assert reused.in_sample and reused.report.races == points.shape[0]
