@@ -86,7 +86,8 @@ class TrainingDesign:
             slots=_round_up(self.driver.shape[1], 4),
             drivers=_round_up(len(self.index.drivers), 16),
             teams=_round_up(len(self.index.teams), 8),
-            manufacturers=_round_up(len(self.index.manufacturers), 4),
+            # exact: the make effects sum to zero over the makes, padding would dilute that
+            manufacturers=len(self.index.manufacturers),
         )
 
     def padded(self, capacity: Capacity) -> TrainingDesign:

@@ -34,6 +34,9 @@ class FitDiagnostics:
     min_ess_bulk: float  # over the hyperparameters
     n_races: int
     n_drivers: int
+    mean_tree_size: float  # leapfrog steps per draw: how hard the posterior is to explore
+    worst_rhat_parameter: str = ""
+    worst_ess_parameter: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # build/compile/sample/diagnostics
     compile_cached: bool = False  # True when an in-process compiled model was reused
     fallback_reason: str | None = None  # why nutpie was not used, when it was asked for

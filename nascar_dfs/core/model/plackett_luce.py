@@ -63,6 +63,17 @@ def _non_centred(name: str, scale: pt.TensorVariable, shape: tuple[int, ...]) ->
     return pm.Deterministic(name, scale * z)
 
 
+def _non_centred_zero_sum(name: str, scale: pt.TensorVariable, shape: tuple[int, ...]) -> pt.TensorVariable:
+    """Effects that sum to zero over the last axis.
+
+    The likelihood cannot see a shift shared by that axis (the same for every car of a race, or the
+    same for a driver at every track type, where ``skill`` already carries it): without the
+    constraint those directions are fixed only by the prior and the sampler crawls along them.
+    """
+    z = pm.ZeroSumNormal(f"{name}_z", sigma=1.0, shape=shape)
+    return scale * z
+
+
 def _linear_predictors(
     data: dict[str, pt.TensorVariable], capacity: Capacity, priors: Priors
 ) -> tuple[pt.TensorVariable, pt.TensorVariable]:
@@ -76,18 +87,26 @@ def _linear_predictors(
     dnf_rate = pm.Normal("dnf_rate", priors.dnf_rate_mu, priors.dnf_rate_sd, shape=n_types)
 
     skill = _non_centred("skill", sd_skill, (capacity.drivers,))
-    driver_track = _non_centred("driver_track", sd_driver_track, (capacity.drivers, n_types))
+    # zero-sum over track types: a driver's mean over types lives in skill
+    driver_track = _non_centred_zero_sum("driver_track", sd_driver_track, (capacity.drivers, n_types))
     team = _non_centred("team_effect", sd_team, (capacity.teams,))
-    make_track = _non_centred("make_track", sd_make_track, (capacity.manufacturers, n_types))
+    # zero-sum over makes at each track type: only make differences within a race are identified
+    make_track = _non_centred_zero_sum("make_track", sd_make_track, (n_types, capacity.manufacturers))
+    pm.Deterministic("driver_track", driver_track)
+    pm.Deterministic("make_track", make_track.T)
     dnf_driver = _non_centred("dnf_driver", sd_dnf_driver, (capacity.drivers,))
 
-    d, t = data["driver"], data["track_type"][:, None]
+    # One flat vector of cells with 1-D gathers: their gradients are cheap scatter-adds, where
+    # 2-D fancy indexing made every gradient several times slower.
+    shape = data["driver"].shape
+    d = data["driver"].ravel()
+    t = pt.broadcast_to(data["track_type"][:, None], shape).ravel()
     log_worth = (
         skill[d]
-        + driver_track[d, t]
-        + team[data["team"]]
-        + make_track[data["manufacturer"], t]
-        + start_slope[t] * data["start_z"]
+        + driver_track.ravel()[d * n_types + t]
+        + team[data["team"].ravel()]
+        + make_track.ravel()[t * capacity.manufacturers + data["manufacturer"].ravel()]
+        + start_slope[t] * data["start_z"].ravel()
     )
     dnf_logit = dnf_rate[t] + dnf_driver[d]
-    return log_worth, dnf_logit
+    return log_worth.reshape(shape), dnf_logit.reshape(shape)

@@ -1,0 +1,177 @@
+"""Wall time of one race-model calibration in a FRESH python process, warm and cold compile caches.
+
+Every measured run is a new interpreter started with subprocess.run; wall = spawn -> exit. Warm: one
+warm-up process, then --runs timed processes sharing a persistent cache dir (median reported).
+Cold: one process with an empty cache dir (the first-compile cost after a deploy or an upgrade).
+
+    python benchmarks/refit.py                      # real data, last race of 2024
+    python benchmarks/refit.py --runs 5 --skip-cold --json-out /tmp/refit.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "nascar"
+PHASES = ("import", "load", "design", "build", "compile", "sample", "diagnostics", "finalize")
+
+
+def child(args: argparse.Namespace) -> None:
+    """One calibration; prints one JSON line with its phases and diagnostics."""
+    started = time.perf_counter()
+    from nascar_dfs.core.model.fit import configure_compile_cache
+
+    configure_compile_cache(args.cache_dir)
+    import arviz  # noqa: F401  (timed with the rest of the imports a calibration pays)
+    import nutpie  # noqa: F401
+    import pymc  # noqa: F401
+
+    from nascar_dfs.core.data.history import load_history
+    from nascar_dfs.core.model.fit import FitConfig, FitError, fit_model
+
+    imported = time.perf_counter()
+    history = load_history(args.data_dir)
+    loaded = time.perf_counter()
+    config = FitConfig(tune=args.tune, draws=args.draws, sampler=args.sampler)
+    try:
+        diagnostics = fit_model(history, args.target, config).diagnostics
+        error = None
+    except FitError as exc:
+        diagnostics, error = exc.diagnostics, str(exc)
+    phases = {"import": imported - started, "load": loaded - imported, **diagnostics.timings}
+    print(json.dumps({"phases": phases, "diagnostics": diagnostics.to_dict(), "error": error}))
+
+
+def run_fresh(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+    """Spawn one child process and time it from spawn to exit."""
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--data-dir",
+        str(args.data_dir),
+        "--target",
+        args.target,
+        "--cache-dir",
+        str(cache_dir),
+        "--tune",
+        str(args.tune),
+        "--draws",
+        str(args.draws),
+        "--sampler",
+        args.sampler,
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "NUMBA_OPT")}
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"calibration process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["wall"] = wall
+    result["process_overhead"] = wall - sum(result["phases"].values())
+    return result
+
+
+def default_target(data_dir: Path) -> str:
+    from nascar_dfs.core.data.history import load_history
+
+    races = load_history(data_dir).points_races()
+    return str(races[races["season"] == 2024]["race_id"].iloc[-1])
+
+
+def summarize(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    phases = {p: statistics.median(r["phases"].get(p, 0.0) for r in runs) for p in PHASES}
+    walls = [r["wall"] for r in runs]
+    last = runs[-1]["diagnostics"]
+    return {
+        "case": label,
+        "runs": len(runs),
+        "wall_median": statistics.median(walls),
+        "wall_min": min(walls),
+        "wall_max": max(walls),
+        "phases_median": phases,
+        "process_overhead_median": statistics.median(r["process_overhead"] for r in runs),
+        "divergences": max(r["diagnostics"]["divergences"] for r in runs),
+        "max_rhat": max(r["diagnostics"]["max_rhat"] for r in runs),
+        "min_ess_bulk": min(r["diagnostics"]["min_ess_bulk"] for r in runs),
+        "sampler": last["sampler"],
+        "errors": [r["error"] for r in runs if r["error"]],
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = ["case", "n", "wall med", "min-max", *PHASES, "proc", "div", "rhat", "ess"]
+    print(" | ".join(head))
+    for row in rows:
+        cells = [
+            row["case"],
+            str(row["runs"]),
+            f"{row['wall_median']:.1f}",
+            f"{row['wall_min']:.1f}-{row['wall_max']:.1f}",
+            *(f"{row['phases_median'][p]:.1f}" for p in PHASES),
+            f"{row['process_overhead_median']:.1f}",
+            str(row["divergences"]),
+            f"{row['max_rhat']:.3f}",
+            f"{row['min_ess_bulk']:.0f}",
+        ]
+        print(" | ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--target", default=None, help="race_id (default: last points race of 2024)")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="warm cache dir (default: project)")
+    parser.add_argument("--runs", type=int, default=3, help="timed warm processes after 1 warm-up")
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    parser.add_argument("--skip-cold", action="store_true", help="do not measure the empty-cache run")
+    parser.add_argument("--json-out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    args.target = args.target or default_target(args.data_dir)
+    from nascar_dfs.core.model.fit import default_cache_dir
+
+    warm_dir = args.cache_dir or default_cache_dir()
+    load_before = os.getloadavg()
+    rows = []
+    if not args.skip_cold:
+        with tempfile.TemporaryDirectory(prefix="refit-cold-") as cold_dir:
+            rows.append(summarize("cold (empty cache)", [run_fresh(args, Path(cold_dir) / "pytensor")]))
+    run_fresh(args, warm_dir)  # warm-up
+    warm = [run_fresh(args, warm_dir) for _ in range(args.runs)]
+    rows.append(summarize("warm", warm))
+    report = {
+        "target": args.target,
+        "tune": args.tune,
+        "draws": args.draws,
+        "cores": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "rows": rows,
+        "warm_runs": warm,
+    }
+    print_table(rows)
+    print(f"load average before {load_before}, after {report['loadavg_after']}")
+    print(json.dumps(report, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
