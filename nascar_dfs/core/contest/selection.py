@@ -55,10 +55,14 @@ def select_by_contest_roi(
     n_lineups: int,
     *,
     selection_races: int = DEFAULT_SELECTION_RACES,
+    max_per_driver: np.ndarray | int | None = None,
+    min_unique: int = 0,
 ) -> Selection:
     """Greedily choose ``n_lineups`` distinct candidates maximising the portfolio's expected payout.
 
     ``field_lineups`` (F, 6) with F = contest.entries - n_lineups; lineups are driver column indices.
+    ``max_per_driver`` caps how many chosen lineups hold a driver (scalar or (D,)); ``min_unique``: any
+    two chosen lineups differ in at least this many drivers.
     """
     points = np.asarray(dk_points, dtype=np.float32)
     cands = np.asarray(candidates, dtype=np.int64)
@@ -78,16 +82,31 @@ def select_by_contest_roi(
     field_gt, field_eq = rank_against_field(
         cand_q, quantise(sample @ lineup_onehot(field, points.shape[1])), depth
     )
+    # Candidates sorted by score within each race: searchsorted over sorted keys walks memory in order.
+    order = np.argsort(cand_q, axis=1, kind="stable")
+    ranked = _Ranked(
+        q=np.take_along_axis(cand_q, order, axis=1),
+        field_gt=np.take_along_axis(field_gt, order, axis=1),
+        field_eq=np.take_along_axis(field_eq, order, axis=1),
+    )
+    rules = _PickRules(cands, points.shape[1], max_per_driver, min_unique)
     chosen: list[int] = []
     gains: list[float] = []
-    available = np.ones(cands.shape[0], dtype=bool)
-    for _ in range(n_lineups):
-        gain = _marginal_payouts(cand_q, field_gt, field_eq, chosen, cum).mean(axis=0)
-        gain[~available] = -np.inf
+    for step in range(n_lineups):
+        per_race = _marginal_payouts(ranked, cand_q, field_gt, field_eq, chosen, cum)
+        gain = (
+            np.bincount(order.ravel(), weights=per_race.ravel(), minlength=cands.shape[0]) / sample.shape[0]
+        )
+        gain[~rules.allowed] = -np.inf
         pick = int(np.argmax(gain))
+        if not np.isfinite(gain[pick]):
+            raise ValueError(
+                f"after {step} lineups no candidate respects the exposure caps and min_unique={min_unique};"
+                " supply more candidates or loosen them"
+            )
         chosen.append(pick)
         gains.append(float(gain[pick]))
-        available[pick] = False
+        rules.take(pick)
     rows = np.array(chosen, dtype=np.int64)
     # Picking the best of many candidates on some races flatters them on those races: report on the rest.
     held_out = points[sample.shape[0] :]
@@ -98,12 +117,54 @@ def select_by_contest_roi(
     )
 
 
+@dataclass(frozen=True)
+class _Ranked:
+    """Candidates' quantised scores and field standing, each race's row sorted by score."""
+
+    q: np.ndarray
+    field_gt: np.ndarray
+    field_eq: np.ndarray
+
+
+class _PickRules:
+    """Which candidates may still be picked: not yet chosen, no driver over its cap, and sharing at
+    most 6 - min_unique drivers with every chosen lineup."""
+
+    def __init__(
+        self, cands: np.ndarray, n_drivers: int, max_per_driver: np.ndarray | int | None, min_unique: int
+    ):
+        self.members = lineup_onehot(cands, n_drivers).T.astype(np.int16)  # (K, D)
+        caps = np.full(n_drivers, np.iinfo(np.int64).max) if max_per_driver is None else max_per_driver
+        self.caps = np.broadcast_to(np.asarray(caps, dtype=np.int64), (n_drivers,))
+        self.max_shared = cands.shape[1] - min_unique
+        self.counts = np.zeros(n_drivers, dtype=np.int64)
+        self.shared = np.zeros(cands.shape[0], dtype=np.int64)
+        self.allowed = np.ones(cands.shape[0], dtype=bool)
+        self._update()
+
+    def take(self, pick: int) -> None:
+        self.allowed[pick] = False
+        self.counts += self.members[pick]
+        self.shared = np.maximum(self.shared, self.members @ self.members[pick])
+        self._update()
+
+    def _update(self) -> None:
+        full = self.counts >= self.caps
+        self.allowed &= ~(self.members[:, full] > 0).any(axis=1)
+        self.allowed &= self.shared <= self.max_shared
+
+
 def _marginal_payouts(
-    cand_q: np.ndarray, field_gt: np.ndarray, field_eq: np.ndarray, chosen: list[int], cum: np.ndarray
+    ranked: _Ranked,
+    cand_q: np.ndarray,
+    field_gt: np.ndarray,
+    field_eq: np.ndarray,
+    chosen: list[int],
+    cum: np.ndarray,
 ) -> np.ndarray:
-    """(races, candidates) payout each candidate would add to the chosen lineups, race by race."""
+    """(races, candidates in ``ranked`` order) payout each candidate would add to the chosen lineups."""
     if not chosen:
-        return (cum[field_gt + field_eq + 1] - cum[field_gt]) / (field_eq + 1)
+        return (cum[ranked.field_gt + ranked.field_eq + 1] - cum[ranked.field_gt]) / (ranked.field_eq + 1)
     idx = np.array(chosen)
     chosen_q = cand_q[:, idx]
     # The chosen lineups' own standing now (among the field and each other).
@@ -115,23 +176,17 @@ def _marginal_payouts(
     # Running sums over the chosen lineups in ascending score order, per race.
     order = np.argsort(chosen_q, axis=1)
     sorted_q = np.take_along_axis(chosen_q, order, axis=1)
-    beaten_cum = np.concatenate(
-        [np.zeros((chosen_q.shape[0], 1)), np.cumsum(np.take_along_axis(beaten, order, axis=1), axis=1)],
-        axis=1,
-    )
-    shared_cum = np.concatenate(
-        [np.zeros((chosen_q.shape[0], 1)), np.cumsum(np.take_along_axis(shared, order, axis=1), axis=1)],
-        axis=1,
-    )
-    above, equal = count_above_and_equal(sorted_q, cand_q)
-    n_chosen = idx.size
-    below = n_chosen - above - equal  # chosen lineups scoring less than the candidate
+    zeros = np.zeros((chosen_q.shape[0], 1))
+    beaten_cum = np.concatenate([zeros, np.cumsum(np.take_along_axis(beaten, order, axis=1), axis=1)], axis=1)
+    shared_cum = np.concatenate([zeros, np.cumsum(np.take_along_axis(shared, order, axis=1), axis=1)], axis=1)
+    above, equal = count_above_and_equal(sorted_q, ranked.q)
+    below = idx.size - above - equal  # chosen lineups scoring less than the candidate
     loss_beaten = np.take_along_axis(beaten_cum, below, axis=1)
     loss_shared = np.take_along_axis(shared_cum, below + equal, axis=1) - np.take_along_axis(
         shared_cum, below, axis=1
     )
-    c_better = field_gt + above
-    c_tied = field_eq + equal + 1
+    c_better = ranked.field_gt + above
+    c_tied = ranked.field_eq + equal + 1
     own = (cum[c_better + c_tied] - cum[c_better]) / c_tied
     return own + loss_beaten + loss_shared
 
@@ -160,7 +215,8 @@ def contest_portfolio(
 ) -> ContestPortfolio:
     """``spec.lineups`` lineups for ``contest``: candidates from the optimizer's scenario and
     ownership-leverage builds, a field drawn from ``ownership`` (pool order, fractions), then the
-    greedy selection by simulated payout."""
+    greedy selection by simulated payout under the spec's exposure caps and min_unique (each candidate
+    already meets the per-lineup rules; minimum exposures are not re-imposed on the subset)."""
     n_candidates = candidates or min(500, max(3 * spec.lineups, 50))
     if n_candidates < spec.lineups:
         raise ValueError(f"{n_candidates} candidates cannot supply {spec.lineups} lineups")
@@ -169,7 +225,13 @@ def contest_portfolio(
     rows = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
     points = scenario_points(pool, scenarios)
     field = simulate_field(own, pool.salaries, contest.entries - spec.lineups, seed=seed)
-    selection = select_by_contest_roi(points, rows, field.lineups, contest, spec.lineups)
+    caps = np.array(
+        [math.floor(spec.driver_bounds(name).max * spec.lineups + 1e-9) for name in pool.names],
+        dtype=np.int64,
+    )
+    selection = select_by_contest_roi(
+        points, rows, field.lineups, contest, spec.lineups, max_per_driver=caps, min_unique=spec.min_unique
+    )
     return ContestPortfolio(
         names=tuple(tuple(pool.names[i] for i in row) for row in selection.lineups),
         dk_ids=tuple(tuple(int(pool.dk_ids[i]) for i in row) for row in selection.lineups),

@@ -69,3 +69,21 @@ def test_report_uses_races_the_search_did_not_see_when_there_are_enough():
     assert not held_out.in_sample and held_out.report.races == points.shape[0] - 300
     reused = select_by_contest_roi(points, candidates, field, contest, 5, selection_races=700)
     assert reused.in_sample and reused.report.races == points.shape[0]
+
+
+def test_selection_respects_exposure_caps_and_min_unique():
+    points, candidates, field = _toy(np.random.default_rng(12))
+    contest = ContestSpec(entries=998, entry_fee=5.0)
+    free = select_by_contest_roi(points, candidates, field[:-2], contest, 10)
+    counts = np.bincount(free.lineups.ravel(), minlength=points.shape[1])
+    cap = int(counts.max()) - 2
+    capped = select_by_contest_roi(
+        points, candidates, field[:-2], contest, 10, max_per_driver=cap, min_unique=2
+    )
+    assert np.bincount(capped.lineups.ravel(), minlength=points.shape[1]).max() <= cap
+    members = np.zeros((10, points.shape[1]), dtype=int)
+    members[np.arange(10)[:, None], capped.lineups] = 1
+    shared = members @ members.T
+    assert shared[~np.eye(10, dtype=bool)].max() <= 4
+    with pytest.raises(ValueError, match="no candidate respects"):
+        select_by_contest_roi(points, candidates, field[:-2], contest, 10, max_per_driver=1)
