@@ -23,10 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="short MCMC chain (smoke test, not for play)")
 
 
-def _upcoming_demo_race(data_dir: Path) -> str:
+def upcoming_demo_race(data_dir: Path) -> str:
+    """The first race of the data folder without results: the one the demo slate is for."""
     from nascar_dfs.defs.calibration.calendar import read_calendar
 
-    upcoming = [r for r in read_calendar(data_dir).race_ids() if r not in read_calendar(data_dir).completed()]
+    calendar = read_calendar(data_dir)
+    upcoming = [r for r in calendar.race_ids() if r not in calendar.completed()]
     if not upcoming:
         raise CliError(f"no race without results in {data_dir}: pass --race")
     return upcoming[0]
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = NascarData().root()
     storage = NascarStorage()
     defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)} if args.quick else None)
-    race = args.race or _upcoming_demo_race(data_dir)
+    race = args.race or upcoming_demo_race(data_dir)
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         register_races(instance, read_calendar(data_dir).race_ids())

@@ -75,7 +75,7 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _register_demo_partitions() -> int:
+def _register_race_partitions() -> int:
     import dagster as dg
 
     from nascar_dfs.defs.calibration.calendar import read_calendar
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
     env = _environment(home, args)
-    added = _register_demo_partitions()
+    added = _register_race_partitions()
     storage = "PostgreSQL" if uses_postgres(os.environ) else "SQLite"
     print(f"instance {home} ({storage}); {added} new race partitions registered", flush=True)
 

@@ -14,6 +14,7 @@ CALIBRATED_MODEL_CODE = "1"
 SCENARIO_SET_CODE = "1"
 LINEUPS_CODE = "1"
 DK_UPLOAD_CODE = "1"
+CALIBRATION_HISTORY_CODE = "1"
 
 
 def digest(*parts: object, length: int = 16) -> str:

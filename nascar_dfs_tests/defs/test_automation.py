@@ -103,7 +103,7 @@ def test_sensor_sees_a_new_completed_race_and_requests_recalibration_of_upcoming
         assert request.run_key.startswith("new-race:2025-cup-daytona-1:")
         assert "dagster/max_runtime" in request.tags
     third, _ = run_sensor(sqlite_instance, data_dir, cursor=second.cursor)
-    assert isinstance(third, dg.SkipReason)
+    assert third.run_requests == [] and third.skip_reason is not None
 
 
 def test_sensor_ingests_a_weekend_feed_dropped_in_the_watch_folder(sqlite_instance, tmp_path, monkeypatch):
@@ -127,7 +127,7 @@ def test_sensor_ingests_a_weekend_feed_dropped_in_the_watch_folder(sqlite_instan
 
     assert ingested == ["daytona.json"]  # once, not on every tick
     assert {r.tags["nascar/reason"] for r in second.run_requests} == {"new-feed"}
-    assert isinstance(third, dg.SkipReason)
+    assert third.run_requests == [] and third.skip_reason is not None
 
 
 def test_sensor_refuses_a_race_key_that_cannot_be_a_partition(sqlite_instance, tmp_path):
@@ -136,3 +136,25 @@ def test_sensor_refuses_a_race_key_that_cannot_be_a_partition(sqlite_instance, t
 
     with pytest.raises(Exception, match="invalid race key"):
         run_sensor(sqlite_instance, data_dir, cursor=None)
+
+
+def test_a_refused_feed_is_logged_once_and_does_not_break_later_ticks(sqlite_instance, tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    write_calendar(data_dir, RACES, RACES, {})
+    first, _ = run_sensor(sqlite_instance, data_dir, cursor=None)
+    add_partitions(sqlite_instance, first)
+    attempts: list[str] = []
+
+    def refuse(feed: Path, folder: Path) -> str:
+        attempts.append(feed.name)
+        raise ValueError("track 'Nowhere Speedway' is not in tracks.csv")
+
+    monkeypatch.setattr(science, "ingest_feed", refuse)
+    (data_dir / "feeds").mkdir()
+    (data_dir / "feeds" / "bad.json").write_text("{}")
+
+    second, _ = run_sensor(sqlite_instance, data_dir, cursor=first.cursor)
+    third, _ = run_sensor(sqlite_instance, data_dir, cursor=second.cursor)
+
+    assert attempts == ["bad.json"]
+    assert second.skip_reason is not None and third.skip_reason is not None

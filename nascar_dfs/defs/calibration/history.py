@@ -70,7 +70,7 @@ def render_png(table: pd.DataFrame, pit: np.ndarray) -> bytes:
 
 @dg.asset(
     group_name="calibration",
-    code_version=versions.RACE_HISTORY_CODE,
+    code_version=versions.CALIBRATION_HISTORY_CODE,
     deps=[dg.AssetDep(CALIBRATED_MODEL, partition_mapping=dg.AllPartitionMapping())],
 )
 def calibration_history(context: dg.AssetExecutionContext) -> dg.Output[pd.DataFrame]:

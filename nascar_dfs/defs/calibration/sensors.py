@@ -13,13 +13,23 @@ from nascar_dfs.defs.partitions import RACE, race_partitions
 from nascar_dfs.defs.resources import NascarData
 
 
-def _ingest_new_feeds(feed_dir: Path, data_dir: Path, seen: set[str]) -> list[str]:
-    """Append every feed file not seen before to the data folder; returns the feed names."""
+def _ingest_new_feeds(
+    context: dg.SensorEvaluationContext, feed_dir: Path, data_dir: Path, seen: set[str]
+) -> list[str]:
+    """Append every feed file not seen before to the data folder; returns the feed names.
+
+    A feed the data module refuses is logged and remembered as seen, so one bad file does not
+    fail every later tick.
+    """
     if not feed_dir.is_dir():
         return []
     new = sorted(p.name for p in feed_dir.glob("*.json") if p.name not in seen)
     for name in new:
-        science.ingest_feed(feed_dir / name, data_dir)
+        try:
+            race = science.ingest_feed(feed_dir / name, data_dir)
+            context.log.info(f"feed {name}: appended race {race}")
+        except (ValueError, KeyError, OSError) as exc:
+            context.log.error(f"feed {name} refused: {exc}")
     return new
 
 
@@ -36,7 +46,7 @@ def new_race_sensor(context: dg.SensorEvaluationContext, nascar_data: NascarData
     data_dir = nascar_data.root()
     cursor = json.loads(context.cursor) if context.cursor else None
     seen_feeds = set(cursor["feeds"]) if cursor else set()
-    new_feeds = _ingest_new_feeds(nascar_data.feeds(), data_dir, seen_feeds)
+    new_feeds = _ingest_new_feeds(context, nascar_data.feeds(), data_dir, seen_feeds)
     calendar = read_calendar(data_dir)
     completed = calendar.completed()
     known = set(context.instance.get_dynamic_partitions(RACE))
@@ -60,8 +70,7 @@ def new_race_sensor(context: dg.SensorEvaluationContext, nascar_data: NascarData
         ]
     new_cursor = json.dumps({"completed": completed, "feeds": sorted(seen_feeds | set(new_feeds))})
     if not runs and not missing:
-        context.update_cursor(new_cursor)
-        return dg.SkipReason("no new completed race")
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new completed race"), cursor=new_cursor)
     return dg.SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[race_partitions.build_add_request(missing)] if missing else [],
