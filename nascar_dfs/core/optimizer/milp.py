@@ -86,10 +86,10 @@ def _solve_one(
 
 
 PLAN_TOP = 3_000  # best lineups offered to the planning model
-PLAN_PER_DRIVER = 60
-PLAN_SECONDS = 60
+PLAN_PER_DRIVER = 60  # plus, per driver with a min exposure, this many of their best lineups
 PLAN_BONUS_WEIGHTS = (0.25, 0.5, 1.0, 2.0)  # bonus per min-exposure driver, in score spreads
-PLAN_PER_BONUS = 1_000  # plus, per driver with a min exposure, this many of their best lineups
+PLAN_PER_BONUS = 1_000  # best lineups taken under each bonus weight
+PLAN_SECONDS = 60  # the planning solve gives up (and the build raises) after this long
 
 
 def plan_portfolio(
