@@ -22,6 +22,11 @@ def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
+async def ctx_dependency(request: Request) -> AppContext:
+    """Async on purpose: a sync dependency costs a thread-pool hop on every request."""
+    return request.app.state.ctx
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

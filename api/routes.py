@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api import audit, slates
 from api.context import AppContext
 from api.db import lineup_requests, lineup_results
-from api.deps import client_ip, get_ctx, read_limit, require_admin, require_principal, submit_limit
+from api.deps import client_ip, ctx_dependency, read_limit, require_admin, require_principal, submit_limit
 from api.health import HealthChecker
 from api.keys import Principal
 from api.models import (
@@ -42,7 +42,7 @@ router = APIRouter(
     prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*COMMON)
 )
 RequestId = Annotated[str, Path(max_length=64, description="lineup request id (UUID)")]
-Ctx = Annotated[AppContext, Depends(get_ctx)]
+Ctx = Annotated[AppContext, Depends(ctx_dependency)]
 Caller = Annotated[Principal, Depends(require_principal)]
 
 
