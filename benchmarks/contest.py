@@ -7,6 +7,7 @@ model; the field from `simulate_field`. Kernel and field times are reported sepa
 JSON object including the load average, since the machine is shared.
 
     python benchmarks/contest.py [--races 10000] [--entries 10000] [--lineups 150] [--repeats 3]
+    python benchmarks/contest.py --select 500   # also time the greedy selection from 500 candidates
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from nascar_dfs.core.contest.field import simulate_field
 from nascar_dfs.core.contest.ownership import OwnershipModel
+from nascar_dfs.core.contest.selection import select_by_contest_roi
 from nascar_dfs.core.contest.simulate import simulate_contest
 from nascar_dfs.core.contest.spec import ContestSpec
 from nascar_dfs.core.scenarios.kernel import simulate
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--lineups", type=int, default=150)
     parser.add_argument("--drivers", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--select", type=int, default=0, help="candidates for a timed greedy selection")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -67,6 +70,19 @@ def main() -> None:
         report = simulate_contest(scenarios.dk_points, user, field.lineups, contest)
         times.append(time.perf_counter() - started)
     assert report is not None
+    selection = {}
+    if args.select:
+        # Candidates drawn like the field (distinct), so the search has overlapping, realistic lineups.
+        candidates = np.unique(simulate_field(ownership, salaries, 2 * args.select, seed=3).lineups, axis=0)
+        candidates = candidates[: args.select]
+        started = time.perf_counter()
+        chosen = select_by_contest_roi(scenarios.dk_points, candidates, field.lineups, contest, args.lineups)
+        selection = {
+            "candidates": int(candidates.shape[0]),
+            "selection_seconds": round(time.perf_counter() - started, 3),
+            "held_out_races": chosen.report.races,
+            "selected_roi": chosen.report.portfolio.roi.to_dict(),
+        }
     print(
         json.dumps(
             {
@@ -80,6 +96,7 @@ def main() -> None:
                 "kernel_seconds": round(kernel_seconds, 3),
                 "field_seconds": round(field_seconds, 3),
                 "field": field.summary(),
+                "selection": selection,
                 "portfolio_roi": report.portfolio.roi.to_dict(),
                 "field_mean_roi": report.field_mean_roi.to_dict(),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
