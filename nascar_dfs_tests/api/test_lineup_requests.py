@@ -249,3 +249,10 @@ def test_unknown_race_and_plan_limit_are_rejected_before_anything_is_stored(make
 def test_races_are_listed(api: Api) -> None:
     races = api.client.get("/v1/races", headers=api.key()).json()["items"]
     assert {"race_id": OTHER_RACE} in races
+
+
+def test_races_come_from_the_real_history_too(make_api, shared_data_dir) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(data_dir=shared_data_dir)
+    races = {r["race_id"] for r in api.client.get("/v1/races", headers=api.key()).json()["items"]}
+    assert {"2024-cup-phoenix-2", "2015-cup-daytona-1"} <= races
+    assert submit(api, api.key("zed"), body(race_id="2015-cup-daytona-1")).status_code == 202
