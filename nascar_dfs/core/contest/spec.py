@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Default GPP shape. These are approximations of DraftKings NASCAR GPP structures as publicly shown in
 # contest lobbies (about a fifth of entries cash, the minimum cash is about twice the fee, first place
@@ -56,6 +56,12 @@ class ContestSpec(_Strict):
     rake: float = Field(DEFAULT_RAKE, ge=0.0, lt=1.0, description="share of fees the site keeps")
     max_entries_per_user: int = Field(150, ge=1)
     payouts: list[PayoutTier] = Field(default_factory=list)
+
+    @field_validator("payouts")
+    @classmethod
+    def _by_place(cls, v: list[PayoutTier]) -> list[PayoutTier]:
+        # One table, one canonical form: specs embedding a contest are hashed.
+        return sorted(v, key=lambda tier: tier.from_place)
 
     @model_validator(mode="after")
     def _payouts_fit(self) -> ContestSpec:

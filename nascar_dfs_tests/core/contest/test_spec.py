@@ -67,3 +67,10 @@ def test_payouts_csv_round_trip_and_errors(tmp_path):
 
 def test_default_payouts_function_matches_spec_default():
     assert default_payouts(500, 3.0, 0.1) == ContestSpec(entries=500, entry_fee=3.0, rake=0.1).payout_table()
+
+
+def test_tier_order_does_not_change_the_contest():
+    a = [PayoutTier(from_place=2, to_place=3, prize=10), PayoutTier(from_place=1, to_place=1, prize=50)]
+    one = ContestSpec(entries=100, entry_fee=1.0, payouts=a)
+    other = ContestSpec(entries=100, entry_fee=1.0, payouts=a[::-1])
+    assert one.model_dump_json() == other.model_dump_json()
