@@ -7,6 +7,7 @@ from nascar_dfs.core.contest.ownership import (
     fit_ownership,
     ownership_by_name,
     ownership_features,
+    project_ownership,
 )
 from nascar_dfs.core.contest.selection import (
     ContestPortfolio,
@@ -40,6 +41,7 @@ __all__ = [
     "fit_ownership",
     "ownership_by_name",
     "ownership_features",
+    "project_ownership",
     "read_payouts_csv",
     "select_by_contest_roi",
     "simulate_contest",

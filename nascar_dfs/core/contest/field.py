@@ -18,6 +18,7 @@ DEFAULT_SALARY_SCALE = 500.0  # dollars: leaving $1,000 more unused divides a la
 DEFAULT_CALIBRATION_ROUNDS = 8
 CALIBRATION_SAMPLE = 20_000
 CALIBRATION_STEP = 0.9
+DEFAULT_OWNERSHIP_TOLERANCE = 0.03  # a 50%-owned driver's sampling sd is 0.7 points at 5,000 entries
 MIN_ACCEPTANCE = 1e-4  # below this the ownership and salaries cannot make valid lineups
 
 
@@ -42,6 +43,20 @@ class SimulatedField:
 
     def share_salary_at_least(self, dollars: int) -> float:
         return float(np.mean(self.salary >= dollars))
+
+    def ownership_check(
+        self, tolerance: float = DEFAULT_OWNERSHIP_TOLERANCE
+    ) -> tuple[bool, dict[str, float]]:
+        """Does the simulated ownership match the projection within ``tolerance`` (absolute, fractions)?
+        Returns the verdict and the figures an asset check would show."""
+        gaps = np.abs(self.ownership - self.target)
+        worst = int(np.argmax(gaps))
+        return bool(gaps[worst] <= tolerance), {
+            "max_ownership_error": float(gaps[worst]),
+            "worst_driver_index": worst,
+            "mean_ownership_error": float(gaps.mean()),
+            "tolerance": tolerance,
+        }
 
     def summary(self) -> dict[str, float]:
         return {

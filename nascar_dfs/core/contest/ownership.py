@@ -186,6 +186,26 @@ def fit_ownership(
     )
 
 
+def project_ownership(
+    salaries: np.ndarray,
+    projections: np.ndarray,
+    starts: np.ndarray | None = None,
+    model: OwnershipModel | None = None,
+    *,
+    mean_spend: float | None = DEFAULT_MEAN_SPEND,
+) -> np.ndarray:
+    """(D,) projected ownership for a slate (e.g. a PlayerPool's salaries and projections, pool order).
+
+    Unknown start positions (None, or NaN entries) count as average starts: a constant feature carries
+    no information and is zeroed by the standardisation.
+    """
+    salaries = np.asarray(salaries, dtype=np.float64)
+    start = np.full(salaries.shape, np.nan) if starts is None else np.asarray(starts, dtype=np.float64)
+    known = np.isfinite(start)
+    start = np.where(known, start, start[known].mean() if known.any() else 0.0)
+    return (model or OwnershipModel.default()).project(salaries, projections, start, mean_spend=mean_spend)
+
+
 def ownership_by_name(names: Sequence[str], ownership: np.ndarray) -> Mapping[str, float]:
     """Name -> fraction, the form the optimizer's ``ownership=`` argument accepts."""
     if len(names) != len(ownership):

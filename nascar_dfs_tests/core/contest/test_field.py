@@ -37,3 +37,14 @@ def test_infeasible_ownership_is_an_error():
         simulate_field(np.full(10, 0.6), salary, 100)
     with pytest.raises(ValueError, match="sums to"):
         simulate_field(np.full(10, 0.2), np.full(10, 5_000), 100)
+
+
+def test_ownership_check_flags_a_field_drawn_for_another_projection(slate):
+    ownership, salary = slate
+    field = simulate_field(ownership, salary, 3000, seed=4, calibration_rounds=3)
+    ok, figures = field.ownership_check(tolerance=0.05)
+    assert ok and figures["max_ownership_error"] <= 0.05
+    shifted = np.roll(ownership, 1)
+    stale = type(field)(field.lineups, field.salary, field.ownership, shifted, field.acceptance)
+    bad, figures = stale.ownership_check(tolerance=0.05)
+    assert not bad and figures["max_ownership_error"] > 0.05

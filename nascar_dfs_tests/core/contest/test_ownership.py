@@ -7,6 +7,7 @@ from nascar_dfs.core.contest.ownership import (
     capped_softmax,
     fit_ownership,
     ownership_features,
+    project_ownership,
 )
 
 
@@ -63,3 +64,13 @@ def test_bad_inputs_raise_clear_errors():
         OwnershipModel.default().project(
             np.full(10, 9000.0) + np.arange(10), np.ones(10), np.arange(10), mean_spend=49_000
         )
+
+
+def test_unknown_starts_are_treated_as_average_starts():
+    rng = np.random.default_rng(5)
+    salary, projection, _ = _random_slate(rng)
+    none = project_ownership(salary, projection)
+    nan = project_ownership(salary, projection, np.full(salary.size, np.nan))
+    np.testing.assert_allclose(none, nan)
+    no_start = OwnershipModel(OwnershipModel.default().coefficients * np.array([1, 1, 0, 1]))
+    np.testing.assert_allclose(none, no_start.project(salary, projection, np.arange(salary.size)), rtol=1e-6)
