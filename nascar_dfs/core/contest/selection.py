@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +30,15 @@ from nascar_dfs.core.contest.simulate import (
     simulate_contest,
 )
 from nascar_dfs.core.contest.spec import ContestSpec
-from nascar_dfs.core.optimizer import PlayerPool, build_portfolio, scenario_points
-from nascar_dfs.core.optimizer.build import DEFAULT_LEVERAGE_WEIGHT
+from nascar_dfs.core.optimizer import PlayerPool, Portfolio, build_portfolio, scenario_points
+from nascar_dfs.core.optimizer.build import DEFAULT_LEVERAGE_WEIGHT, as_pool
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
+
+
+class SelectionExhaustedError(ValueError):
+    """The greedy search ran out of candidates that respect the portfolio rules."""
+
 
 DEFAULT_SELECTION_RACES = 2_000  # races the greedy search evaluates; the report uses the others
 MIN_REPORT_RACES = 500  # fewer held-out races than this and the report falls back to all races
@@ -100,20 +106,34 @@ def select_by_contest_roi(
         gain[~rules.allowed] = -np.inf
         pick = int(np.argmax(gain))
         if not np.isfinite(gain[pick]):
-            raise ValueError(
+            raise SelectionExhaustedError(
                 f"after {step} lineups no candidate respects the exposure caps and min_unique={min_unique};"
                 " supply more candidates or loosen them"
             )
         chosen.append(pick)
         gains.append(float(gain[pick]))
         rules.take(pick)
-    rows = np.array(chosen, dtype=np.int64)
+    return report_selection(
+        points, cands, np.array(chosen, dtype=np.int64), np.array(gains), field, contest, sample.shape[0]
+    )
+
+
+def report_selection(
+    points: np.ndarray,
+    candidates: np.ndarray,
+    rows: np.ndarray,
+    gains: np.ndarray,
+    field: np.ndarray,
+    contest: ContestSpec,
+    search_races: int,
+) -> Selection:
+    """The chosen rows simulated on the races after the first ``search_races`` (or all, if too few)."""
     # Picking the best of many candidates on some races flatters them on those races: report on the rest.
-    held_out = points[sample.shape[0] :]
+    held_out = points[search_races:]
     in_sample = held_out.shape[0] < MIN_REPORT_RACES
-    report = simulate_contest(points if in_sample else held_out, cands[rows], field, contest)
+    report = simulate_contest(points if in_sample else held_out, candidates[rows], field, contest)
     return Selection(
-        rows=rows, lineups=cands[rows], marginal_payout=np.array(gains), report=report, in_sample=in_sample
+        rows=rows, lineups=candidates[rows], marginal_payout=gains, report=report, in_sample=in_sample
     )
 
 
@@ -200,10 +220,11 @@ class ContestPortfolio:
     selection: Selection
     field: SimulatedField
     candidates: int
+    method: str  # "greedy", or "optimizer" when the greedy search could not meet the rules together
 
 
 def contest_portfolio(
-    pool: PlayerPool,
+    players: PlayerPool | Any,
     spec: ConstraintSpec,
     scenarios: ScenarioSet,
     contest: ContestSpec,
@@ -213,41 +234,83 @@ def contest_portfolio(
     leverage_weight: float = DEFAULT_LEVERAGE_WEIGHT,
     seed: int = 0,
 ) -> ContestPortfolio:
-    """``spec.lineups`` lineups for ``contest``: candidates from the optimizer's scenario and
-    ownership-leverage builds, a field drawn from ``ownership`` (pool order, fractions), then the
-    greedy selection by simulated payout under the spec's exposure caps and min_unique (each candidate
-    already meets the per-lineup rules; minimum exposures are not re-imposed on the subset)."""
+    """``spec.lineups`` lineups for ``contest``; ``players`` is a PlayerPool or a Slate.
+
+    Candidates come from the optimizer's scenario and ownership-leverage builds, the field is drawn from
+    ``ownership`` (pool order, fractions), then the greedy selection by simulated payout applies the
+    spec's exposure caps and min_unique (each candidate already meets the per-lineup rules; minimum
+    exposures are not re-imposed on the chosen subset).
+    """
     n_candidates = candidates or min(500, max(3 * spec.lineups, 50))
     if n_candidates < spec.lineups:
         raise ValueError(f"{n_candidates} candidates cannot supply {spec.lineups} lineups")
     own = np.asarray(ownership, dtype=np.float64)
-    pool = pool.with_ownership(own)
-    rows = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
+    pool = as_pool(players, ownership=own)
+    rows, spec_rows = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
     points = scenario_points(pool, scenarios)
     field = simulate_field(own, pool.salaries, contest.entries - spec.lineups, seed=seed)
     caps = np.array(
         [math.floor(spec.driver_bounds(name).max * spec.lineups + 1e-9) for name in pool.names],
         dtype=np.int64,
     )
-    selection = select_by_contest_roi(
-        points, rows, field.lineups, contest, spec.lineups, max_per_driver=caps, min_unique=spec.min_unique
-    )
+    method = "greedy"
+    try:
+        selection = select_by_contest_roi(
+            points,
+            rows,
+            field.lineups,
+            contest,
+            spec.lineups,
+            max_per_driver=caps,
+            min_unique=spec.min_unique,
+        )
+    except SelectionExhaustedError:
+        # Greedy picks can strand the rules (caps and uniqueness bind together); the optimizer's own
+        # portfolio meets them all, so it is returned, simulated the same way.
+        method = "optimizer"
+        search = min(DEFAULT_SELECTION_RACES, points.shape[0])
+        selection = report_selection(
+            points,
+            spec_rows,
+            np.arange(spec_rows.shape[0]),
+            np.full(spec_rows.shape[0], np.nan),
+            field.lineups,
+            contest,
+            search,
+        )
     return ContestPortfolio(
         names=tuple(tuple(pool.names[i] for i in row) for row in selection.lineups),
         dk_ids=tuple(tuple(int(pool.dk_ids[i]) for i in row) for row in selection.lineups),
         selection=selection,
         field=field,
         candidates=rows.shape[0],
+        method=method,
     )
 
 
 def _candidate_rows(
     pool: PlayerPool, spec: ConstraintSpec, scenarios: ScenarioSet, n: int, leverage_weight: float
-) -> np.ndarray:
-    """Distinct candidate lineups (pool positions, sorted) from a scenario and a leverage build."""
-    rows = []
-    for objective in ("scenario", "leverage"):
-        wide = spec.model_copy(update={"lineups": n, "objective": objective})
-        built = build_portfolio(pool, wide, scenarios, leverage_weight=leverage_weight)
-        rows.extend(np.sort(pool.index_of_dk_id(lineup.dk_ids, "candidates")) for lineup in built.lineups)
-    return np.unique(np.array(rows, dtype=np.int64), axis=0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct candidate lineups (pool positions, sorted) from a scenario and a leverage build, and
+    the spec's own portfolio (which is among them).
+
+    Portfolio-level rules (exposures, min_unique) are lifted here, because the greedy selection applies
+    them to the chosen lineups; per-lineup rules (locks, excludes, salary, groups, teams) stay.
+    """
+    portfolio_rules = {"min_unique": 1, "max_exposure": 1.0, "min_exposure": 0.0, "exposures": {}}
+    builds = [
+        spec.model_copy(update={"lineups": n, "objective": o, **portfolio_rules})
+        for o in ("scenario", "leverage")
+    ]
+    rows = [
+        _pool_rows(pool, build_portfolio(pool, b, scenarios, leverage_weight=leverage_weight)) for b in builds
+    ]
+    # The spec's own portfolio meets every rule together: a candidate set and the fallback.
+    own = _pool_rows(pool, build_portfolio(pool, spec, scenarios, leverage_weight=leverage_weight))
+    return np.unique(np.concatenate([*rows, own]), axis=0), own
+
+
+def _pool_rows(pool: PlayerPool, portfolio: Portfolio) -> np.ndarray:
+    return np.array(
+        [np.sort(pool.index_of_dk_id(lineup.dk_ids, "candidates")) for lineup in portfolio.lineups]
+    )

@@ -54,6 +54,7 @@ def test_contest_portfolio_draws_candidates_from_the_optimizer():
     contest = ContestSpec(entries=400, entry_fee=3.0)
     result = contest_portfolio(pool, spec, scenarios, contest, own, candidates=20)
     assert len(result.names) == 4 and len(set(map(frozenset, result.names))) == 4
+    assert result.method == "greedy"
     assert all(sum(pool.salaries[list(pool.names).index(n)] for n in row) <= 50_000 for row in result.names)
     plain = build_portfolio(pool, spec, scenarios)
     plain_rows = np.array([np.sort(pool.index_of_dk_id(lineup.dk_ids, "test")) for lineup in plain.lineups])
@@ -87,3 +88,22 @@ def test_selection_respects_exposure_caps_and_min_unique():
     assert shared[~np.eye(10, dtype=bool)].max() <= 4
     with pytest.raises(ValueError, match="no candidate respects"):
         select_by_contest_roi(points, candidates, field[:-2], contest, 10, max_per_driver=1)
+
+
+def test_contest_portfolio_applies_the_specs_exposure_cap_and_min_unique():
+    pool = small_pool(16, seed=3, with_ownership=False)
+    scenarios = small_scenarios(pool, n=300, seed=5)
+    own = OwnershipModel.default().project(pool.salaries, pool.projections, np.arange(1, 17), mean_spend=None)
+    spec = ConstraintSpec(lineups=4, scenarios=300, max_exposure=0.5, min_unique=2)
+    result = contest_portfolio(
+        pool, spec, scenarios, ContestSpec(entries=400, entry_fee=3.0), own, candidates=40
+    )
+    counts = {}
+    for row in result.names:
+        for name in row:
+            counts[name] = counts.get(name, 0) + 1
+    assert max(counts.values()) <= 2
+    sets = [set(row) for row in result.names]
+    assert all(len(a & b) <= 4 for i, a in enumerate(sets) for b in sets[i + 1 :])
+    assert result.method in {"greedy", "optimizer"}  # greedy when it can meet the rules, else the optimizer's
+    assert result.selection.report.races == 300
