@@ -1,0 +1,154 @@
+"""One small fit on the SYNTHETIC demo history, shared by every test of this module."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.model.fit import FitConfig, FitError, fit_model
+from nascar_dfs.core.model.fitted import FittedModel
+
+# short chains: thresholds loose enough for 600 draws, strict enough to catch a broken sampler
+SMALL = FitConfig(chains=2, tune=300, draws=300, seed=1, max_rhat=1.1, min_ess_bulk=30, max_divergences=20)
+
+
+def _completed(history: RaceHistory) -> pd.DataFrame:
+    races = history.points_races()
+    return races[races["race_id"].isin(history.results["race_id"])].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def target(demo_history: RaceHistory) -> str:
+    return str(_completed(demo_history)["race_id"].iloc[-1])
+
+
+@pytest.fixture(scope="module")
+def model(demo_history: RaceHistory, target: str) -> FittedModel:
+    return fit_model(demo_history, target, SMALL)
+
+
+@pytest.fixture(scope="module")
+def last_field(demo_history: RaceHistory, target: str) -> Field:
+    """The drivers of the last training race, all starting mid-pack order given by car number."""
+    races = _completed(demo_history)
+    previous = str(races["race_id"].iloc[-2])
+    rows = demo_history.results[demo_history.results["race_id"] == previous].sort_values("car_number")
+    info = demo_history.race(target)
+    return Field(
+        race_id=target,
+        season=info.season,
+        track_slug=info.track_slug,
+        track_type=info.track_type,
+        laps=info.laps,
+        drivers=tuple(rows["driver"]),
+        teams=tuple(rows["team"]),
+        manufacturers=tuple(rows["manufacturer"]),
+        starts=np.arange(1, len(rows) + 1),
+    )
+
+
+def _win_probability(log_worth: np.ndarray) -> np.ndarray:
+    w = np.exp(log_worth - log_worth.max(axis=1, keepdims=True))
+    return (w / w.sum(axis=1, keepdims=True)).mean(axis=0)
+
+
+def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: str) -> None:
+    d = model.diagnostics
+    assert model.race_id == target
+    assert d.sampler in ("nutpie", "pymc")
+    assert d.divergences <= SMALL.max_divergences
+    assert d.max_rhat <= SMALL.max_rhat and d.min_ess_bulk >= SMALL.min_ess_bulk
+    assert {"design", "build", "compile", "sample", "diagnostics"} <= set(d.timings)
+    assert model.n_draws == SMALL.chains * SMALL.draws
+    assert len(model.version) == 16
+    assert model.dominance  # the scenario kernel's laps-led / fastest-lap parameters ride along
+
+
+def test_clearly_best_driver_is_the_most_likely_winner(
+    model: FittedModel, demo_history: RaceHistory, last_field: Field
+) -> None:
+    trained = demo_history.results[demo_history.results["race_id"].isin(_completed(demo_history)["race_id"])]
+    best = str(trained.groupby("driver")["finish"].mean().idxmin())
+    assert best in last_field.drivers
+    # same start for everyone so only the learned strength separates them
+    level = dataclasses.replace(last_field, starts=np.full(last_field.size, last_field.size // 2))
+    p_win = _win_probability(model.field_params(level).log_worth)
+    ranked = np.argsort(-p_win)
+    assert last_field.drivers[ranked[0]] == best
+    assert p_win[ranked[0]] > 1.5 * p_win[ranked[1]]
+
+
+def test_a_better_start_raises_a_drivers_chances(model: FittedModel, last_field: Field) -> None:
+    front = dataclasses.replace(last_field, starts=np.arange(1, last_field.size + 1))
+    back = dataclasses.replace(last_field, starts=np.arange(last_field.size, 0, -1))
+    p_front = _win_probability(model.field_params(front).log_worth)[0]
+    p_back = _win_probability(model.field_params(back).log_worth)[0]
+    assert p_front > p_back
+
+
+def test_save_load_round_trip_gives_identical_field_params(
+    model: FittedModel, last_field: Field, tmp_path: Path
+) -> None:
+    path = model.save(tmp_path / "model")
+    model.save(path)  # overwriting an existing model works and leaves no staging folders behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    loaded = FittedModel.load(path)
+    assert loaded.version == model.version
+    assert loaded.dominance == model.dominance
+    assert loaded.diagnostics == model.diagnostics
+    a = model.field_params(last_field, n_draws=200, seed=3)
+    b = loaded.field_params(last_field, n_draws=200, seed=3)
+    np.testing.assert_array_equal(a.log_worth, b.log_worth)
+    np.testing.assert_array_equal(a.dnf_prob, b.dnf_prob)
+
+
+def test_load_rejects_tampered_draws(model: FittedModel, tmp_path: Path) -> None:
+    path = model.save(tmp_path / "model")
+    draws = {k: v.copy() for k, v in model.draws.items()}
+    draws["skill"][0, 0] += 1.0
+    np.savez(path / "draws.npz", **draws)
+    with pytest.raises(ValueError, match="does not match its version"):
+        FittedModel.load(path)
+
+
+def test_unseen_driver_team_and_make_get_population_draws(model: FittedModel, last_field: Field) -> None:
+    rookie = dataclasses.replace(
+        last_field,
+        drivers=(*last_field.drivers[:-1], "Brand New Rookie"),
+        teams=(*last_field.teams[:-1], "Brand New Team"),
+        manufacturers=(*last_field.manufacturers[:-1], "Brand New Make"),
+    )
+    params = model.field_params(rookie, n_draws=500, seed=11)
+    assert params.log_worth.shape == params.dnf_prob.shape == (500, rookie.size)
+    assert np.isfinite(params.log_worth).all()
+    assert ((params.dnf_prob > 0) & (params.dnf_prob < 1)).all()
+    assert params.log_worth[:, -1].std() > 0.05  # uncertain, not a fixed default
+    again = model.field_params(rookie, n_draws=500, seed=11)
+    np.testing.assert_array_equal(params.log_worth, again.log_worth)
+    other_seed = model.field_params(rookie, n_draws=500, seed=12)
+    assert not np.array_equal(params.log_worth[:, -1], other_seed.log_worth[:, -1])
+
+
+def test_impossible_threshold_raises_fit_error_naming_it(demo_history: RaceHistory, target: str) -> None:
+    impossible = dataclasses.replace(SMALL, tune=50, draws=50, min_ess_bulk=1e9)
+    with pytest.raises(FitError, match="min_ess_bulk") as err:
+        fit_model(demo_history, target, impossible)
+    assert err.value.diagnostics.min_ess_bulk < 1e9
+
+
+def test_refit_for_another_target_reuses_the_compiled_model(
+    model: FittedModel, demo_history: RaceHistory
+) -> None:
+    earlier = str(_completed(demo_history)["race_id"].iloc[-3])
+    # only the compile reuse is under test here: short chains, no convergence demands
+    quick = dataclasses.replace(SMALL, tune=100, draws=100, min_ess_bulk=0.0, max_rhat=float("inf"))
+    refit = fit_model(demo_history, earlier, quick)
+    if refit.diagnostics.sampler == "nutpie":
+        assert refit.diagnostics.compile_cached
+    assert refit.race_id == earlier and refit.version != model.version
