@@ -11,5 +11,7 @@ import pytest
 def promtool() -> str:
     path = shutil.which("promtool")
     if path is None:
-        pytest.skip("promtool is not installed: run `bash scripts/services/promtool.sh` (Debian package prometheus)")
+        pytest.skip(
+            "promtool is not installed: run `bash scripts/services/promtool.sh` (Debian package prometheus)"
+        )
     return path

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .promql import LOADED_RULES, PENDING_RULES, PROMETHEUS_DIR, RULE_TESTS, anchor, load_rules, runbook_anchors
+from .promql import (
+    LOADED_RULES,
+    PENDING_RULES,
+    PROMETHEUS_DIR,
+    RULE_TESTS,
+    anchor,
+    load_rules,
+    runbook_anchors,
+)
 
 ALL_RULE_FILES = LOADED_RULES + PENDING_RULES
 
