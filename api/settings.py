@@ -40,7 +40,6 @@ class Settings(BaseSettings):
 
     # Idempotency and retention.
     idempotency_retention_s: int = Field(24 * 3600, ge=3600)
-    idempotency_lock_timeout_s: int = Field(90, ge=1)
 
     # Background relay / reconciler.
     background_worker: bool = True
