@@ -70,39 +70,12 @@ def select_by_contest_roi(
     ``max_per_driver`` caps how many chosen lineups hold a driver (scalar or (D,)); ``min_unique``: any
     two chosen lineups differ in at least this many drivers.
     """
-    points = np.asarray(dk_points, dtype=np.float32)
-    cands = np.asarray(candidates, dtype=np.int64)
-    field = np.asarray(field_lineups, dtype=np.int64)
-    if cands.ndim != 2 or cands.shape[0] < n_lineups or n_lineups < 1:
-        raise ValueError(f"need at least {n_lineups} >= 1 candidate lineups, got {cands.shape}")
-    if field.shape[0] + n_lineups != contest.entries:
-        raise ValueError(
-            f"{field.shape[0]} field entries + {n_lineups} lineups != the contest's {contest.entries}"
-        )
-    sample = points[: min(selection_races, points.shape[0])]
-    cum = np.concatenate([[0.0], np.cumsum(contest.prize_by_place())])
-    depth = min(
-        field.shape[0], max(paid_places(contest.prize_by_place()), math.ceil(TOP_SHARE * contest.entries))
-    )
-    cand_q = quantise(sample @ lineup_onehot(cands, points.shape[1]))
-    field_gt, field_eq = rank_against_field(
-        cand_q, quantise(sample @ lineup_onehot(field, points.shape[1])), depth
-    )
-    # Candidates sorted by score within each race: searchsorted over sorted keys walks memory in order.
-    order = np.argsort(cand_q, axis=1, kind="stable")
-    ranked = _Ranked(
-        q=np.take_along_axis(cand_q, order, axis=1),
-        field_gt=np.take_along_axis(field_gt, order, axis=1),
-        field_eq=np.take_along_axis(field_eq, order, axis=1),
-    )
-    rules = _PickRules(cands, points.shape[1], max_per_driver, min_unique)
+    search = _Search(dk_points, candidates, field_lineups, contest, n_lineups, selection_races)
+    rules = _PickRules(search.cands, search.n_drivers, max_per_driver, min_unique)
     chosen: list[int] = []
     gains: list[float] = []
     for step in range(n_lineups):
-        per_race = _marginal_payouts(ranked, cand_q, field_gt, field_eq, chosen, cum)
-        gain = (
-            np.bincount(order.ravel(), weights=per_race.ravel(), minlength=cands.shape[0]) / sample.shape[0]
-        )
+        gain = search.gains(chosen)
         gain[~rules.allowed] = -np.inf
         pick = int(np.argmax(gain))
         if not np.isfinite(gain[pick]):
@@ -113,9 +86,93 @@ def select_by_contest_roi(
         chosen.append(pick)
         gains.append(float(gain[pick]))
         rules.take(pick)
-    return report_selection(
-        points, cands, np.array(chosen, dtype=np.int64), np.array(gains), field, contest, sample.shape[0]
-    )
+    return search.report(np.array(chosen, dtype=np.int64), np.array(gains))
+
+
+def improve_by_swaps(
+    dk_points: np.ndarray,
+    candidates: np.ndarray,
+    start_rows: np.ndarray,
+    field_lineups: np.ndarray,
+    contest: ContestSpec,
+    *,
+    selection_races: int = DEFAULT_SELECTION_RACES,
+    max_per_driver: np.ndarray | int | None = None,
+    min_unique: int = 0,
+    passes: int = 2,
+) -> Selection:
+    """Local search from a portfolio that meets the rules (rows of ``candidates``): each lineup in turn
+    is replaced by the candidate that adds the most expected payout given the others, if that beats it
+    and keeps the rules. Never worse than the start on the search races."""
+    chosen = [int(r) for r in start_rows]
+    search = _Search(dk_points, candidates, field_lineups, contest, len(chosen), selection_races)
+    kept = np.full(len(chosen), np.nan)
+    for _ in range(passes):
+        swapped = False
+        for pos in range(len(chosen)):
+            rest = chosen[:pos] + chosen[pos + 1 :]
+            rules = _PickRules(search.cands, search.n_drivers, max_per_driver, min_unique)
+            for row in rest:
+                rules.take(row)
+            gain = search.gains(rest)
+            gain[~rules.allowed] = -np.inf
+            best = int(np.argmax(gain))
+            if gain[best] > gain[chosen[pos]] + 1e-9:
+                chosen[pos], swapped = best, True
+            kept[pos] = gain[chosen[pos]]
+        if not swapped:
+            break
+    return search.report(np.array(chosen, dtype=np.int64), kept)
+
+
+class _Search:
+    """The search races' scores and field standings of every candidate, computed once."""
+
+    def __init__(
+        self,
+        dk_points: np.ndarray,
+        candidates: np.ndarray,
+        field_lineups: np.ndarray,
+        contest: ContestSpec,
+        n_lineups: int,
+        selection_races: int,
+    ):
+        self.points = np.asarray(dk_points, dtype=np.float32)
+        self.cands = np.asarray(candidates, dtype=np.int64)
+        self.field = np.asarray(field_lineups, dtype=np.int64)
+        self.contest = contest
+        self.n_drivers = self.points.shape[1]
+        if self.cands.ndim != 2 or self.cands.shape[0] < n_lineups or n_lineups < 1:
+            raise ValueError(f"need at least {n_lineups} >= 1 candidate lineups, got {self.cands.shape}")
+        if self.field.shape[0] + n_lineups != contest.entries:
+            raise ValueError(
+                f"{self.field.shape[0]} field entries + {n_lineups} lineups"
+                f" != the contest's {contest.entries}"
+            )
+        sample = self.points[: min(selection_races, self.points.shape[0])]
+        self.n_search = sample.shape[0]
+        prizes = contest.prize_by_place()
+        self.cum = np.concatenate([[0.0], np.cumsum(prizes)])
+        depth = min(self.field.shape[0], max(paid_places(prizes), math.ceil(TOP_SHARE * contest.entries)))
+        self.cand_q = quantise(sample @ lineup_onehot(self.cands, self.n_drivers))
+        field_q = quantise(sample @ lineup_onehot(self.field, self.n_drivers))
+        self.field_gt, self.field_eq = rank_against_field(self.cand_q, field_q, depth)
+        # Candidates sorted by score within each race: searchsorted over sorted keys walks memory in order.
+        self.order = np.argsort(self.cand_q, axis=1, kind="stable")
+        self.ranked = _Ranked(
+            q=np.take_along_axis(self.cand_q, self.order, axis=1),
+            field_gt=np.take_along_axis(self.field_gt, self.order, axis=1),
+            field_eq=np.take_along_axis(self.field_eq, self.order, axis=1),
+        )
+
+    def gains(self, chosen: list[int]) -> np.ndarray:
+        """(K,) expected payout each candidate would add to ``chosen`` over the search races."""
+        per_race = _marginal_payouts(self.ranked, self.cand_q, self.field_gt, self.field_eq, chosen, self.cum)
+        total = np.bincount(self.order.ravel(), weights=per_race.ravel(), minlength=self.cands.shape[0])
+        return total / self.n_search
+
+    def report(self, rows: np.ndarray, gains: np.ndarray) -> Selection:
+        return report_selection(self.points, self.cands, rows, gains, self.field, self.contest, self.n_search)
 
 
 def report_selection(
@@ -220,7 +277,7 @@ class ContestPortfolio:
     selection: Selection
     field: SimulatedField
     candidates: int
-    method: str  # "greedy", or "optimizer" when the greedy search could not meet the rules together
+    method: str  # "greedy", or "optimizer+swaps" when greedy picks could not meet the rules together
 
 
 def contest_portfolio(
@@ -266,17 +323,11 @@ def contest_portfolio(
         )
     except SelectionExhaustedError:
         # Greedy picks can strand the rules (caps and uniqueness bind together); the optimizer's own
-        # portfolio meets them all, so it is returned, simulated the same way.
-        method = "optimizer"
-        search = min(DEFAULT_SELECTION_RACES, points.shape[0])
-        selection = report_selection(
-            points,
-            spec_rows,
-            np.arange(spec_rows.shape[0]),
-            np.full(spec_rows.shape[0], np.nan),
-            field.lineups,
-            contest,
-            search,
+        # portfolio meets them all, so the search starts from it and swaps lineups while that pays.
+        method = "optimizer+swaps"
+        start = _rows_in(rows, spec_rows)
+        selection = improve_by_swaps(
+            points, rows, start, field.lineups, contest, max_per_driver=caps, min_unique=spec.min_unique
         )
     return ContestPortfolio(
         names=tuple(tuple(pool.names[i] for i in row) for row in selection.lineups),
@@ -308,6 +359,12 @@ def _candidate_rows(
     # The spec's own portfolio meets every rule together: a candidate set and the fallback.
     own = _pool_rows(pool, build_portfolio(pool, spec, scenarios, leverage_weight=leverage_weight))
     return np.unique(np.concatenate([*rows, own]), axis=0), own
+
+
+def _rows_in(candidates: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row index in ``candidates`` of each row of ``wanted`` (all present)."""
+    where = {tuple(row): i for i, row in enumerate(candidates.tolist())}
+    return np.array([where[tuple(row)] for row in wanted.tolist()], dtype=np.int64)
 
 
 def _pool_rows(pool: PlayerPool, portfolio: Portfolio) -> np.ndarray:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nascar_dfs.core.contest.ownership import OwnershipModel
-from nascar_dfs.core.contest.selection import contest_portfolio, select_by_contest_roi
+from nascar_dfs.core.contest.selection import contest_portfolio, improve_by_swaps, select_by_contest_roi
 from nascar_dfs.core.contest.simulate import simulate_contest
 from nascar_dfs.core.contest.spec import ContestSpec
 from nascar_dfs.core.optimizer import build_portfolio, scenario_points
@@ -105,5 +105,17 @@ def test_contest_portfolio_applies_the_specs_exposure_cap_and_min_unique():
     assert max(counts.values()) <= 2
     sets = [set(row) for row in result.names]
     assert all(len(a & b) <= 4 for i, a in enumerate(sets) for b in sets[i + 1 :])
-    assert result.method in {"greedy", "optimizer"}  # greedy when it can meet the rules, else the optimizer's
+    assert result.method in {"greedy", "optimizer+swaps"}
     assert result.selection.report.races == 300
+
+
+def test_swaps_never_lose_payout_and_keep_the_rules():
+    points, candidates, field = _toy(np.random.default_rng(14))
+    contest = ContestSpec(entries=996, entry_fee=5.0)
+    start = np.arange(8)  # the first candidates, whatever they are
+    starting = simulate_contest(points, candidates[start], field[:-2], contest).payouts.sum(axis=1).mean()
+    better = improve_by_swaps(points, candidates, start, field[:-2], contest, max_per_driver=5, min_unique=1)
+    assert better.in_sample
+    assert better.report.payouts.sum(axis=1).mean() > starting
+    assert np.bincount(better.lineups.ravel()).max() <= 5
+    assert len({tuple(row) for row in better.lineups.tolist()}) == 8
