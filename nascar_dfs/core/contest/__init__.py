@@ -12,7 +12,9 @@ from nascar_dfs.core.contest.ownership import (
 from nascar_dfs.core.contest.selection import (
     ContestPortfolio,
     Selection,
+    SelectionExhaustedError,
     contest_portfolio,
+    improve_by_swaps,
     select_by_contest_roi,
 )
 from nascar_dfs.core.contest.simulate import (
@@ -34,11 +36,13 @@ __all__ = [
     "OwnershipModel",
     "PayoutTier",
     "Selection",
+    "SelectionExhaustedError",
     "SimulatedField",
     "contest_payouts",
     "contest_portfolio",
     "default_payouts",
     "fit_ownership",
+    "improve_by_swaps",
     "ownership_by_name",
     "ownership_features",
     "project_ownership",
