@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nascar_dfs.core.field import Field
-from nascar_dfs.core.model.design import TRACK_TYPES, DesignIndex, standardize_starts
+from nascar_dfs.core.model.design import DesignIndex, standardize_starts
 from nascar_dfs.core.model.types import FieldParams
 
 _DRAWS_FILE = "draws.npz"
@@ -208,5 +208,3 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
 
-
-__all__ = ["TRACK_TYPES", "FitDiagnostics", "FittedModel", "content_version"]
