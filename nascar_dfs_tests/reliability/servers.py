@@ -1,0 +1,195 @@
+"""Real processes for the fault-injection tests: the API under uvicorn (fake Dagster launcher) and
+a private, throwaway PostgreSQL server.
+
+The PostgreSQL server is this test's own (initdb in a temp dir, free loopback port) rather than
+the shared cluster of scripts/services/postgres.sh: stopping the shared one would fail every other
+test that happens to be using it at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .conftest import REPO
+
+PG_BIN_ROOT = Path("/usr/lib/postgresql")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ApiProcess:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise
+        return self.proc.returncode
+
+
+def wait_ready(base_url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"API not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+def start_api(database_url: str, log: Path, graceful_s: int = 10, **settings: str) -> ApiProcess:
+    """uvicorn with the real app, the fake launcher and the test routes; settings as env overrides."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "NASCAR_DFS_API_DATABASE_URL": database_url,
+        "NASCAR_DFS_API_RATE_LIMITS_ENABLED": "false",
+        "NASCAR_DFS_API_ACTIVE_RUNS_PER_KEY": "100000",
+        **{f"NASCAR_DFS_API_{k.upper()}": v for k, v in settings.items()},
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "nascar_dfs_tests.api.server_app:make_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--timeout-graceful-shutdown",
+        str(graceful_s),
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    api = ApiProcess(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_ready(api.base_url, proc, log)
+    except BaseException:
+        proc.kill()
+        proc.wait(5)
+        raise
+    return api
+
+
+@contextmanager
+def running_api(database_url: str, log: Path, **settings: str) -> Iterator[ApiProcess]:
+    api = start_api(database_url, log, **settings)
+    try:
+        yield api
+    finally:
+        if api.proc.poll() is None:
+            api.proc.kill()
+            api.proc.wait(5)
+
+
+def _pg_bin(tool: str) -> Path:
+    versions = sorted(PG_BIN_ROOT.glob("*/bin"), key=lambda p: int(p.parent.name))
+    if not versions:
+        raise FileNotFoundError(f"no PostgreSQL server binaries under {PG_BIN_ROOT}")
+    return versions[-1] / tool
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb/postgres refuse to run as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@dataclass
+class PrivatePostgres:
+    data_dir: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "30", *args]),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=off"
+        self._ctl("-o", opts, "-l", str(self.data_dir / "server.log"), "start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def running(self) -> bool:
+        return (self.data_dir / "postmaster.pid").exists()
+
+
+def postgres_available() -> bool:
+    return any(PG_BIN_ROOT.glob("*/bin/initdb")) and (
+        os.geteuid() != 0 or shutil.which("runuser") is not None
+    )
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A fresh PostgreSQL server on a free loopback port, trust auth; stopped and deleted afterwards.
+
+    Its directory is made directly under the system temp dir: pytest's tmp_path sits below a
+    0700 directory the postgres user (needed when running as root) cannot traverse.
+    """
+    root = Path(tempfile.mkdtemp(prefix="nascar-dfs-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    server = PrivatePostgres(root / "pgdata", free_port())
+    try:
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(_pg_bin("initdb")),
+                    "-D",
+                    str(server.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
