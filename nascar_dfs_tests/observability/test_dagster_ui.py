@@ -1,0 +1,204 @@
+"""The Dagster UI as an operator sees it, in headless Chromium (Debian's `chromium` package) against
+a running `dagster-webserver` on the demo definitions.
+
+The page is rendered by Chromium itself (`--dump-dom` after the UI's GraphQL queries settle), so
+what is asserted is the text a user would read, and a screenshot is kept under var/artifacts/.
+
+- default run: the asset graph lists the calibrated model, scenario set and lineups assets
+  (webserver only, ~30-60 s on a loaded 2-core machine);
+- `-m slow`: after `nascar-dfs demo --quick` materializes the demo race, the calibrated model's
+  partition page shows its check results and the calibration plot in its metadata.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "var" / "artifacts"
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",  # CI runs as root in a container
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-extensions",
+    "--no-first-run",
+    "--window-size=1600,1000",
+    # Virtual time lets the page finish its GraphQL queries and render before the dump.
+    "--virtual-time-budget=30000",
+)
+LINEUPS_GROUP = "/locations/nascar_dfs.definitions/asset-groups/lineups"
+
+
+@dataclass(frozen=True)
+class Webserver:
+    url: str
+    env: dict[str, str]
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("Chromium is not installed: apt-get install -y chromium (Debian package)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dagster-webserver exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/server_info", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"dagster-webserver not serving {url} within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
+    work = tmp_path_factory.mktemp("dagster-ui")
+    home, storage = work / "home", work / "storage"
+    home.mkdir()
+    storage.mkdir()
+    instance_yaml = (REPO / "dagster.yaml").read_text()
+    if "\nnux:" not in instance_yaml:
+        # The first-visit "Join the Dagster community" dialog would cover the screenshot.
+        instance_yaml += "\nnux:\n  enabled: false\n"
+    (home / "dagster.yaml").write_text(instance_yaml)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NASCAR_DFS_STORAGE": str(storage),
+        "NASCAR_DFS_DATA_DIR": "",  # the packaged demo data
+    }
+    bindir = Path(sys.executable).parent
+    subprocess.run(
+        [str(bindir / "dagster"), "instance", "migrate"], env=env, cwd=REPO, check=True, capture_output=True
+    )
+    port = _free_port()
+    log = (work / "webserver.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(bindir / "dagster-webserver"),
+            "-m",
+            "nascar_dfs.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(url, proc, 120)
+        yield Webserver(url, env)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+
+
+def _visible_text(dom: str) -> str:
+    """The page's text as a reader sees it: scripts and styles dropped, tags to spaces."""
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
+
+
+def render(url: str) -> str:
+    result = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, "--dump-dom", url], capture_output=True, text=True, timeout=150
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return _visible_text(result.stdout)
+
+
+def screenshot(url: str, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--screenshot={path}", url],
+        capture_output=True,
+        timeout=150,
+        check=True,
+    )
+    assert path.exists() and path.stat().st_size > 10_000, f"no screenshot at {path}"
+    return path
+
+
+def test_asset_graph_lists_the_model_scenario_and_lineup_assets(webserver: Webserver) -> None:
+    url = webserver.url + LINEUPS_GROUP
+    text = render(url)
+    assert "Asset Group" in text, text[:500]
+    for asset in ("calibrated_model", "scenario_set", "lineups", "dk_upload_csv"):
+        assert re.search(rf"\b{asset}\b", text), f"{asset} missing from the asset graph: {text[:800]}"
+    # Each node of the group shows its asset-check summary, which operators scan for red.
+    assert "Asset checks" in text
+    screenshot(url, "dagster_ui_asset_graph.png")
+
+
+@pytest.mark.slow
+def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver: Webserver) -> None:
+    demo = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "nascar-dfs"),
+            "demo",
+            "--quick",
+            "--lineups",
+            "5",
+            "--scenarios",
+            "500",
+        ],
+        env=webserver.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    race = re.search(r"^race (\S+),", demo.stdout, re.M)
+    assert race, demo.stdout
+    url = f"{webserver.url}/assets/calibrated_model?partition={race.group(1)}&view=partitions"
+    text = render(url)
+    for check in ("crps_vs_baseline", "model_age"):
+        assert check in text, f"check {check} not shown for {race.group(1)}: {text[:1500]}"
+    checks = render(f"{webserver.url}/assets/calibrated_model?view=checks")
+    assert "crps_vs_baseline" in checks and re.search(r"Passed|Failed|Warning", checks), checks[:1500]
+    events = render(f"{webserver.url}/assets/calibrated_model?view=events&partition={race.group(1)}")
+    assert re.search(r"calibration[_ ]plot", events, re.I), events[:1500]
+    screenshot(url, "dagster_ui_calibrated_model.png")
