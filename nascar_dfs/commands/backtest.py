@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="race k is simulated with seed + k")
     parser.add_argument("--tune", type=int, default=None, help="sampler tuning steps per chain")
     parser.add_argument("--draws", type=int, default=None, help="posterior draws per chain")
+    parser.add_argument(
+        "--refit-every",
+        type=int,
+        default=1,
+        help="refit before every k-th race only (default 1: before every race); cheaper, staler",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument(
         "--checkpoint",
@@ -65,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--last must be at least 1, got {args.last}")
     if args.checkpoint is not None and not args.checkpoint.parent.is_dir():
         raise CliError(f"checkpoint folder {args.checkpoint.parent} does not exist")
+    if args.refit_every < 1:
+        raise CliError(f"--refit-every must be at least 1, got {args.refit_every}")
     if args.scenarios < 2:
         raise CliError(f"--scenarios must be at least 2, got {args.scenarios}")
 
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             fit_config=_fit_config(args),
             seed=args.seed,
             progress=_progress,
+            refit_every=args.refit_every,
             checkpoint=None if args.checkpoint is None else _checkpoint_writer(args.checkpoint),
         )
     except ForecastFailed as exc:

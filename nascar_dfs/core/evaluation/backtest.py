@@ -200,29 +200,41 @@ def _as_dict(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot read diagnostics of type {type(value).__name__}")
 
 
-def fitted_model_forecaster(fit_config: Any = None) -> Forecaster:
+def fitted_model_forecaster(fit_config: Any = None, refit_every: int = 1) -> Forecaster:
     """Forecaster that refits the race model (engineer B) and runs the scenario kernel (engineer C).
 
-    Imported here, not at module level, so the CLI can configure PyTensor's compile cache first.
+    With refit_every=k the model fitted before race i also forecasts races i+1..i+k-1: still only
+    earlier races in its training data, just staler (a cheaper walk-forward on a busy machine).
+    A failed fit is retried at the next race. Imported lazily so the CLI can configure PyTensor's
+    compile cache first.
     """
+    if refit_every < 1:
+        raise ValueError(f"refit_every must be at least 1, got {refit_every}")
     from nascar_dfs.core.model.fit import FitError, fit_model
     from nascar_dfs.core.scenarios.dominance import DominanceParams
     from nascar_dfs.core.scenarios.kernel import simulate
 
+    state: dict[str, Any] = {"model": None, "uses": 0}
+
     def forecast(history: RaceHistory, race_field: Field, scenarios: int, seed: int) -> ModelForecast:
         started = time.perf_counter()
-        try:
-            model = fit_model(history, race_field.race_id, fit_config)
-        except FitError as exc:
-            raise ForecastFailed(race_field.race_id, str(exc), _as_dict(exc.diagnostics)) from exc
+        if state["model"] is None or state["uses"] >= refit_every:
+            state["model"], state["uses"] = None, 0
+            try:
+                state["model"] = fit_model(history, race_field.race_id, fit_config)
+            except FitError as exc:
+                raise ForecastFailed(race_field.race_id, str(exc), _as_dict(exc.diagnostics)) from exc
+        model = state["model"]
+        state["uses"] += 1
         fitted = time.perf_counter()
         params = model.field_params(race_field, seed=seed)
         sims = simulate(params, race_field, DominanceParams.from_dict(model.dominance), scenarios, seed)
         done = time.perf_counter()
+        diagnostics = _as_dict(model.diagnostics) | {"fitted_for": model.race_id}
         return ModelForecast(
             finish=sims.finish,
             dk_points=sims.dk_points,
-            diagnostics=_as_dict(model.diagnostics),
+            diagnostics=diagnostics,
             fit_seconds=fitted - started,
             simulate_seconds=done - fitted,
         )
@@ -392,6 +404,7 @@ def run_backtest(
     forecaster: Forecaster | None = None,
     progress: Callable[[str], None] | None = None,
     checkpoint: Callable[[BacktestReport], None] | None = None,
+    refit_every: int = 1,
 ) -> BacktestReport:
     """Walk forward through the season's races; `forecaster` defaults to refit + simulate.
 
@@ -402,9 +415,10 @@ def run_backtest(
     if scenarios < 2:
         raise ValueError(f"scenarios must be at least 2 for an ensemble score, got {scenarios}")
     races = season_races(history, season, last)
-    predict = forecaster if forecaster is not None else fitted_model_forecaster(fit_config)
+    predict = forecaster if forecaster is not None else fitted_model_forecaster(fit_config, refit_every)
     rng = np.random.default_rng(seed)
-    run = _Run(season, scenarios, seed, {"last": last, "fit_config": _jsonable(_config_dict(fit_config))})
+    config = {"last": last, "refit_every": refit_every, "fit_config": _jsonable(_config_dict(fit_config))}
+    run = _Run(season, scenarios, seed, config)
     for k, (_, race) in enumerate(races.iterrows()):
         try:
             score = _score_race(history, race, predict, scenarios, seed + k, run.pooled, rng)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from nascar_dfs.core.evaluation.backtest import (
 )
 from nascar_dfs.core.evaluation.baseline import naive_baseline
 from nascar_dfs.core.field import Field
+from nascar_dfs.core.model.types import FieldParams
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,50 @@ def test_checkpoint_sees_the_races_done_so_far(history: RaceHistory) -> None:
     )
     assert seen == [1, 2, 3]
     assert final.overall.races == 3
+
+
+class _FakeModel:
+    """Stands in for a fitted race model: every driver equally strong, no DNFs."""
+
+    def __init__(self, race_id: str) -> None:
+        self.race_id = race_id
+        self.dominance: dict = {}
+        self.diagnostics = {"max_rhat": 1.0}
+
+    def field_params(self, field: Field, seed: int = 0) -> FieldParams:
+        zeros = np.zeros((4, field.size))
+        return FieldParams(log_worth=zeros, dnf_prob=zeros)
+
+
+def _fake_simulate(params: FieldParams, field: Field, dominance: object, n: int, seed: int) -> object:
+    rng = np.random.default_rng(seed)
+    finish = np.argsort(rng.random((n, field.size)), axis=1) + 1
+    return SimpleNamespace(finish=finish, dk_points=(45.0 - finish) + (field.starts - finish))
+
+
+def test_refit_every_k_races_fits_only_on_earlier_races(
+    history: RaceHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nascar_dfs.core.model import fit
+    from nascar_dfs.core.scenarios import dominance, kernel
+
+    races = season_races(history, 2024, last=6)["race_id"].tolist()
+    fitted_for: list[str] = []
+
+    def fake_fit(history: RaceHistory, race_id: str, config: object = None) -> _FakeModel:
+        fitted_for.append(race_id)
+        if race_id == races[2]:
+            raise fit.FitError(["max_rhat 1.2 > 1.05"], {"max_rhat": 1.2})
+        return _FakeModel(race_id)
+
+    monkeypatch.setattr(fit, "fit_model", fake_fit)
+    monkeypatch.setattr(kernel, "simulate", _fake_simulate)
+    monkeypatch.setattr(dominance.DominanceParams, "from_dict", classmethod(lambda cls, data: data))
+
+    report = run_backtest(history, 2024, last=6, scenarios=50, refit_every=2)
+    # fits before races 1, 3 (fails), 4 (retried after the failure), 6 of the last six
+    assert fitted_for == [races[0], races[2], races[3], races[5]]
+    assert [f["race_id"] for f in report.failed] == [races[2]]
+    used = [r.diagnostics["fitted_for"] for r in report.races]
+    assert used == [races[0], races[0], races[3], races[3], races[5]]
+    assert report.config["refit_every"] == 2
