@@ -8,6 +8,7 @@ test that happens to be using it at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -193,3 +194,107 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         if server.running():
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class DagsterProcesses:
+    """Webserver and daemon of a throwaway instance with the project's dagster.yaml, each
+    restartable on its own (the helper in nascar_dfs_tests/api keeps them together)."""
+
+    home: Path
+    env: dict[str, str]
+    module: str
+    port: int
+    webserver: subprocess.Popen[bytes] | None = None
+    daemon: subprocess.Popen[bytes] | None = None
+    spawned: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        bindir = Path(sys.executable).parent
+        with (self.home / f"{name}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [str(bindir / name), *args],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.spawned.append(proc)
+        return proc
+
+    def start_webserver(self) -> None:
+        self.webserver = self._spawn(
+            "dagster-webserver", ["-m", self.module, "-h", "127.0.0.1", "-p", str(self.port)]
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.webserver.poll() is not None:
+                raise RuntimeError(
+                    f"webserver exited:\n{(self.home / 'dagster-webserver.log').read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/server_info", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError("Dagster webserver not up within 180 s")
+
+    def start_daemon(self) -> None:
+        self.daemon = self._spawn("dagster-daemon", ["run", "-m", self.module])
+
+    def restart_daemon(self, down_s: float) -> None:
+        """SIGTERM to the daemon alone (as a pod deletion would), wait, start a new one. Run
+        workers it launched are left running, as they are on Kubernetes (their own pods)."""
+        assert self.daemon is not None
+        self.daemon.send_signal(signal.SIGTERM)
+        self.daemon.wait(30)
+        time.sleep(down_s)
+        self.start_daemon()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.spawned):
+            self.stop(proc)
+            with contextlib.suppress(ProcessLookupError):  # children left in the group
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) -> None:
+        # The whole process group: the daemon's code server and run workers go with it.
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextmanager
+def dagster_processes(workdir: Path, module: str) -> Iterator[DagsterProcesses]:
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "NASCAR_DFS_STORAGE": str(workdir / "storage")}
+    # One process creates the schema before two race to (see nascar_dfs_tests/api/dagster_stack.py).
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "instance", "migrate"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    stack = DagsterProcesses(home, env, module, free_port())
+    try:
+        stack.start_webserver()
+        stack.start_daemon()
+        yield stack
+    finally:
+        stack.stop_all()
