@@ -131,3 +131,37 @@ def test_sigkilled_run_worker_is_retried_to_success(
     assert retry.tags["dagster/retry_number"] == "1"
     assert instance.get_run_by_id(run_id).tags.get("dagster/will_retry") == "true"
     assert len(_runs(instance, case)) == 2  # one retry only (max_retries: 1)
+
+
+@pytest.mark.timeout(420)
+def test_cancel_ends_queued_and_running_runs_canceled_before_their_step_finishes(
+    stack: DagsterProcesses, instance: DagsterInstance
+) -> None:
+    case = f"cancel-{uuid.uuid4().hex[:8]}"
+    run_ids = [_submit(stack, case, seconds=60) for _ in range(3)]
+
+    def two_started_one_queued() -> bool:
+        statuses = sorted(instance.get_run_by_id(r).status.value for r in run_ids)
+        return statuses.count("STARTED") == 2 and statuses.count("QUEUED") == 1
+
+    _wait(two_started_one_queued, 180, "two started runs and one queued (max_concurrent_runs: 2)")
+    _wait(
+        lambda: all(
+            len(_worker_and_step_pids(instance, r)) == 2
+            for r in run_ids
+            if instance.get_run_by_id(r).status == DagsterRunStatus.STARTED
+        ),
+        60,
+        "steps to start",
+    )
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack.port, timeout=60)
+    for run_id in run_ids:
+        client.terminate_run(run_id)
+
+    _wait(lambda: all(instance.get_run_by_id(r).status in DONE for r in run_ids), 120, "the runs to end")
+    assert [instance.get_run_by_id(r).status for r in run_ids] == [DagsterRunStatus.CANCELED] * 3
+    # The 60 s step was interrupted, not waited for; and a user cancel is not retried.
+    assert all(
+        not instance.get_records_for_run(r, of_type=DagsterEventType.STEP_SUCCESS).records for r in run_ids
+    )
+    assert len(_runs(instance, case)) == 3
