@@ -43,6 +43,7 @@ CHROMIUM_FLAGS = (
     "--virtual-time-budget=30000",
 )
 LINEUPS_GROUP = "/locations/nascar_dfs.definitions/asset-groups/lineups"
+SELECT_HISTORY = ("--select", "calibration_history")
 
 
 @dataclass(frozen=True)
@@ -174,16 +175,9 @@ def test_asset_graph_lists_the_model_scenario_and_lineup_assets(webserver: Webse
 
 @pytest.mark.slow
 def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver: Webserver) -> None:
+    bindir = Path(sys.executable).parent
     demo = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "nascar-dfs"),
-            "demo",
-            "--quick",
-            "--lineups",
-            "5",
-            "--scenarios",
-            "500",
-        ],
+        [str(bindir / "nascar-dfs"), "demo", "--quick", "--lineups", "5", "--scenarios", "500"],
         env=webserver.env,
         cwd=REPO,
         capture_output=True,
@@ -192,13 +186,26 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
     )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     race = re.search(r"^race (\S+),", demo.stdout, re.M)
-    assert race, demo.stdout
-    url = f"{webserver.url}/assets/calibrated_model?partition={race.group(1)}&view=partitions"
-    text = render(url)
-    for check in ("crps_vs_baseline", "model_age"):
-        assert check in text, f"check {check} not shown for {race.group(1)}: {text[:1500]}"
-    checks = render(f"{webserver.url}/assets/calibrated_model?view=checks")
-    assert "crps_vs_baseline" in checks and re.search(r"Passed|Failed|Warning", checks), checks[:1500]
-    events = render(f"{webserver.url}/assets/calibrated_model?view=events&partition={race.group(1)}")
-    assert re.search(r"calibration[_ ]plot", events, re.I), events[:1500]
-    screenshot(url, "dagster_ui_calibrated_model.png")
+    assert race, demo.stdout[-2000:]
+    history = subprocess.run(
+        [str(bindir / "dagster"), "asset", "materialize", "-m", "nascar_dfs.definitions", *SELECT_HISTORY],
+        env=webserver.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert history.returncode == 0, history.stderr[-2000:]
+
+    checks_url = f"{webserver.url}/assets/calibrated_model?view=checks"
+    checks = render(checks_url)
+    for check in ("crps_vs_baseline", "crps_drift", "model_age", "sampler_diagnostics"):
+        assert re.search(rf"{check} {check} (Succeeded|Failed|Warning)", checks), f"{check}: {checks[:1500]}"
+    rejection = render(f"{webserver.url}/assets/scenario_set?view=checks")
+    assert re.search(r"rejection_rate rejection_rate (Succeeded|Failed|Warning)", rejection), rejection[:1500]
+    assert "error_above 0.5" in rejection and "warn_above 0.2" in rejection
+    partition = render(f"{webserver.url}/assets/calibrated_model?partition={race.group(1)}&view=partitions")
+    assert "Materialized (1)" in partition and "divergences" in partition, partition[:1500]
+    plot = render(f"{webserver.url}/assets/calibration_history")
+    assert re.search(r"\bplot\b", plot) and "scored_models" in plot, plot[:1500]
+    screenshot(checks_url, "dagster_ui_calibrated_model_checks.png")
