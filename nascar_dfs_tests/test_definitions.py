@@ -5,13 +5,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from nascar_dfs.definitions import area_modules, defs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+@pytest.fixture(autouse=True)
+def live_instance() -> Iterator[None]:
+    # Resolving definitions reads the current instance's defs-state storage; an instance closed
+    # by an earlier test must not be the one it finds.
+    with dg.instance_for_test():
+        yield
+
+
 CHAIN = ["race_history", "race_slate", "calibrated_model", "scenario_set", "lineups", "dk_upload_csv"]
 
 
@@ -30,6 +40,7 @@ def test_lineup_chain_lineage_runs_from_history_to_upload_file():
         return {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys}
 
     assert parents("calibrated_model") == {"race_history"}
+    assert parents("race_slate") == {"race_history"}
     assert parents("scenario_set") == {"calibrated_model", "race_slate", "race_history"}
     assert parents("lineups") == {"scenario_set", "race_slate"}
     assert parents("dk_upload_csv") == {"lineups"}
