@@ -20,4 +20,7 @@ ruff check .
 validate_home=$(mktemp -d)
 DAGSTER_HOME=$validate_home dagster definitions validate -m nascar_dfs.definitions
 rm -rf "$validate_home"
+# promtool (Debian's prometheus) checks the alert rules; Debian's chromium drives the Dagster UI test.
+bash scripts/services/promtool.sh >/dev/null
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 python -m pytest "$@"
