@@ -111,16 +111,20 @@ def _worker_and_step_pids(instance: DagsterInstance, run_id: str) -> list[int]:
 
 
 @pytest.mark.timeout(420)
-def test_sigkilled_run_worker_is_retried_to_success(
-    stack: DagsterProcesses, instance: DagsterInstance
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_run_worker_is_retried_to_success(
+    stack: DagsterProcesses, instance: DagsterInstance, signum: signal.Signals
 ) -> None:
-    case = f"sigkill-{uuid.uuid4().hex[:8]}"
+    """SIGKILL: a crash (worker and step child die). SIGTERM: an eviction; the worker forwards it
+    to its step and the run must end failed and be retried, never stay STARTED."""
+    case = f"kill-{signum.name}-{uuid.uuid4().hex[:8]}"
     run_id = _submit(stack, case, seconds=20)
     _wait(lambda: instance.get_run_by_id(run_id).status == DagsterRunStatus.STARTED, 180, "the run to start")
     # Kill while the op is sleeping: both the worker and its step started.
     _wait(lambda: len(_worker_and_step_pids(instance, run_id)) == 2, 60, "the step to start")
-    for pid in _worker_and_step_pids(instance, run_id):
-        os.kill(pid, signal.SIGKILL)
+    worker, step = _worker_and_step_pids(instance, run_id)
+    for pid in (worker, step) if signum == signal.SIGKILL else (worker,):
+        os.kill(pid, signum)
 
     _wait(lambda: instance.get_run_by_id(run_id).status == DagsterRunStatus.FAILURE, 120, "the run to fail")
     retried = lambda: [r for r in _runs(instance, case) if r.tags.get("dagster/parent_run_id") == run_id]  # noqa: E731
