@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,11 +56,12 @@ class FitConfig:
     max_rhat: float = 1.05  # over the hyperparameters
     min_ess_bulk: float = 200.0  # over the hyperparameters
     sampler: Sampler = "nutpie"
+    retries: int = 1  # re-sample with twice the draws when r_hat/ESS (not divergences) miss
     priors: Priors = field(default_factory=Priors)
 
     def __post_init__(self) -> None:
-        if self.chains < 1 or self.draws < 1 or self.tune < 0 or self.cores < 1:
-            raise ValueError("chains, draws and cores must be >= 1 and tune >= 0")
+        if self.chains < 1 or self.draws < 1 or self.tune < 0 or self.cores < 1 or self.retries < 0:
+            raise ValueError("chains, draws and cores must be >= 1, tune and retries >= 0")
         if self.sampler not in ("nutpie", "pymc"):
             raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {self.sampler!r}")
 
@@ -141,28 +142,17 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
     capacity = design.capacity()
     timings["design"] = time.perf_counter() - started
 
-    run = _sample(design, capacity, config, timings)
-
-    started = time.perf_counter()
-    divergences, (max_rhat, rhat_name), (min_ess, ess_name), tree_size = _convergence(run.idata)
-    timings["diagnostics"] = time.perf_counter() - started
-    diagnostics = FitDiagnostics(
-        sampler=run.sampler,
-        chains=config.chains,
-        draws=config.draws,
-        divergences=divergences,
-        max_rhat=max_rhat,
-        min_ess_bulk=min_ess,
-        n_races=design.n_races,
-        n_drivers=len(design.index.drivers),
-        mean_tree_size=tree_size,
-        worst_rhat_parameter=rhat_name,
-        worst_ess_parameter=ess_name,
-        timings=timings,
-        compile_cached=run.compile_cached,
-        fallback_reason=run.fallback_reason,
-    )
-    broken = _broken_thresholds(diagnostics, config)
+    attempt_config = config
+    for attempt in range(config.retries + 1):
+        run = _sample(design, capacity, attempt_config, timings)
+        diagnostics = _diagnose(run, design, attempt_config, timings, attempt)
+        broken = _broken_thresholds(diagnostics, config)
+        if not broken:
+            break
+        if diagnostics.divergences > config.max_divergences:
+            break  # longer chains do not cure divergences
+        # a slow-mixing scale usually passes with twice the draws (the compiled model is reused)
+        attempt_config = replace(attempt_config, draws=attempt_config.draws * 2, seed=attempt_config.seed + 1)
     if broken:
         raise FitError(broken, diagnostics)
 
@@ -178,6 +168,36 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
         diagnostics=diagnostics,
         config=config.to_dict(),
         dominance=dominance,
+    )
+
+
+def _add_time(timings: dict[str, float], phase: str, started: float) -> None:
+    """Accumulate (a retry samples again) the seconds since ``started`` under ``phase``."""
+    timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - started
+
+
+def _diagnose(
+    run: _SamplerRun, design: TrainingDesign, config: FitConfig, timings: dict[str, float], retries: int
+) -> FitDiagnostics:
+    started = time.perf_counter()
+    divergences, (max_rhat, rhat_name), (min_ess, ess_name), tree_size = _convergence(run.idata)
+    _add_time(timings, "diagnostics", started)
+    return FitDiagnostics(
+        sampler=run.sampler,
+        chains=config.chains,
+        draws=config.draws,
+        divergences=divergences,
+        max_rhat=max_rhat,
+        min_ess_bulk=min_ess,
+        n_races=design.n_races,
+        n_drivers=len(design.index.drivers),
+        mean_tree_size=tree_size,
+        worst_rhat_parameter=rhat_name,
+        worst_ess_parameter=ess_name,
+        timings=timings,
+        compile_cached=run.compile_cached,
+        fallback_reason=run.fallback_reason,
+        retries=retries,
     )
 
 
@@ -202,7 +222,7 @@ def _sample(
         else:
             started = time.perf_counter()
             idata = _run_nutpie(compiled, config)
-            timings["sample"] = time.perf_counter() - started
+            _add_time(timings, "sample", started)
             return _SamplerRun(idata, "nutpie", compile_cached=cached)
     idata = _run_pymc(design, capacity, config, timings)
     return _SamplerRun(idata, "pymc", fallback_reason=fallback_reason)
@@ -218,17 +238,17 @@ def _compiled_nutpie(
     if key in _COMPILED:
         started = time.perf_counter()
         compiled = _COMPILED[key].with_data(**data)
-        timings["build"] = 0.0
-        timings["compile"] = time.perf_counter() - started
+        _add_time(timings, "build", time.perf_counter())
+        _add_time(timings, "compile", started)
         return compiled, True
     from nascar_dfs.core.model.plackett_luce import build_model
 
     started = time.perf_counter()
     model = build_model(design, capacity, priors)
-    timings["build"] = time.perf_counter() - started
+    _add_time(timings, "build", started)
     started = time.perf_counter()
     compiled = nutpie.compile_pymc_model(model, backend="numba")
-    timings["compile"] = time.perf_counter() - started
+    _add_time(timings, "compile", started)
     _COMPILED[key] = compiled
     return compiled, False
 
@@ -256,8 +276,8 @@ def _run_pymc(
 
     started = time.perf_counter()
     model = build_model(design, capacity, config.priors)
-    timings["build"] = time.perf_counter() - started
-    timings["compile"] = 0.0  # PyMC compiles inside pm.sample
+    _add_time(timings, "build", started)
+    _add_time(timings, "compile", time.perf_counter())  # PyMC compiles inside pm.sample
     started = time.perf_counter()
     with model:
         idata = pm.sample(
@@ -269,7 +289,7 @@ def _run_pymc(
             progressbar=False,
             compute_convergence_checks=False,
         )
-    timings["sample"] = time.perf_counter() - started
+    _add_time(timings, "sample", started)
     return idata
 
 

@@ -65,7 +65,7 @@ def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: s
     assert d.divergences <= SMALL.max_divergences
     assert d.max_rhat <= SMALL.max_rhat and d.min_ess_bulk >= SMALL.min_ess_bulk
     assert {"design", "build", "compile", "sample", "diagnostics"} <= set(d.timings)
-    assert model.n_draws == SMALL.chains * SMALL.draws
+    assert model.n_draws == SMALL.chains * SMALL.draws * 2**d.retries  # a retry doubles the draws
     assert len(model.version) == 16
     assert model.dominance  # the scenario kernel's laps-led / fastest-lap parameters ride along
 
