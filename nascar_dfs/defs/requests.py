@@ -88,7 +88,11 @@ class LineupPlan:
 
 
 def _stale_reason(
-    record: Materialized | None, asset: str, upstream: dict[str, str | None], rebuilt: dict[str, str]
+    record: Materialized | None,
+    asset: str,
+    upstream: dict[str, str | None],
+    rebuilt: dict[str, str],
+    root: Path | None,
 ) -> str | None:
     """Why `asset` must be rebuilt, or None to reuse it.
 
@@ -97,6 +101,8 @@ def _stale_reason(
     """
     if record is None:
         return "never materialized"
+    if _file_missing(record, root):
+        return f"stored file {record.value('path')} is missing"
     if record.code_version != CODE_VERSIONS[asset]:
         return f"code version {record.code_version} -> {CODE_VERSIONS[asset]}"
     for parent in rebuilt:
@@ -118,14 +124,28 @@ _PARENTS = {
 }
 
 
+def _file_missing(record: Materialized, root: Path | None) -> bool:
+    """The instance remembers the output but the IO manager would not find its file: wiped, or
+    written under another storage root (two deployments sharing one database)."""
+    path = record.value("path")
+    if path is None:
+        return False
+    stored = Path(str(path))
+    return not stored.exists() or (root is not None and not stored.is_relative_to(root.resolve()))
+
+
 def _value(record: Materialized | None, key: str) -> str | None:
     return None if record is None or record.value(key) is None else str(record.value(key))
 
 
-def _slate_reason(instance: dg.DagsterInstance, race: str, upload: Path | None) -> str | None:
+def _slate_reason(
+    instance: dg.DagsterInstance, race: str, upload: Path | None, root: Path | None
+) -> str | None:
     record = latest_materialization(instance, "race_slate", race)
     if record is None:
         return "never materialized"
+    if _file_missing(record, root):
+        return "stored file is missing"
     if record.code_version != CODE_VERSIONS["race_slate"]:
         return "code version changed"
     if upload is not None and upload.exists():
@@ -142,9 +162,13 @@ def plan_lineup_request(
     *,
     scenario_ttl_hours: float,
     slate_upload: Path | None = None,
+    storage_root: Path | None = None,
     now: float | None = None,
 ) -> LineupPlan:
-    """What to materialize so that race x spec has current lineups (read-only: adds nothing)."""
+    """What to materialize so that race x spec has current lineups (read-only: adds nothing).
+
+    With `storage_root`, an output whose recorded file is not under it counts as missing.
+    """
     validate_race_key(race)
     validate_spec_key(spec_key)
     if not instance.has_dynamic_partition(RACE, race):
@@ -155,13 +179,14 @@ def plan_lineup_request(
 
     # History and model are refreshed by the schedule, the sensor or the UI; a lineup request
     # only builds them when missing (or built by older code), never refits a current model.
-    if latest_materialization(instance, "race_history") is None:
-        rebuilt["race_history"] = "never materialized"
-    reason = _slate_reason(instance, race, slate_upload)
+    history = latest_materialization(instance, "race_history")
+    if history is None or _file_missing(history, storage_root):
+        rebuilt["race_history"] = "never materialized" if history is None else "stored file is missing"
+    reason = _slate_reason(instance, race, slate_upload, storage_root)
     if reason:
         rebuilt["race_slate"] = reason
     model = latest_materialization(instance, "calibrated_model", race)
-    reason = _stale_reason(model, "calibrated_model", {}, {})
+    reason = _stale_reason(model, "calibrated_model", {}, {}, storage_root)
     if reason:
         rebuilt["calibrated_model"] = reason
 
@@ -172,6 +197,7 @@ def plan_lineup_request(
         "scenario_set",
         {"model_version": _value(model, "model_version"), "slate_version": _value(slate, "slate_version")},
         rebuilt,
+        storage_root,
     )
     if reason is None and scenarios is not None and now - scenarios.timestamp > scenario_ttl_hours * 3600:
         reason = f"older than the {scenario_ttl_hours:g} h TTL"
@@ -180,13 +206,13 @@ def plan_lineup_request(
 
     built = latest_materialization(instance, "lineups", partition)
     reason = _stale_reason(
-        built, "lineups", {"scenario_version": _value(scenarios, "scenario_version")}, rebuilt
+        built, "lineups", {"scenario_version": _value(scenarios, "scenario_version")}, rebuilt, storage_root
     )
     if reason:
         rebuilt["lineups"] = reason
     upload = latest_materialization(instance, "dk_upload_csv", partition)
     reason = _stale_reason(
-        upload, "dk_upload_csv", {"lineups_version": _value(built, "lineups_version")}, rebuilt
+        upload, "dk_upload_csv", {"lineups_version": _value(built, "lineups_version")}, rebuilt, storage_root
     )
     if reason:
         rebuilt["dk_upload_csv"] = reason
@@ -287,5 +313,6 @@ def request_lineups(
         spec_key,
         scenario_ttl_hours=scenario_ttl_hours,
         slate_upload=storage_root / "slates" / f"{race}.csv",
+        storage_root=storage_root,
     )
     return plan, execute_plan_in_process(defs, instance, plan, reason)

@@ -168,3 +168,29 @@ def test_a_rejected_fit_fails_the_request_naming_the_check_and_stores_no_model(
         request(fake_defs, registered, storage_dir)
     assert counts(registered)["calibrated_model"] == 0
     assert counts(registered)["scenario_set"] == 0
+
+
+def test_a_stored_file_that_disappeared_is_rebuilt_instead_of_trusted(
+    fake_defs, registered, storage_dir, fake
+):
+    request(fake_defs, registered, storage_dir)
+    Path(latest_materialization(registered, "calibrated_model", RACE).value("path")).unlink()
+
+    plan, _ = request(fake_defs, registered, storage_dir)
+
+    assert "missing" in plan.reasons["calibrated_model"]
+    assert counts(registered)["calibrated_model"] == 2
+
+
+def test_outputs_stored_under_another_storage_root_are_not_trusted(
+    fake_defs, registered, storage_dir, tmp_path
+):
+    request(fake_defs, registered, storage_dir)
+
+    elsewhere = plan_lineup_request(
+        registered, RACE, SPEC.key, scenario_ttl_hours=24.0, storage_root=tmp_path / "b"
+    )
+    here = plan_lineup_request(registered, RACE, SPEC.key, scenario_ttl_hours=24.0, storage_root=storage_dir)
+
+    assert set(CHAIN) <= set(elsewhere.assets)
+    assert here.reuses_everything
