@@ -131,7 +131,7 @@ def _file_missing(record: Materialized, root: Path | None) -> bool:
     if path is None:
         return False
     stored = Path(str(path))
-    return not stored.exists() or (root is not None and not stored.is_relative_to(root.resolve()))
+    return not stored.exists() or (root is not None and not stored.resolve().is_relative_to(root.resolve()))
 
 
 def _value(record: Materialized | None, key: str) -> str | None:

@@ -30,7 +30,8 @@ def default_base_path() -> Path:
 
 
 def resolve_base_path(configured: str | None) -> Path:
-    return Path(configured).expanduser() if configured else default_base_path()
+    """Absolute, so paths recorded in metadata mean the same in every process."""
+    return (Path(configured).expanduser() if configured else default_base_path()).resolve()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
