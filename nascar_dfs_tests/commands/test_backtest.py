@@ -57,3 +57,23 @@ def test_backtest_of_the_demo_data_prints_one_json_document() -> None:
     assert 0.0 <= race["model_dk_coverage"] <= 1.0
     assert report["overall"]["total_fit_seconds"] > 0
     assert "[1/1]" in done.stderr  # progress goes to stderr, not into the JSON
+
+
+def test_readable_table_lists_races_track_types_and_targets(shared_data_dir: Path) -> None:
+    import numpy as np
+
+    from nascar_dfs.commands.backtest import render_table
+    from nascar_dfs.core.data.history import load_history
+    from nascar_dfs.core.evaluation.backtest import ModelForecast, observed_outcome, run_backtest
+
+    def oracle(history, field, scenarios, seed):  # type: ignore[no-untyped-def]
+        observed = observed_outcome(history, field)
+        ensemble = [np.tile(v, (scenarios, 1)) for v in (observed.finish, observed.dk_points)]
+        return ModelForecast(ensemble[0], ensemble[1], {}, 2.0, 0.1)
+
+    history = load_history(shared_data_dir)
+    table = render_table(run_backtest(history, 2024, last=2, scenarios=10, forecaster=oracle))
+    assert "2024-cup-martinsville-2" in table and "2024-cup-phoenix-2" in table
+    assert "overall" in table and "short" in table
+    assert "targets: finish met | DK met | coverage MISSED" in table
+    assert "4.0 s total" in table
