@@ -24,3 +24,8 @@ rm -rf "$validate_home"
 bash scripts/services/promtool.sh >/dev/null
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 python -m pytest "$@"
+# Suites that break real servers on loopback (each test bounded in time): Dagster run worker and
+# daemon, API restart, PostgreSQL outage, cancel; and stopping the Neo4j server under the health check.
+if [ "$#" -eq 0 ]; then
+  python -m pytest -m "fault_injection or (neo4j and slow)"
+fi
