@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,67 +10,37 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .dagster_stack import REPO, free_port
+from nascar_dfs_tests.reliability.servers import start_api
 
 pytestmark = pytest.mark.slow
 
 
 def test_sigterm_drains_the_in_flight_request_and_exits_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "NASCAR_DFS_API_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "nascar_dfs_tests.api.server_app:make_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--timeout-graceful-shutdown",
-                "5",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
+    api = start_api(f"sqlite:///{tmp_path / 'api.db'}", log_path, graceful_s=5)
+    proc, base = api.proc, api.base_url
+    try:
+        result: dict[str, int] = {}
+
+        def slow() -> None:
+            result["status"] = httpx.get(f"{base}/_test/sleep", params={"seconds": 3}, timeout=10).status_code
+
+        worker = threading.Thread(target=slow)
+        worker.start()
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/livez", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            result: dict[str, int] = {}
-
-            def slow() -> None:
-                result["status"] = httpx.get(
-                    f"{base}/_test/sleep", params={"seconds": 3}, timeout=10
-                ).status_code
-
-            worker = threading.Thread(target=slow)
-            worker.start()
-            time.sleep(1.0)
-            sent = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            time.sleep(0.3)
-            try:
-                late = httpx.get(f"{base}/livez", timeout=1).status_code
-            except httpx.HTTPError:
-                late = None  # refused: the listener is closed
-            worker.join(10)
-            code = proc.wait(10)
-            elapsed = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+            late = httpx.get(f"{base}/livez", timeout=1).status_code
+        except httpx.HTTPError:
+            late = None  # refused: the listener is closed
+        worker.join(10)
+        code = proc.wait(10)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert result.get("status") == 200
     assert late in (None, 503)
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown, so the exit status says
