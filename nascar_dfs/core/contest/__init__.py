@@ -1,53 +1,51 @@
-"""Field ownership and GPP contest simulation: who the field rosters, and what a portfolio earns."""
+"""Field ownership and GPP contest simulation: who the field rosters, and what a portfolio earns.
 
-from nascar_dfs.core.contest.field import SimulatedField, simulate_field
-from nascar_dfs.core.contest.ownership import (
-    FEATURES,
-    OwnershipModel,
-    fit_ownership,
-    ownership_by_name,
-    ownership_features,
-    project_ownership,
-)
-from nascar_dfs.core.contest.selection import (
-    ContestPortfolio,
-    Selection,
-    SelectionExhaustedError,
-    contest_portfolio,
-    improve_by_swaps,
-    select_by_contest_roi,
-)
-from nascar_dfs.core.contest.simulate import (
-    ContestReport,
-    EntryResult,
-    Estimate,
-    contest_payouts,
-    simulate_contest,
-)
-from nascar_dfs.core.contest.spec import ContestSpec, PayoutTier, default_payouts, read_payouts_csv
+Names are loaded on first use: `ConstraintSpec` (core.scenarios.spec) embeds `ContestSpec`, and the
+selection module needs the optimizer, which needs `ConstraintSpec`; importing everything here
+eagerly would make importing the spec module circular.
+"""
 
-__all__ = [
-    "FEATURES",
-    "ContestPortfolio",
-    "ContestReport",
-    "ContestSpec",
-    "EntryResult",
-    "Estimate",
-    "OwnershipModel",
-    "PayoutTier",
-    "Selection",
-    "SelectionExhaustedError",
-    "SimulatedField",
-    "contest_payouts",
-    "contest_portfolio",
-    "default_payouts",
-    "fit_ownership",
-    "improve_by_swaps",
-    "ownership_by_name",
-    "ownership_features",
-    "project_ownership",
-    "read_payouts_csv",
-    "select_by_contest_roi",
-    "simulate_contest",
-    "simulate_field",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "SimulatedField": "field",
+    "simulate_field": "field",
+    "FEATURES": "ownership",
+    "OwnershipModel": "ownership",
+    "fit_ownership": "ownership",
+    "ownership_by_name": "ownership",
+    "ownership_features": "ownership",
+    "project_ownership": "ownership",
+    "ContestPortfolio": "selection",
+    "Selection": "selection",
+    "SelectionExhaustedError": "selection",
+    "contest_portfolio": "selection",
+    "improve_by_swaps": "selection",
+    "select_by_contest_roi": "selection",
+    "ContestReport": "simulate",
+    "EntryResult": "simulate",
+    "Estimate": "simulate",
+    "contest_payouts": "simulate",
+    "simulate_contest": "simulate",
+    "ContestSpec": "spec",
+    "PayoutTier": "spec",
+    "default_payouts": "spec",
+    "read_payouts_csv": "spec",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

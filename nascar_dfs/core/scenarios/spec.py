@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nascar_dfs.core.contest.spec import ContestSpec
+
 SPEC_KEY_LENGTH = 16  # hex characters of the SHA-256 used as the Dagster partition key
 
 
@@ -106,9 +108,7 @@ class DnfCountView(_Strict):
         return self
 
 
-View = Annotated[
-    FinishTopView | LapsLedView | GroupTopView | DnfCountView, Field(discriminator="kind")
-]
+View = Annotated[FinishTopView | LapsLedView | GroupTopView | DnfCountView, Field(discriminator="kind")]
 
 Objective = Literal["mean", "scenario", "leverage"]
 
@@ -131,6 +131,10 @@ class ConstraintSpec(_Strict):
     target_score: float | None = Field(None, description="score a lineup aims to reach (scenario objective)")
     scenarios: int = Field(10_000, ge=100, le=100_000, description="simulated races to build on")
     views: list[View] = Field(default_factory=list, description="conditions every scenario must meet")
+    contest: ContestSpec | None = Field(
+        None,
+        description="GPP to pick the lineups for: chosen by simulated ROI against a simulated field",
+    )
 
     @field_validator("locks", "excludes")
     @classmethod
@@ -151,16 +155,26 @@ class ConstraintSpec(_Strict):
             raise ValueError(f"{len(self.locks)} locks do not fit a 6-driver lineup")
         if self.min_exposure > self.max_exposure:
             raise ValueError(f"min_exposure {self.min_exposure} is above max_exposure {self.max_exposure}")
-        if (
-            self.min_salary is not None
-            and self.max_salary is not None
-            and self.min_salary > self.max_salary
-        ):
+        if self.min_salary is not None and self.max_salary is not None and self.min_salary > self.max_salary:
             raise ValueError(f"min_salary {self.min_salary} is above max_salary {self.max_salary}")
+        if self.contest is not None:
+            if self.lineups > self.contest.max_entries_per_user:
+                raise ValueError(
+                    f"lineups {self.lineups} exceed contest.max_entries_per_user"
+                    f" {self.contest.max_entries_per_user}"
+                )
+            if self.lineups >= self.contest.entries:
+                raise ValueError(
+                    f"contest.entries {self.contest.entries} leaves no field for {self.lineups} lineups"
+                )
         return self
 
     def canonical_json(self) -> str:
-        """The spec as compact, key-sorted JSON without fields left at their defaults."""
+        """The spec as compact, key-sorted JSON without fields left at their defaults.
+
+        ``contest`` defaults to None and is dropped then, so specs written before it existed keep
+        their hash (and their Dagster partitions).
+        """
         payload = self.model_dump(mode="json", exclude_defaults=True)
         return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
