@@ -32,6 +32,7 @@ from nascar_dfs.core.contest.simulate import (
 from nascar_dfs.core.contest.spec import ContestSpec
 from nascar_dfs.core.optimizer import PlayerPool, Portfolio, build_portfolio, scenario_points
 from nascar_dfs.core.optimizer.build import DEFAULT_LEVERAGE_WEIGHT, as_pool
+from nascar_dfs.core.optimizer.portfolio import assemble, lineup_scores, lineup_stats
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
 
@@ -49,7 +50,9 @@ class Selection:
     rows: np.ndarray  # (n,) indices into the candidates, in the order picked
     lineups: np.ndarray  # (n, 6) the chosen lineups
     marginal_payout: np.ndarray  # (n,) expected dollars each pick added when it was picked
-    report: ContestReport  # the chosen portfolio simulated over the races the search did not see
+    report: (
+        ContestReport | None
+    )  # the chosen portfolio over the races the search did not see (None: not asked)
     in_sample: bool  # True when too few races were left over and the report reuses the search's races
 
 
@@ -63,6 +66,7 @@ def select_by_contest_roi(
     selection_races: int = DEFAULT_SELECTION_RACES,
     max_per_driver: np.ndarray | int | None = None,
     min_unique: int = 0,
+    report: bool = True,
 ) -> Selection:
     """Greedily choose ``n_lineups`` distinct candidates maximising the portfolio's expected payout.
 
@@ -86,7 +90,7 @@ def select_by_contest_roi(
         chosen.append(pick)
         gains.append(float(gain[pick]))
         rules.take(pick)
-    return search.report(np.array(chosen, dtype=np.int64), np.array(gains))
+    return search.report(np.array(chosen, dtype=np.int64), np.array(gains), simulate=report)
 
 
 def improve_by_swaps(
@@ -100,6 +104,7 @@ def improve_by_swaps(
     max_per_driver: np.ndarray | int | None = None,
     min_unique: int = 0,
     passes: int = 2,
+    report: bool = True,
 ) -> Selection:
     """Local search from a portfolio that meets the rules (rows of ``candidates``): each lineup in turn
     is replaced by the candidate that adds the most expected payout given the others, if that beats it
@@ -122,7 +127,7 @@ def improve_by_swaps(
             kept[pos] = gain[chosen[pos]]
         if not swapped:
             break
-    return search.report(np.array(chosen, dtype=np.int64), kept)
+    return search.report(np.array(chosen, dtype=np.int64), kept, simulate=report)
 
 
 class _Search:
@@ -171,7 +176,10 @@ class _Search:
         total = np.bincount(self.order.ravel(), weights=per_race.ravel(), minlength=self.cands.shape[0])
         return total / self.n_search
 
-    def report(self, rows: np.ndarray, gains: np.ndarray) -> Selection:
+    def report(self, rows: np.ndarray, gains: np.ndarray, *, simulate: bool = True) -> Selection:
+        if not simulate:
+            in_sample = self.points.shape[0] - self.n_search < MIN_REPORT_RACES
+            return Selection(rows, self.cands[rows], gains, None, in_sample)
         return report_selection(self.points, self.cands, rows, gains, self.field, self.contest, self.n_search)
 
 
@@ -185,13 +193,28 @@ def report_selection(
     search_races: int,
 ) -> Selection:
     """The chosen rows simulated on the races after the first ``search_races`` (or all, if too few)."""
-    # Picking the best of many candidates on some races flatters them on those races: report on the rest.
-    held_out = points[search_races:]
-    in_sample = held_out.shape[0] < MIN_REPORT_RACES
-    report = simulate_contest(points if in_sample else held_out, candidates[rows], field, contest)
+    report, in_sample = held_out_report(points, candidates[rows], field, contest, search_races)
     return Selection(
         rows=rows, lineups=candidates[rows], marginal_payout=gains, report=report, in_sample=in_sample
     )
+
+
+def held_out_report(
+    points: np.ndarray,
+    lineups: np.ndarray,
+    field: np.ndarray,
+    contest: ContestSpec,
+    search_races: int = DEFAULT_SELECTION_RACES,
+) -> tuple[ContestReport, bool]:
+    """``lineups`` simulated on the races after the first ``search_races``; (report, in_sample).
+
+    Picking the best of many candidates on some races flatters them on those races, so the report
+    uses the others, unless fewer than MIN_REPORT_RACES are left (then all races, and in_sample).
+    """
+    search_races = min(search_races, points.shape[0])
+    held_out = points[search_races:]
+    in_sample = held_out.shape[0] < MIN_REPORT_RACES
+    return simulate_contest(points if in_sample else held_out, lineups, field, contest), in_sample
 
 
 @dataclass(frozen=True)
@@ -277,7 +300,10 @@ class ContestPortfolio:
     selection: Selection
     field: SimulatedField
     candidates: int
-    method: str  # "greedy", or "optimizer+swaps" when greedy picks could not meet the rules together
+    # "greedy"; "optimizer+swaps" when greedy picks could not meet the rules together; "optimizer"
+    # when the spec's minimum exposures rule out both (the spec's own portfolio is kept).
+    method: str
+    portfolio: Portfolio  # the chosen lineups in the optimizer's terms (exposures, simulated stats)
 
 
 def contest_portfolio(
@@ -290,22 +316,32 @@ def contest_portfolio(
     candidates: int | None = None,
     leverage_weight: float = DEFAULT_LEVERAGE_WEIGHT,
     seed: int = 0,
+    field: SimulatedField | None = None,
+    report: bool = True,
 ) -> ContestPortfolio:
     """``spec.lineups`` lineups for ``contest``; ``players`` is a PlayerPool or a Slate.
 
     Candidates come from the optimizer's scenario and ownership-leverage builds, the field is drawn from
-    ``ownership`` (pool order, fractions), then the greedy selection by simulated payout applies the
-    spec's exposure caps and min_unique (each candidate already meets the per-lineup rules; minimum
-    exposures are not re-imposed on the chosen subset).
+    ``ownership`` (pool order, fractions) unless ``field`` (drawn already, pool order) is given, then the
+    greedy selection by simulated payout applies the spec's exposure caps and min_unique (each candidate
+    already meets the per-lineup rules). When the chosen lineups miss a minimum exposure of the spec,
+    the spec's own portfolio (which meets every rule) is kept instead. ``report=False`` skips the
+    held-out report (a caller that reports separately saves one contest simulation).
     """
     n_candidates = candidates or min(500, max(3 * spec.lineups, 50))
     if n_candidates < spec.lineups:
         raise ValueError(f"{n_candidates} candidates cannot supply {spec.lineups} lineups")
     own = np.asarray(ownership, dtype=np.float64)
     pool = as_pool(players, ownership=own)
-    rows, spec_rows = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
+    rows, spec_rows, target = _candidate_rows(pool, spec, scenarios, n_candidates, leverage_weight)
     points = scenario_points(pool, scenarios)
-    field = simulate_field(own, pool.salaries, contest.entries - spec.lineups, seed=seed)
+    if field is None:
+        field = simulate_field(own, pool.salaries, contest.entries - spec.lineups, seed=seed)
+    elif field.size != contest.entries - spec.lineups or field.target.shape != own.shape:
+        raise ValueError(
+            f"the given field has {field.size} entries over {field.target.size} drivers; this contest"
+            f" needs {contest.entries - spec.lineups} over the pool's {own.size}"
+        )
     caps = np.array(
         [math.floor(spec.driver_bounds(name).max * spec.lineups + 1e-9) for name in pool.names],
         dtype=np.int64,
@@ -320,6 +356,7 @@ def contest_portfolio(
             spec.lineups,
             max_per_driver=caps,
             min_unique=spec.min_unique,
+            report=report,
         )
     except SelectionExhaustedError:
         # Greedy picks can strand the rules (caps and uniqueness bind together); the optimizer's own
@@ -327,23 +364,57 @@ def contest_portfolio(
         method = "optimizer+swaps"
         start = _rows_in(rows, spec_rows)
         selection = improve_by_swaps(
-            points, rows, start, field.lineups, contest, max_per_driver=caps, min_unique=spec.min_unique
+            points,
+            rows,
+            start,
+            field.lineups,
+            contest,
+            max_per_driver=caps,
+            min_unique=spec.min_unique,
+            report=report,
         )
+    if not _meets_minimums(pool, spec, selection.lineups):
+        # The search does not impose minimum exposures; the optimizer's portfolio does.
+        method = "optimizer"
+        start = _rows_in(rows, spec_rows)
+        held_out, in_sample = (
+            held_out_report(points, rows[start], field.lineups, contest)
+            if report
+            else (None, points.shape[0] - DEFAULT_SELECTION_RACES < MIN_REPORT_RACES)
+        )
+        selection = Selection(start, rows[start], np.full(start.size, np.nan), held_out, in_sample)
+    positions = selection.lineups
+    portfolio = assemble(
+        pool,
+        positions,
+        selection.marginal_payout,
+        "contest_roi",
+        f"contest:{method}",
+        lineup_stats(lineup_scores(positions, points), target),
+        target,
+    )
     return ContestPortfolio(
-        names=tuple(tuple(pool.names[i] for i in row) for row in selection.lineups),
-        dk_ids=tuple(tuple(int(pool.dk_ids[i]) for i in row) for row in selection.lineups),
+        names=tuple(tuple(pool.names[i] for i in row) for row in positions),
+        dk_ids=tuple(tuple(int(pool.dk_ids[i]) for i in row) for row in positions),
         selection=selection,
         field=field,
         candidates=rows.shape[0],
         method=method,
+        portfolio=portfolio,
     )
+
+
+def _meets_minimums(pool: PlayerPool, spec: ConstraintSpec, lineups: np.ndarray) -> bool:
+    counts = np.bincount(np.asarray(lineups).ravel(), minlength=pool.size)
+    floors = np.array([math.ceil(spec.driver_bounds(n).min * spec.lineups - 1e-9) for n in pool.names])
+    return bool(np.all(counts >= floors))
 
 
 def _candidate_rows(
     pool: PlayerPool, spec: ConstraintSpec, scenarios: ScenarioSet, n: int, leverage_weight: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct candidate lineups (pool positions, sorted) from a scenario and a leverage build, and
-    the spec's own portfolio (which is among them).
+) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Distinct candidate lineups (pool positions, sorted) from a scenario and a leverage build, the
+    spec's own portfolio (which is among them) and that build's target score.
 
     Portfolio-level rules (exposures, min_unique) are lifted here, because the greedy selection applies
     them to the chosen lineups; per-lineup rules (locks, excludes, salary, groups, teams) stay.
@@ -357,8 +428,9 @@ def _candidate_rows(
         _pool_rows(pool, build_portfolio(pool, b, scenarios, leverage_weight=leverage_weight)) for b in builds
     ]
     # The spec's own portfolio meets every rule together: a candidate set and the fallback.
-    own = _pool_rows(pool, build_portfolio(pool, spec, scenarios, leverage_weight=leverage_weight))
-    return np.unique(np.concatenate([*rows, own]), axis=0), own
+    spec_build = build_portfolio(pool, spec, scenarios, leverage_weight=leverage_weight)
+    own = _pool_rows(pool, spec_build)
+    return np.unique(np.concatenate([*rows, own]), axis=0), own, spec_build.target_score
 
 
 def _rows_in(candidates: np.ndarray, wanted: np.ndarray) -> np.ndarray:
