@@ -51,6 +51,7 @@ def create_app(
     ctx = AppContext(settings=settings, engine=engine, launcher=launcher, clock=clock)
     ctx.metrics = Metrics(engine)
     ctx.health = HealthChecker(ctx)
+    ctx.metrics.attach(ctx)
     ctx.races = RaceCatalogue(launcher, settings.data_dir)
     worker = Worker(ctx)
     ctx.extras["worker"] = worker

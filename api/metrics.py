@@ -1,12 +1,21 @@
-"""Prometheus metrics: HTTP metrics by route template, and domain metrics read from the API's
-tables at scrape time (so every replica reports the same shared totals and a restart loses none)."""
+"""Prometheus metrics: HTTP metrics by route template, domain metrics read from the API's tables
+at scrape time (so every replica reports the same shared totals and a restart loses none), and
+domain metrics read from Dagster (api/dagster_metrics.py).
+
+Several worker processes (uvicorn --workers N) each count their own requests; with
+PROMETHEUS_MULTIPROC_DIR set (an empty folder, wiped before the server starts) the counters are
+kept in files there and every scrape, whichever worker answers it, adds up all workers' counts.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -106,30 +115,84 @@ class DomainCollector(Collector):
         yield summary
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 class Metrics:
     def __init__(self, engine: Engine) -> None:
+        # `registry` is what /metrics exposes. In multiprocess mode the counters live in the
+        # shared files and are read back through the MultiProcessCollector, so the instruments
+        # go to a registry of their own that is never exposed (else they would count twice).
         self.registry = CollectorRegistry(auto_describe=False)
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        if self.multiprocess:
+            multiprocess.MultiProcessCollector(self.registry)
+            instruments = CollectorRegistry(auto_describe=False)
+        else:
+            instruments = self.registry
+        self.dagster: Any = None
         self.http_requests = Counter(
-            "http_requests", "HTTP requests", ["handler", "method", "status"], registry=self.registry
+            "http_requests", "HTTP requests", ["handler", "method", "status"], registry=instruments
         )
         self.http_duration = Histogram(
             "http_request_duration_seconds",
             "HTTP request duration",
             ["handler", "method"],
             buckets=DURATION_BUCKETS,
-            registry=self.registry,
+            registry=instruments,
         )
         self.idempotency = Counter(
-            "dfs_idempotency_outcomes", "Idempotency-Key outcomes", ["outcome"], registry=self.registry
+            "dfs_idempotency_outcomes", "Idempotency-Key outcomes", ["outcome"], registry=instruments
         )
         self.rate_limited = Counter(
-            "dfs_rate_limited", "Requests refused by a rate limit", ["policy"], registry=self.registry
+            "dfs_rate_limited", "Requests refused by a rate limit", ["policy"], registry=instruments
         )
         self.webhooks = Counter(
-            "dfs_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=self.registry
+            "dfs_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=instruments
         )
         self.registry.register(DomainCollector(engine))
+
+    def attach(self, ctx: Any) -> None:
+        """Dagster-side domain metrics and dependency readiness, once the app context is built."""
+        from api.dagster_metrics import CachedSnapshot, DagsterCollector, DagsterReader
+
+        launcher, settings = ctx.launcher, ctx.settings
+        cache = None
+        # Only a launcher backed by a Dagster instance has runs and materializations to read.
+        if isinstance(getattr(type(launcher), "instance", None), property):
+            reader = DagsterReader(lambda: launcher.instance, _data_dir(settings.data_dir))
+            cache = CachedSnapshot(reader, settings.metrics_cache_s, settings.metrics_dagster_timeout_s)
+        self.dagster = cache
+        self.registry.register(DagsterCollector(cache, _readiness(ctx)))
 
     def observe_http(self, handler: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(handler=handler, method=method, status=f"{status // 100}xx").inc()
         self.http_duration.labels(handler=handler, method=method).observe(seconds)
+
+
+def _data_dir(configured: Path | None) -> Callable[[], Path | None]:
+    """The race calendar the Dagster code location reads: the API's data_dir, else the platform's
+    default (NASCAR_DFS_DATA_DIR or the packaged demo data)."""
+
+    def find() -> Path | None:
+        if configured is not None:
+            return configured
+        from nascar_dfs.defs.resources import NascarData
+
+        try:
+            return NascarData().root()
+        except FileNotFoundError:
+            return None
+
+    return find
+
+
+def _readiness(ctx: Any) -> Callable[[], dict[str, bool]]:
+    """Per dependency, whether its (cached, time-boxed) health check passed."""
+
+    def read() -> dict[str, bool]:
+        if ctx.health is None:
+            return {}
+        return {r.name.split(":")[0]: r.status == "pass" for r in ctx.health.results()}
+
+    return read

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     health_cache_s: float = Field(5.0, ge=0)
     daemon_heartbeat_max_age_s: float = Field(120.0, gt=0)
 
+    # /metrics: the Dagster-side domain metrics are read at most this often, time-boxed.
+    metrics_cache_s: float = Field(15.0, ge=0)
+    metrics_dagster_timeout_s: float = Field(5.0, gt=0)
+
     # Dagster.
     dagster_url: str = "http://127.0.0.1:3000"
     dagster_location: str = "nascar_dfs.definitions"

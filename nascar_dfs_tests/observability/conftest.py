@@ -1,10 +1,24 @@
-"""promtool for the rule tests: found on PATH, else the tests skip saying how to install it."""
+"""promtool for the rule tests (found on PATH, else the tests skip saying how to install it), and
+a real Dagster instance with materialized partitions for the metric tests."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import dagster as dg
 import pytest
+
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.defs import codecs, io_manager, science
+from nascar_dfs.defs.partitions import register_races
+from nascar_dfs.defs.requests import request_lineups
+from nascar_dfs.defs.tags import run_tags
+from nascar_dfs_tests.defs.conftest import SCIENCE_FUNCTIONS, make_defs
+from nascar_dfs_tests.defs.fakes import COMPLETED, RACES, UPCOMING, FakeScience, write_calendar
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +29,65 @@ def promtool() -> str:
             "promtool is not installed: run `bash scripts/services/promtool.sh` (Debian package prometheus)"
         )
     return path
+
+
+@dataclass(frozen=True)
+class DagsterWithPartitions:
+    """A real Dagster instance (SQLite storage) holding one materialized calibration, scenario set
+    and lineups partition of the platform's own definitions, and the race calendar it was built on."""
+
+    instance: dg.DagsterInstance
+    data_dir: Path
+    upcoming: str
+    scored: str
+    spec_key: str
+    race_day: date
+
+
+@pytest.fixture(scope="module")
+def dagster_with_partitions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterWithPartitions]:
+    """The demo request chain (calibration run, then the lineup run) plus the calibration of a
+    completed race (the only kind that gets a CRPS), materialized through the real asset and check
+    code. The science is replaced by the platform tests' stand-ins (nascar_dfs_tests/defs/fakes.py)
+    so this takes seconds, not the minutes of a real fit; the metrics only read what Dagster
+    recorded, which is the same either way."""
+    work = tmp_path_factory.mktemp("dagster-metrics")
+    race_day = datetime.now(UTC).date() + timedelta(days=2)
+    data_dir = work / "data"
+    today = datetime.now(UTC).date()
+    weeks_ago = range(len(COMPLETED), 0, -1)
+    dates = {
+        race: (today - timedelta(weeks=w)).isoformat() for race, w in zip(COMPLETED, weeks_ago, strict=True)
+    }
+    dates[UPCOMING] = race_day.isoformat()
+    write_calendar(data_dir, RACES, COMPLETED, dates)
+    storage = work / "storage"
+    # Entering an instance sets Dagster's current defs-state storage; put it back afterwards so
+    # later Definitions in this session do not resolve against a closed instance.
+    from dagster._core.storage.defs_state import base
+
+    prior = base._current_storage.get()
+    stand_in = FakeScience(data_dir=data_dir, rejection_rate=0.12, crps=5.0, baseline_crps=6.0)
+    stand_in.dates.update(dates)
+    with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
+        for name in SCIENCE_FUNCTIONS:
+            patch.setattr(science, name, getattr(stand_in, name))
+        patch.setitem(io_manager.CODECS, "calibrated_model", codecs.PickleCodec())
+        defs = make_defs(storage, data_dir)
+        register_races(instance, RACES)
+        spec = ConstraintSpec(lineups=3, scenarios=100)
+        _, results = request_lineups(
+            defs, instance, UPCOMING, spec, storage_root=storage, scenario_ttl_hours=24.0, reason="demo"
+        )
+        assert [r.step.kind for r in results] == ["calibration", "lineups"], results
+        scored = COMPLETED[-1]
+        calibration = defs.resolve_job_def("calibration_job").execute_in_process(
+            instance=instance,
+            partition_key=scored,
+            asset_selection=[dg.AssetKey("race_history"), dg.AssetKey("calibrated_model")],
+            tags=run_tags("calibration", "weekly", scored),
+        )
+        assert calibration.success
+        patch.undo()
+        yield DagsterWithPartitions(instance, data_dir, UPCOMING, scored, spec.key, race_day)
+    base._current_storage.set(prior)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +23,7 @@ from api.settings import Settings
 from nascar_dfs_tests.api.conftest import OTHER_RACE, RACE, Clock
 from nascar_dfs_tests.api.helpers import body, fake_results
 
+from .conftest import DagsterWithPartitions
 from .promql import (
     DASHBOARDS,
     LOADED_RULES,
@@ -55,18 +59,35 @@ def _exported_names(exposition: str) -> set[str]:
     return names
 
 
+class LauncherOnDagster(FakeLauncher):
+    """Lineup requests are driven by the test (the request-table metrics need finished runs in
+    seconds), while the Dagster-side metrics read the real instance."""
+
+    def __init__(self, instance: Any, races: list[str]) -> None:
+        super().__init__(races=races)
+        self._instance = instance
+
+    @property
+    def instance(self) -> Any:
+        return self._instance
+
+
 @pytest.fixture(scope="module")
-def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """/metrics of an API that served reads, an idempotent replay, and one finished run."""
+def scrape(
+    tmp_path_factory: pytest.TempPathFactory, dagster_with_partitions: DagsterWithPartitions
+) -> Iterator[str]:
+    """/metrics of an API that served reads, an idempotent replay, and one finished run, on a
+    Dagster instance with a materialized calibration, scenario set and lineups partition."""
     tmp = tmp_path_factory.mktemp("observability-api")
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'api.db'}",
         background_worker=False,
         slate_dir=tmp / "slates",
+        data_dir=dagster_with_partitions.data_dir,
         test_routes=True,
         webhook_secret="whsec_" + "0123456789abcdefghijABCDEFGHIJ01",
     )
-    launcher = FakeLauncher(races=[RACE, OTHER_RACE])
+    launcher = LauncherOnDagster(dagster_with_partitions.instance, races=[RACE, OTHER_RACE])
     clock = Clock()
     app = create_app(settings, launcher=launcher, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -172,3 +193,44 @@ def test_metric_name_parser_finds_names_not_functions_labels_or_durations() -> N
         'status="5xx"}[5m]))) / on (job) group_left max(up offset 1h) > bool 2 * nascar_dfs:x:rate5m'
     )
     assert metric_names(expr) == {"http_request_duration_seconds_bucket", "up", "nascar_dfs:x:rate5m"}
+
+
+def _samples(exposition: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return out
+
+
+def test_dagster_domain_series_have_values_read_from_the_instance(
+    scrape: str, dagster_with_partitions: DagsterWithPartitions
+) -> None:
+    d = dagster_with_partitions
+    samples = _samples(scrape)
+
+    def value(name: str, **labels: str) -> float:
+        found = [v for got, v in samples.get(name, []) if labels.items() <= got.items()]
+        assert len(found) == 1, f"{name}{labels}: {samples.get(name)}"
+        return found[0]
+
+    # The scored race's model: CRPS against the baseline, as the stand-in science scored it.
+    assert value("dfs_calibration_model_crps", race_id=d.scored) == 5.0
+    assert value("dfs_calibration_baseline_crps", race_id=d.scored) == 6.0
+    assert value("dfs_calibration_divergences", race_id=d.upcoming) == 0
+    assert value("dfs_scenario_set_rejection_rate", race_id=d.upcoming, spec=d.spec_key) == 0.12
+    assert value("dfs_scenario_set_checked_timestamp_seconds", race_id=d.upcoming, spec=d.spec_key) > 0
+    # The upcoming race: its start (race day, UTC) and its fresh calibration.
+    start = datetime(d.race_day.year, d.race_day.month, d.race_day.day, tzinfo=UTC).timestamp()
+    assert value("dfs_race_start_timestamp_seconds", race_id=d.upcoming) == start
+    fitted = value("dfs_calibration_last_success_timestamp_seconds", race_id=d.upcoming)
+    assert 0 < time.time() - fitted < 3600
+    # Run storage: the chain's calibration and lineup runs, plus the scored race's calibration.
+    assert value("dfs_dagster_runs_finished_total", state="success", kind="calibration") == 2
+    assert value("dfs_dagster_runs_finished_total", state="success", kind="lineups") == 1
+    assert value("dfs_dagster_runs", state="queued", kind="lineups") == 0
+    phases = (("calibration", "calibration"), ("lineups", "scenarios"), ("lineups", "optimization"))
+    for kind, phase in phases:
+        assert value("dfs_run_phase_duration_seconds", kind=kind, phase=phase, quantile="0.95") > 0
+    assert value("dfs_dependency_up", dependency="dagster-storage") == 1
+    assert value("dfs_dependency_up", dependency="database") == 1
