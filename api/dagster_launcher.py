@@ -18,7 +18,15 @@ from typing import Any
 
 import httpx
 
-from api.launcher import LauncherError, LaunchRequest, RunMetrics, RunResults, RunState, RunStatus
+from api.launcher import (
+    LauncherError,
+    LaunchRequest,
+    RunAttempt,
+    RunMetrics,
+    RunResults,
+    RunState,
+    RunStatus,
+)
 from api.settings import Settings
 
 log = logging.getLogger("api.dagster")
@@ -27,6 +35,13 @@ REQUEST_TAG = "nascar/request_id"
 STEP_TAG = "nascar/step"
 REUSED_PREFIX = "reused:"
 _RETRY_TAG = "dagster/auto_retry_run_id"
+_WILL_RETRY_TAG = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
+_FAILURE_REASONS = {
+    "UNEXPECTED_TERMINATION": "the run worker stopped unexpectedly (killed or crashed)",
+    "RUN_WORKER_RESTART": "the run worker was restarted",
+    "START_TIMEOUT": "the run worker did not start in time",
+    "JOB_INITIALIZATION_FAILURE": "the run could not be initialised",
+}
 # progress share: calibration 0-40 %, scenarios 40-70 %, optimization 70-100 %
 _PHASE_OF_STEP = {
     "scenario_set": ("scenarios", 40.0),
@@ -218,6 +233,10 @@ class DagsterLauncher:
         if run is None:
             return RunStatus(run_id, RunState.NOT_FOUND)
         state = RunState(run.status.value)
+        if state == RunState.FAILURE and run.tags.get(_WILL_RETRY_TAG) == "true":
+            # Dagster has decided to retry but its daemon has not created the new run yet: the
+            # request is still in progress, not failed.
+            state = RunState.STARTED
         if run.tags.get(STEP_TAG) == "calibration":
             if state == RunState.SUCCESS:
                 return self.run_status(self._lineup_run_after(run))
@@ -225,6 +244,29 @@ class DagsterLauncher:
             return RunStatus(run.run_id, state, "calibration", pct, self._failure_message(run.run_id, state))
         phase, pct = self._progress(run.run_id, state)
         return RunStatus(run.run_id, state, phase, pct, self._failure_message(run.run_id, state))
+
+    def run_history(self, request_id: str) -> list[RunAttempt]:
+        import dagster as dg
+
+        records = self.instance.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        attempts = []
+        for record in sorted(records, key=lambda r: (r.create_timestamp.timestamp(), r.dagster_run.run_id)):
+            run = record.dagster_run
+            state = RunState(run.status.value)
+            attempts.append(
+                RunAttempt(
+                    run_id=run.run_id,
+                    step=run.tags.get(STEP_TAG, "lineups"),
+                    attempt=int(run.tags.get("dagster/retry_number", "0")) + 1,
+                    retry_of=run.tags.get("dagster/parent_run_id"),
+                    state=state,
+                    created_at=record.create_timestamp.timestamp(),
+                    started_at=record.start_time,
+                    ended_at=record.end_time,
+                    failure=self._failure_message(run.run_id, state),
+                )
+            )
+        return attempts
 
     def results(self, run_id: str) -> RunResults:
         from nascar_dfs.defs.io_manager import codec_for, output_path
@@ -369,6 +411,12 @@ class DagsterLauncher:
             error = getattr(getattr(event, "event_specific_data", None), "error", None)
             if error is not None and getattr(error, "message", None):
                 return str(error.message)
+        # No step error: the run died from outside (worker killed, node lost). Dagster's reason
+        # tag says which, where the event only says "marked as failed from outside".
+        run = self.instance.get_run_by_id(run_id)
+        reason = _FAILURE_REASONS.get(run.tags.get("dagster/failure_reason", "")) if run else None
+        if reason:
+            return reason
         return records[-1].event_log_entry.message if records else None
 
     def _salaries(self, root: Path, race: str) -> dict[int, int]:

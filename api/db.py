@@ -161,6 +161,24 @@ run_metrics = sa.Table(
     sa.Column("recorded_at", sa.Float, nullable=False),
 )
 
+# The runs of each request, retries included (a retried Dagster run gets a new run id): written by
+# the reconciler from Dagster, read by GET /v1/lineup-requests/{id} as the request's history.
+lineup_request_runs = sa.Table(
+    "lineup_request_runs",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(36), sa.ForeignKey("lineup_requests.id"), nullable=False),
+    sa.Column("step", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("retry_of", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("failure", sa.Text),
+    sa.Index("ix_lineup_request_runs_request", "request_id", "created_at"),
+)
+
 V1_TABLES = [
     api_keys,
     idempotency_keys,
@@ -178,9 +196,14 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
 
+def _v2_request_runs(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[lineup_request_runs])
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
+    (2, "runs of each lineup request (history)", _v2_request_runs),
 ]
 
 

@@ -7,6 +7,7 @@ The API never waits on a launcher inside an HTTP request: the outbox relay and t
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -78,6 +79,21 @@ class RunStatus:
 
 
 @dataclass(frozen=True)
+class RunAttempt:
+    """One Dagster run of a request: its calibration or lineup run, or a retry of one."""
+
+    run_id: str
+    step: str  # calibration | lineups
+    attempt: int  # 1 for the first run of the step, 2 for Dagster's automatic retry of it
+    retry_of: str | None  # the run this one retries
+    state: RunState
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    failure: str | None = None  # why it failed, as Dagster recorded it (sanitised by the worker)
+
+
+@dataclass(frozen=True)
 class RunMetrics:
     """Model-quality numbers recorded by the run (read from Dagster metadata, never invented)."""
 
@@ -109,6 +125,9 @@ class Launcher(Protocol):
 
     def run_status(self, run_id: str) -> RunStatus: ...
 
+    def run_history(self, request_id: str) -> list[RunAttempt]:
+        """Every run launched for the request (found by its tag, retries included), oldest first."""
+
     def results(self, run_id: str) -> RunResults: ...
 
     def run_metrics(self, run_id: str) -> RunMetrics | None: ...
@@ -135,6 +154,9 @@ class FakeRun:
     metrics: RunMetrics | None = None
     retried_as: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    ended_at: float | None = None
 
 
 class FakeLauncher:
@@ -203,6 +225,25 @@ class FakeLauncher:
                 return RunStatus(run_id, RunState.NOT_FOUND)
             return RunStatus(run.run_id, run.state, run.phase, run.percent, run.error_message)
 
+    def run_history(self, request_id: str) -> list[RunAttempt]:
+        self._check_up()
+        with self._lock:
+            runs = [r for r in self.runs.values() if r.tags.get("nascar/request_id") == request_id]
+            return [
+                RunAttempt(
+                    run_id=r.run_id,
+                    step=r.tags.get("nascar/step", "lineups"),
+                    attempt=int(r.tags.get("dagster/retry_number", "0")) + 1,
+                    retry_of=r.tags.get("dagster/parent_run_id"),
+                    state=r.state,
+                    created_at=r.created_at,
+                    started_at=r.started_at,
+                    ended_at=r.ended_at,
+                    failure=r.error_message if r.state == RunState.FAILURE else None,
+                )
+                for r in sorted(runs, key=lambda r: r.created_at)
+            ]
+
     def results(self, run_id: str) -> RunResults:
         self._check_up()
         run = self._newest(run_id)
@@ -239,18 +280,28 @@ class FakeLauncher:
     ) -> None:
         run = self.runs[run_id]
         run.state, run.phase, run.percent, run.error_message = state, phase, percent, error_message
+        if state in (RunState.STARTED, RunState.CANCELING) and run.started_at is None:
+            run.started_at = time.time()
+        if state in (RunState.SUCCESS, RunState.FAILURE, RunState.CANCELED):
+            run.ended_at = time.time()
 
     def succeed(self, run_id: str, results: RunResults, metrics: RunMetrics | None = None) -> None:
         run = self.runs[run_id]
         run.results, run.metrics = results, metrics
         self.set_state(run_id, RunState.SUCCESS, "optimization", 100.0)
 
-    def retry(self, run_id: str) -> str:
-        """Dagster's auto-retry: the run fails and a new run of the chain takes over."""
+    def retry(self, run_id: str, reason: str = "run worker process was terminated by signal 9") -> str:
+        """Dagster's auto-retry: the run fails and a new run of the chain takes over (same tags
+        plus the retry tags Dagster adds)."""
         old = self.runs[run_id]
-        old.state = RunState.FAILURE
+        self.set_state(run_id, RunState.FAILURE, old.phase, old.percent, reason)
         new_id = uuid.uuid4().hex
-        self.runs[new_id] = FakeRun(new_id, old.request, tags={**old.tags, "dagster/root_run_id": run_id})
+        retry_tags = {
+            "dagster/root_run_id": old.tags.get("dagster/root_run_id", run_id),
+            "dagster/parent_run_id": run_id,
+            "dagster/retry_number": str(int(old.tags.get("dagster/retry_number", "0")) + 1),
+        }
+        self.runs[new_id] = FakeRun(new_id, old.request, tags={**old.tags, **retry_tags})
         old.retried_as = new_id
         return new_id
 

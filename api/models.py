@@ -54,6 +54,23 @@ class ResultLinks(BaseModel):
     dk_upload_csv: str
 
 
+class RunAttemptOut(BaseModel):
+    """One Dagster run of the request. Dagster retries a run whose worker crashed under a new run
+    id, so a crash shows as attempt 1 `failed` (with its reason) followed by attempt 2."""
+
+    run_id: str
+    step: Literal["calibration", "lineups"] = Field(
+        description="calibration (model or slate built first) or lineups (scenarios, optimizer)"
+    )
+    attempt: int = Field(ge=1, description="1 for the first run of the step, 2 for its automatic retry")
+    retry_of: str | None = Field(None, description="run id of the attempt this one retries")
+    status: Status
+    created_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    failure: str | None = Field(None, description="why the attempt failed (first line, no paths)")
+
+
 class LineupRequestOut(BaseModel):
     id: str
     race_id: str
@@ -69,6 +86,10 @@ class LineupRequestOut(BaseModel):
     updated_at: datetime
     result: ResultLinks | None = None
     error: Problem | None = None
+    history: list[RunAttemptOut] = Field(
+        default_factory=list,
+        description="the request's Dagster runs, oldest first, retries included; empty until launched",
+    )
 
 
 class LineupRequestPage(BaseModel):

@@ -33,7 +33,7 @@ from api.models import (
     SlateOut,
 )
 from api.problems import ProblemError, problem_responses
-from api.store import Cursor, NotFound, enqueue, list_page, load_owned, to_out
+from api.store import Cursor, NotFound, enqueue, list_page, load_history, load_owned, to_out
 from api.submissions import SubmitContext, parse_idempotency_key, submit
 from api.webhooks import UnsafeCallbackError, check_url_syntax
 
@@ -200,7 +200,10 @@ def list_lineup_requests(
             Cursor.decode(cursor) if cursor else None,
             all_owners,
         )
-    return LineupRequestPage(items=[to_out(r) for r in rows], next_cursor=nxt.encode() if nxt else None)
+        history = load_history(conn, [r.id for r in rows])
+    return LineupRequestPage(
+        items=[to_out(r, history=history[r.id]) for r in rows], next_cursor=nxt.encode() if nxt else None
+    )
 
 
 @router.get(
@@ -215,9 +218,10 @@ def get_lineup_request(
 ) -> LineupRequestOut:
     with ctx.engine.connect() as conn:
         row = _owned(ctx, conn, request, request_id, principal)
+        history = load_history(conn, [row.id])[row.id]
     if row.status not in TERMINAL:
         response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
-    return to_out(row)
+    return to_out(row, history=history)
 
 
 def _finished_results(
@@ -288,7 +292,7 @@ def cancel_lineup_request(
             raise ProblemError(409, "run-already-finished", f"the request already {row.status}")
         if row.cancel_requested or row.status in ("canceling", "canceled"):
             response.status_code = 200
-            return to_out(row)
+            return to_out(row, history=load_history(conn, [row.id])[row.id])
         conn.execute(
             sa.update(lineup_requests)
             .where(lineup_requests.c.id == row.id)
@@ -307,9 +311,10 @@ def cancel_lineup_request(
             outcome="202",
         )
         row = conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == row.id)).one()
+        history = load_history(conn, [row.id])[row.id]
     _wake_worker(ctx)
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
-    return to_out(row)
+    return to_out(row, history=history)
 
 
 @router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")

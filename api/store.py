@@ -12,9 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api.db import lineup_requests, outbox
+from api.db import lineup_request_runs, lineup_requests, outbox
 from api.keys import Principal
-from api.models import TERMINAL, LineupRequestOut, Progress, ResultLinks
+from api.models import TERMINAL, LineupRequestOut, Progress, ResultLinks, RunAttemptOut
 from api.problems import TITLES, Problem, ProblemError, problem_type
 
 # A status only moves forward; a late, stale reading never moves it back.
@@ -45,7 +45,41 @@ def run_problem(slug: str, detail: str, status: int = 500) -> dict[str, Any]:
     return {"type": problem_type(slug), "title": TITLES[slug], "status": status, "detail": detail}
 
 
-def to_out(row: Row, base: str = "/v1/lineup-requests") -> LineupRequestOut:
+def _maybe_iso(ts: float | None) -> datetime | None:
+    return None if ts is None else iso(ts)
+
+
+def load_history(conn: Connection, request_ids: list[str]) -> dict[str, list[RunAttemptOut]]:
+    """The recorded runs of these requests (one query), oldest first per request."""
+    out: dict[str, list[RunAttemptOut]] = {rid: [] for rid in request_ids}
+    if not request_ids:
+        return out
+    r = lineup_request_runs.c
+    rows = conn.execute(
+        sa.select(lineup_request_runs)
+        .where(r.request_id.in_(request_ids))
+        .order_by(r.request_id, r.created_at, r.run_id)
+    )
+    for row in rows:
+        out[row.request_id].append(
+            RunAttemptOut(
+                run_id=row.run_id,
+                step=row.step,
+                attempt=row.attempt,
+                retry_of=row.retry_of,
+                status=row.status,
+                created_at=iso(row.created_at),
+                started_at=_maybe_iso(row.started_at),
+                ended_at=_maybe_iso(row.ended_at),
+                failure=row.failure,
+            )
+        )
+    return out
+
+
+def to_out(
+    row: Row, base: str = "/v1/lineup-requests", history: list[RunAttemptOut] | None = None
+) -> LineupRequestOut:
     links = None
     if row.status == "succeeded":
         links = ResultLinks(
@@ -67,6 +101,7 @@ def to_out(row: Row, base: str = "/v1/lineup-requests") -> LineupRequestOut:
         updated_at=iso(row.updated_at),
         result=links,
         error=error,
+        history=history or [],
     )
 
 

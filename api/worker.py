@@ -20,7 +20,15 @@ from sqlalchemy.engine import Connection, Row
 
 from api import ratelimit, webhooks
 from api.context import AppContext
-from api.db import idempotency_keys, lineup_requests, lineup_results, outbox, run_metrics
+from api.db import (
+    idempotency_keys,
+    insert_ignoring_conflict,
+    lineup_request_runs,
+    lineup_requests,
+    lineup_results,
+    outbox,
+    run_metrics,
+)
 from api.launcher import STATUS_FOR_STATE, LaunchRequest, RunState
 from api.models import TERMINAL
 from api.store import advance, run_problem
@@ -271,6 +279,7 @@ class Worker:
                         )
                     )
             return 0
+        self._record_history(req)
         status = STATUS_FOR_STATE[st.state]
         # Start timeout: measured from when this run was first seen STARTING (a QUEUED run may wait
         # its turn under Dagster's concurrency limits for as long as it takes).
@@ -313,6 +322,44 @@ class Worker:
             if status == req.status and all(getattr(req, k) == v for k, v in values.items()):
                 return 0
             return int(advance(conn, req, now, status=status, **values))
+
+    def _record_history(self, req: Row) -> None:
+        """Copy the request's runs, retries included, into lineup_request_runs (the request's
+        history); read after the status, so a terminal request's history is at least as new."""
+        try:
+            attempts = self.ctx.launcher.run_history(req.id)
+        except Exception as exc:  # the history is a courtesy; it must not stall the status
+            log.warning("run history of %s not read: %s", req.id, exc)
+            return
+        r = lineup_request_runs.c
+        with self.ctx.engine.begin() as conn:
+            known = {
+                row.run_id: row
+                for row in conn.execute(sa.select(lineup_request_runs).where(r.request_id == req.id))
+            }
+            for a in attempts:
+                status = STATUS_FOR_STATE.get(a.state)
+                if status is None:
+                    continue
+                values = {
+                    "step": a.step,
+                    "attempt": a.attempt,
+                    "retry_of": a.retry_of,
+                    "status": status,
+                    "created_at": a.created_at,
+                    "started_at": a.started_at,
+                    "ended_at": a.ended_at,
+                    "failure": sanitize_error(a.failure) if a.failure else None,
+                }
+                old = known.get(a.run_id)
+                if old is None:
+                    conn.execute(
+                        insert_ignoring_conflict(conn, lineup_request_runs).values(
+                            run_id=a.run_id, request_id=req.id, **values
+                        )
+                    )
+                elif any(getattr(old, k) != v for k, v in values.items()):
+                    conn.execute(sa.update(lineup_request_runs).where(r.run_id == a.run_id).values(**values))
 
     def _store_results(self, req: Row, run_id: str) -> None:
         results = self.ctx.launcher.results(run_id)
