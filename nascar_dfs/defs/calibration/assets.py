@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from nascar_dfs.defs import science, versions
+from nascar_dfs.defs import phase_gate, science, versions
 from nascar_dfs.defs.partitions import race_partitions
 from nascar_dfs.defs.records import all_materializations
 from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
@@ -188,6 +188,7 @@ def calibrated_model(
 ):
     """The race model fitted on every points race before this one; data version = model content hash."""
     race = context.partition_key
+    phase_gate.hold("calibrating")
     started = time.perf_counter()
     try:
         model = science.fit(race_history, race, fit_settings.options())

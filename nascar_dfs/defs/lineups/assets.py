@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs import science, versions
+from nascar_dfs.defs import phase_gate, science, versions
 from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
 from nascar_dfs.defs.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.defs.records import latest_materialization
@@ -64,6 +64,7 @@ def scenario_set(
     check_settings: CheckSettings,
 ):
     """Simulated races of the slate's field under the spec's views; seed from race, spec and model."""
+    phase_gate.hold("simulating")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     field = science.slate_field(race_slate, race_history, race)
@@ -108,6 +109,7 @@ def lineups(
     storage: NascarStorage,
 ):
     """The portfolio the optimizer builds on the scenario set under the spec's constraints."""
+    phase_gate.hold("optimizing")
     _, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     built = science.portfolio(race_slate, spec, scenario_set)
