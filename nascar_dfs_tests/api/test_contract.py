@@ -65,3 +65,67 @@ def test_api_conforms_to_its_schema(case) -> None:  # type: ignore[no-untyped-de
 def test_contract_with_fifty_examples_per_operation() -> None:
     """The CI-sized run: `NASCAR_DFS_CONTRACT_EXAMPLES=50 pytest -k test_api_conforms`."""
     pytest.skip("run with NASCAR_DFS_CONTRACT_EXAMPLES=50 -k test_api_conforms_to_its_schema")
+
+
+STATEFUL_SCENARIOS = int(os.environ.get("NASCAR_DFS_CONTRACT_SCENARIOS", "25"))
+# The stateful run chains valid calls; invalid input is the stateless run's job above.
+stateful_schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+stateful_schema.config.generation.update(
+    modes=[schemathesis.GenerationMode.POSITIVE], with_security_parameters=False
+)
+stateful_schema.auth()(ApiKeyAuth)
+_followed: set[tuple[str, str, int]] = set()
+_labels: dict[str, str] = {}
+
+
+class ApiWorkflow(stateful_schema.as_state_machine()):  # type: ignore[misc]
+    """Sequences of calls chained by the schema's links (declared: POST 202 -> GET; inferred by
+    schemathesis: -> cancel, lineups, dk-upload.csv), every default check included, so
+    ensure_resource_availability asserts that a 202's resource is GETtable at once."""
+
+    def before_call(self, case):  # type: ignore[no-untyped-def]
+        if case.operation.label == "POST /v1/lineup-requests" and isinstance(case.body, dict):
+            # A random race id is a (correct) 422; a known one lets the chain reach its links.
+            case.body["race_id"] = RACE
+
+    def step(self, input):  # type: ignore[no-untyped-def]
+        output = super().step(input)
+        _labels[output.case.id] = f"{output.case.operation.label} -> {output.response.status_code}"
+        if input.transition is not None and input.is_applied:
+            parent = _labels.get(input.transition.parent_id, "?")
+            _followed.add((parent, output.case.operation.label, output.response.status_code))
+        return output
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):  # type: ignore[no-untyped-def]
+        # Same exclusion as the stateless run, same reason.
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=[checks.positive_data_acceptance],
+            transport_kwargs=kwargs or None,
+        )
+
+
+def test_stateful_links_follow_a_created_request() -> None:
+    _followed.clear()
+    _labels.clear()
+    ApiWorkflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,  # the same sequences on every CI run
+        )
+    )
+    # ensure_resource_availability already GETs every 202's resource; this asserts that chains
+    # from a created request to its own operations (status, results, cancel) were exercised.
+    from_created = {
+        target
+        for parent, target, status in _followed
+        if parent == "POST /v1/lineup-requests -> 202"
+        and target.startswith("GET /v1/lineup-requests/{request_id}")
+        and status != 404
+    }
+    assert from_created, "\n".join(map(str, sorted(_followed)))
