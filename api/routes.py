@@ -84,11 +84,16 @@ def _location(request_id: str) -> str:
                     "Location": {"schema": {"type": "string"}, "description": "the request's status URL"},
                     "Retry-After": {"schema": {"type": "integer"}, "description": "seconds before polling"},
                 },
+                # Every operation on the created request, so schemathesis' stateful phase (and
+                # any link-aware client) can chain submit -> status/results/cancel.
                 "links": {
-                    "GetLineupRequest": {
-                        "operationId": "get_lineup_request",
-                        "parameters": {"request_id": "$response.body#/id"},
-                    }
+                    name: {"operationId": op, "parameters": {"request_id": "$response.body#/id"}}
+                    for name, op in (
+                        ("GetLineupRequest", "get_lineup_request"),
+                        ("GetLineups", "get_lineups"),
+                        ("GetDkUploadCsv", "get_dk_upload_csv"),
+                        ("CancelLineupRequest", "cancel_lineup_request"),
+                    )
                 },
             }
         }
@@ -246,6 +251,7 @@ def _finished_results(
 
 @router.get(
     "/lineup-requests/{request_id}/lineups",
+    operation_id="get_lineups",
     response_model=LineupsOut,
     dependencies=[Depends(read_limit)],
     responses=problem_responses(409),
@@ -259,6 +265,7 @@ def get_lineups(request_id: RequestId, request: Request, ctx: Ctx, principal: Ca
 
 @router.get(
     "/lineup-requests/{request_id}/dk-upload.csv",
+    operation_id="get_dk_upload_csv",
     response_class=PlainTextResponse,
     dependencies=[Depends(read_limit)],
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(409)},
@@ -277,6 +284,7 @@ def get_dk_upload_csv(
 
 @router.post(
     "/lineup-requests/{request_id}/cancel",
+    operation_id="cancel_lineup_request",
     response_model=LineupRequestOut,
     status_code=202,
     responses={200: {"model": LineupRequestOut, "description": "already canceled"}, **problem_responses(409)},
