@@ -85,6 +85,11 @@ def _number(value: Any) -> float | None:
     return None if np.isnan(out) else out
 
 
+def _epoch(moment: datetime) -> float:
+    # Run storage hands back UTC datetimes, naive from some backends.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def _split_partition(key: str) -> tuple[str, str] | None:
     # Multi-partition keys are stored with their dimensions in name order: "race|spec".
     parts = key.split("|")
@@ -157,7 +162,7 @@ class DagsterReader:
             kind = kind if kind in KINDS else OTHER_KIND
             snap.runs_active[(run.status.value.lower(), kind)] += 1
             if run.status.value == "QUEUED":
-                age = now - record.create_timestamp.timestamp()
+                age = now - _epoch(record.create_timestamp)
                 snap.oldest_queued_age[kind] = max(age, snap.oldest_queued_age.get(kind, 0.0))
         for state in FINISHED_STATES:
             status = dg.DagsterRunStatus(state)
@@ -192,7 +197,7 @@ class DagsterReader:
             return self._phases_of_run[run_id]
         phases: dict[str, float] = {}
         if record.start_time is not None:
-            phases["queue"] = max(0.0, record.start_time - record.create_timestamp.timestamp())
+            phases["queue"] = max(0.0, record.start_time - _epoch(record.create_timestamp))
         for stat in instance.get_run_step_stats(run_id):
             if stat.start_time is None or stat.end_time is None:
                 continue

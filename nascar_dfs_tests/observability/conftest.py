@@ -4,6 +4,7 @@ a real Dagster instance with materialized partitions for the metric tests."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.defs import codecs, io_manager, science
@@ -88,6 +90,20 @@ def dagster_with_partitions(tmp_path_factory: pytest.TempPathFactory) -> Iterato
             tags=run_tags("calibration", "weekly", scored),
         )
         assert calibration.success
+        # A lineup run waiting in the run queue (what the queued-run coordinator stores before
+        # the daemon dequeues it), so the queue series have a value too.
+        location = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=4266, location_name="nascar_dfs")
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="lineup_job",
+                run_id=uuid.uuid4().hex,
+                status=dg.DagsterRunStatus.QUEUED,
+                tags=run_tags("lineups", "request", UPCOMING),
+                remote_job_origin=RemoteJobOrigin(
+                    RemoteRepositoryOrigin(location, "__repository__"), "lineup_job"
+                ),
+            )
+        )
         patch.undo()
         yield DagsterWithPartitions(instance, data_dir, UPCOMING, scored, spec.key, race_day)
     base._current_storage.set(prior)

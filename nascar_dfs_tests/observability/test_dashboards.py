@@ -136,9 +136,26 @@ def test_dashboards_cover_what_operators_asked_for() -> None:
         "dfs_lineup_requests_finished_total",
         "dfs_run_queue_wait_seconds_bucket",
         "dfs_run_duration_seconds_bucket",
+        # read from Dagster: queue depth and outcomes by kind, phases, readiness per dependency
+        "dfs_dagster_runs",
+        "dfs_dagster_runs_finished_total",
+        "dfs_dagster_oldest_queued_run_age_seconds",
+        "dfs_run_phase_duration_seconds",
+        "dfs_dependency_up",
     ):
         assert metric in operations, metric
-    for metric in ("nascar_dfs:calibration_crps:mean6h", "dfs_mcmc_kernel_rejections_total"):
+    for metric in (
+        "nascar_dfs:calibration_crps:mean6h",
+        "dfs_mcmc_kernel_rejections_total",
+        # read from Dagster: CRPS per race against the baseline, divergences, model age per
+        # upcoming race, rejection rate per scenario set
+        "dfs_calibration_model_crps",
+        "dfs_calibration_baseline_crps",
+        "dfs_calibration_divergences",
+        "dfs_calibration_last_success_timestamp_seconds",
+        "dfs_race_start_timestamp_seconds",
+        "dfs_scenario_set_rejection_rate",
+    ):
         assert metric in quality, metric
 
 
@@ -166,6 +183,23 @@ def test_every_dashboard_metric_is_exported_by_the_api(scrape: str) -> None:
         if name not in exported
     }
     assert not missing, "\n".join(sorted(missing))
+
+
+# Labelled counters whose children appear once the event happened; the scrape saw no rate limit
+# and no webhook delivery.
+ONLY_AFTER_EVENTS = {"dfs_rate_limited_total", "dfs_webhook_deliveries_total"}
+
+
+def test_every_dashboard_metric_has_samples_not_just_a_help_line(scrape: str) -> None:
+    sampled = set(_samples(scrape)) | _recorded_names() | PROMETHEUS_SYNTHESIZED | ONLY_AFTER_EVENTS
+    empty = {
+        f"{path.name} / {title}: {name}"
+        for path in DASHBOARDS
+        for title, expr in dashboard_expressions(path)
+        for name in metric_names(substitute_grafana_variables(expr))
+        if name not in sampled
+    }
+    assert not empty, "\n".join(sorted(empty))
 
 
 def test_every_loaded_rule_reads_exported_metrics(scrape: str) -> None:
@@ -228,7 +262,9 @@ def test_dagster_domain_series_have_values_read_from_the_instance(
     # Run storage: the chain's calibration and lineup runs, plus the scored race's calibration.
     assert value("dfs_dagster_runs_finished_total", state="success", kind="calibration") == 2
     assert value("dfs_dagster_runs_finished_total", state="success", kind="lineups") == 1
-    assert value("dfs_dagster_runs", state="queued", kind="lineups") == 0
+    assert value("dfs_dagster_runs", state="queued", kind="lineups") == 1
+    assert value("dfs_dagster_runs", state="queued", kind="calibration") == 0
+    assert 0 <= value("dfs_dagster_oldest_queued_run_age_seconds", kind="lineups") < 3600
     phases = (("calibration", "calibration"), ("lineups", "scenarios"), ("lineups", "optimization"))
     for kind, phase in phases:
         assert value("dfs_run_phase_duration_seconds", kind=kind, phase=phase, quantile="0.95") > 0
