@@ -90,3 +90,15 @@ def test_every_alert_waits_out_blips() -> None:
     for rule in load_rules(ALL_RULE_FILES):
         if rule.alert:
             assert rule.body.get("for"), f"{rule.alert} has no `for:`"
+
+
+def test_readme_operations_section_lists_every_alert_once() -> None:
+    readme = (PROMETHEUS_DIR.parents[1] / "README.md").read_text()
+    section = readme.split("\n## Operations", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    for rule in load_rules(ALL_RULE_FILES):
+        if rule.alert:
+            mine = [row for row in rows if row.startswith(f"| {rule.alert} |")]
+            assert len(mine) == 1, f"README Operations: {len(mine)} rows for {rule.alert}"
+            cells = [c.strip() for c in mine[0].strip("|").split("|")]
+            assert cells[1] == rule.body["labels"]["severity"] and all(cells[2:]), mine[0]
