@@ -18,7 +18,7 @@ import numpy as np
 
 from nascar_dfs.core.model.design import Capacity, DesignIndex, HistoryLike, TrainingDesign, build_design
 from nascar_dfs.core.model.fitted import FitDiagnostics, FittedModel
-from nascar_dfs.core.model.parameters import EFFECTS, HYPERPARAMETERS, Priors
+from nascar_dfs.core.model.parameters import EFFECTS, HYPERPARAMETERS, OPTIONAL, Priors
 
 if TYPE_CHECKING:
     import arviz as az
@@ -297,13 +297,14 @@ def _convergence(idata: az.InferenceData) -> tuple[int, tuple[float, str], tuple
     """Divergent transitions, worst r_hat and bulk ESS over the hyperparameters, mean tree size."""
     import arviz as az
 
-    posterior = idata.posterior[list(HYPERPARAMETERS)]
+    names = [v for v in HYPERPARAMETERS if v in idata.posterior or v not in OPTIONAL]
+    posterior = idata.posterior[names]
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
     rhat = az.rhat(posterior)
     ess = az.ess(posterior, method="bulk")
     # NaN (one chain) must win the max so the threshold check sees it
-    max_rhat = max(((float(np.max(rhat[v].values)), v) for v in HYPERPARAMETERS), key=_nan_first)
-    min_ess = min((float(np.min(ess[v].values)), v) for v in HYPERPARAMETERS)
+    max_rhat = max(((float(np.max(rhat[v].values)), v) for v in names), key=_nan_first)
+    min_ess = min((float(np.min(ess[v].values)), v) for v in names)
     stats = idata.sample_stats
     steps = stats["n_steps"] if "n_steps" in stats else stats["tree_size"]
     return divergences, max_rhat, min_ess, float(np.asarray(steps).mean())
@@ -336,6 +337,8 @@ def _posterior_draws(idata: az.InferenceData, index: DesignIndex) -> dict[str, n
     }
     draws = {}
     for name, axes in EFFECTS.items():
+        if name in OPTIONAL and name not in idata.posterior:
+            continue
         values = np.asarray(idata.posterior[name].values)
         values = values.reshape((-1, *values.shape[2:]))
         trim = (slice(None), *(slice(0, sizes[a]) for a in axes))

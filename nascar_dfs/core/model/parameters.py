@@ -13,7 +13,12 @@ HYPERPARAMETERS: tuple[str, ...] = (
     "start_slope",
     "dnf_rate",
     "sd_dnf_driver",
+    "sd_form",
+    "loop_scale",
+    "loop_start",
 )
+# Switched off by Priors (form=False, loop_term=False): absent from such a fit's posterior.
+OPTIONAL: frozenset[str] = frozenset({"sd_form", "form", "loop_scale", "loop_start"})
 # Posterior quantities FittedModel needs, by name -> which index axes they run over after the draw axis.
 EFFECTS: dict[str, tuple[str, ...]] = {
     "skill": ("drivers",),
@@ -28,6 +33,8 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "sd_team": (),
     "sd_make_track": (),
     "sd_dnf_driver": (),
+    "form": ("drivers",),
+    "sd_form": (),
 }
 
 
@@ -44,6 +51,13 @@ class Priors:
     dnf_rate_mu: float = -2.0
     dnf_rate_sd: float = 1.0
     sd_dnf_driver: float = 0.3
+    # loop-data running-order term (see plackett_luce._running_position_logp)
+    loop_term: bool = False
+    loop_scale_mu: float = 1.5
+    loop_scale_sd: float = 0.5
+    # recent-form deviation of each driver over design.FORM_RACES
+    form: bool = False
+    sd_form: float = 0.3
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
