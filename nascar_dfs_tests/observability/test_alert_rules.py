@@ -3,6 +3,7 @@ stays quiet on a noisy-but-healthy one), and every alert links an existing runbo
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -102,3 +103,13 @@ def test_readme_operations_section_lists_every_alert_once() -> None:
             assert len(mine) == 1, f"README Operations: {len(mine)} rows for {rule.alert}"
             cells = [c.strip() for c in mine[0].strip("|").split("|")]
             assert cells[1] == rule.body["labels"]["severity"] and all(cells[2:]), mine[0]
+
+
+def test_generated_crps_cases_are_current() -> None:
+    generator = PROMETHEUS_DIR / "tests" / "make_crps_tests.py"
+    spec = importlib.util.spec_from_file_location("make_crps_tests", generator)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = (PROMETHEUS_DIR / "tests" / "crps_band.test.yml").read_text()
+    assert module.render() == current, "run `python make_crps_tests.py` in deploy/prometheus/tests"
