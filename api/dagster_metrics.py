@@ -50,9 +50,9 @@ QUANTILES = (0.5, 0.95)
 # Bounds on what one refresh reads.
 RECENT_MATERIALIZATIONS = 200  # newest calibrated_model materializations / check evaluations
 RECENT_SCENARIO_SETS = 100  # newest rejection_rate check evaluations
-ACTIVE_RUNS_READ = 1000  # runs not finished yet (a queue deeper than this is reported as this)
+ACTIVE_RUNS_READ = 1000  # runs not finished yet, oldest first (a deeper queue reads as 1000)
 PHASE_RUNS = 20  # newest succeeded runs per kind whose phase durations are summarized
-UPCOMING_RACES = 5  # races without results, in schedule order
+UPCOMING_RACES = 5  # races without results dated today or later, in schedule order
 STEP_STATS_KEPT = 500  # finished runs never change: their phase durations are kept
 
 
@@ -142,7 +142,7 @@ class DagsterReader:
         self._phases(instance, snap)
         self._models(instance, snap)
         self._scenario_sets(instance, snap)
-        self._upcoming(instance, snap)
+        self._upcoming(instance, snap, datetime.fromtimestamp(now, tz=UTC).date())
         return snap
 
     # --- run storage ---------------------------------------------------------------------------
@@ -150,8 +150,12 @@ class DagsterReader:
         import dagster as dg
 
         statuses = [dg.DagsterRunStatus(s) for s in ACTIVE_STATES]
+        # Oldest first, so the oldest queued run is always among those read.
         records = instance.get_run_records(
-            filters=dg.RunsFilter(statuses=statuses), limit=ACTIVE_RUNS_READ, order_by="create_timestamp"
+            filters=dg.RunsFilter(statuses=statuses),
+            limit=ACTIVE_RUNS_READ,
+            order_by="create_timestamp",
+            ascending=True,
         )
         for state in ACTIVE_STATES:
             for kind in (*KINDS, OTHER_KIND):
@@ -245,8 +249,9 @@ class DagsterReader:
                 snap.rejection_rate[labels] = rate
                 snap.rejection_at[labels] = at
 
-    def _upcoming(self, instance: Any, snap: Snapshot) -> None:
-        """Start of the next races without results, and their last successful calibration."""
+    def _upcoming(self, instance: Any, snap: Snapshot, today: date) -> None:
+        """Start of the next races without results dated today or later, and their last
+        successful calibration (a past race still waiting for its results is not upcoming)."""
         from nascar_dfs.defs.calibration.calendar import read_calendar
         from nascar_dfs.defs.records import latest_materialization
 
@@ -254,10 +259,9 @@ class DagsterReader:
         if data_dir is None:
             return
         races = read_calendar(data_dir).races
-        upcoming = races[~races["completed"]].head(UPCOMING_RACES)
-        for race, day in zip(upcoming["race_id"], upcoming["race_date"].fillna(""), strict=True):
-            if not day:
-                continue  # undated: no start to compare against
+        dated = races["race_date"].fillna("").astype(str)
+        upcoming = races[~races["completed"] & (dated >= today.isoformat())].head(UPCOMING_RACES)
+        for race, day in zip(upcoming["race_id"], upcoming["race_date"], strict=True):
             # races.csv has the day only: the day's start (UTC) is the earliest the race can start.
             start = date.fromisoformat(str(day))
             snap.race_start[race] = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
@@ -386,7 +390,7 @@ def _families(snap: Snapshot) -> Iterator[Metric]:
     )
     yield _per_race(
         "dfs_race_start_timestamp_seconds",
-        "Start of race day (UTC) of the next races without results, from races.csv",
+        "Start of race day (UTC) of the next races without results dated today or later (races.csv)",
         snap.race_start,
     )
     rate = GaugeMetricFamily(

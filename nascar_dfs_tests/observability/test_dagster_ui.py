@@ -209,3 +209,47 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
     plot = render(f"{webserver.url}/assets/calibration_history")
     assert re.search(r"\bplot\b", plot) and "scored_models" in plot, plot[:1500]
     screenshot(checks_url, "dagster_ui_calibrated_model_checks.png")
+
+
+@pytest.mark.slow
+def test_api_metrics_read_the_materialized_demo_race(webserver: Webserver) -> None:
+    """After the test above materialized the demo race with the real science: the API on the same
+    instance exports that race's divergences, scenario-set rejection rate and runs."""
+    import dagster as dg
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from api.app import create_app
+    from api.launcher import FakeLauncher
+    from api.settings import Settings
+
+    instance = dg.DagsterInstance.from_config(webserver.env["DAGSTER_HOME"])
+
+    class OnDemoInstance(FakeLauncher):
+        @property
+        def instance(self) -> dg.DagsterInstance:
+            return instance
+
+    work = Path(webserver.env["NASCAR_DFS_STORAGE"]).parent
+    settings = Settings(database_url=f"sqlite:///{work / 'api.db'}", background_worker=False)
+    with TestClient(create_app(settings, launcher=OnDemoInstance())) as client:
+        text = client.get("/metrics").text
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+
+    def labels_of(name: str) -> list[dict[str, str]]:
+        return [dict(s.labels) for s in samples if s.name == name]
+
+    races = {labels["race_id"] for labels in labels_of("dfs_calibration_divergences")}
+    assert races, text[-3000:]
+    assert any(labels["race_id"] in races for labels in labels_of("dfs_scenario_set_rejection_rate"))
+    assert {
+        labels["race_id"] for labels in labels_of("dfs_calibration_last_success_timestamp_seconds")
+    } >= races
+    finished = {
+        (s.labels["state"], s.labels["kind"]): s.value
+        for s in samples
+        if s.name == "dfs_dagster_runs_finished_total"
+    }
+    assert finished[("success", "calibration")] >= 1 and finished[("success", "lineups")] >= 1
+    assert labels_of("dfs_run_phase_duration_seconds")
+    instance.dispose()

@@ -257,6 +257,7 @@ def test_dagster_domain_series_have_values_read_from_the_instance(
     # The upcoming race: its start (race day, UTC) and its fresh calibration.
     start = datetime(d.race_day.year, d.race_day.month, d.race_day.day, tzinfo=UTC).timestamp()
     assert value("dfs_race_start_timestamp_seconds", race_id=d.upcoming) == start
+    assert len(samples["dfs_race_start_timestamp_seconds"]) == 1  # completed races are not upcoming
     fitted = value("dfs_calibration_last_success_timestamp_seconds", race_id=d.upcoming)
     assert 0 < time.time() - fitted < 3600
     # Run storage: the chain's calibration and lineup runs, plus the scored race's calibration.
