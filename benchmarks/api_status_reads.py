@@ -23,6 +23,7 @@ import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 RACE = "2024-cup-phoenix-2"
 
 
