@@ -14,6 +14,8 @@ import pytest
 from nascar_dfs.definitions import area_modules, defs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(autouse=True)
 def live_instance() -> Iterator[None]:
     # Resolving definitions reads the current instance's defs-state storage; an instance closed
@@ -42,7 +44,9 @@ def test_lineup_chain_lineage_runs_from_history_to_upload_file():
     assert parents("calibrated_model") == {"race_history"}
     assert parents("race_slate") == {"race_history"}
     assert parents("scenario_set") == {"calibrated_model", "race_slate", "race_history"}
-    assert parents("lineups") == {"scenario_set", "race_slate"}
+    assert parents("lineups") == {"scenario_set", "race_slate", "contest_field"}
+    assert parents("contest_field") == {"ownership_projection"}
+    assert parents("contest_report") == {"lineups", "contest_field", "scenario_set", "race_slate"}
     assert parents("dk_upload_csv") == {"lineups"}
 
 

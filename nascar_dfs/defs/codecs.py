@@ -129,6 +129,18 @@ class PortfolioCodec:
         )
 
 
+class JsonCodec:
+    """A JSON-ready value (the contest report, or None for a spec without a contest) as JSON."""
+
+    suffix = ".json"
+
+    def write(self, obj: Any, path: Path) -> None:
+        atomic_write_text(path, json.dumps(obj, indent=1))
+
+    def read(self, path: Path) -> Any:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
 class ModelCodec:
     """FittedModel through its own save/load (a folder with draws.npz and model.json)."""
 

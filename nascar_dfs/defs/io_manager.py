@@ -10,6 +10,7 @@ import dagster as dg
 from nascar_dfs.defs.codecs import (
     Codec,
     FrameCodec,
+    JsonCodec,
     ModelCodec,
     PickleCodec,
     PortfolioCodec,
@@ -24,6 +25,8 @@ CODECS: dict[str, Codec] = {
     "lineups": PortfolioCodec(),
     "dk_upload_csv": TextCodec(),
     "calibration_history": FrameCodec(),
+    "ownership_projection": FrameCodec(),
+    "contest_report": JsonCodec(),
 }
 DEFAULT_CODEC: Codec = PickleCodec()
 

@@ -37,6 +37,9 @@ CODE_VERSIONS = {
     "scenario_set": versions.SCENARIO_SET_CODE,
     "lineups": versions.LINEUPS_CODE,
     "dk_upload_csv": versions.DK_UPLOAD_CODE,
+    "ownership_projection": versions.OWNERSHIP_CODE,
+    "contest_field": versions.CONTEST_FIELD_CODE,
+    "contest_report": versions.CONTEST_REPORT_CODE,
 }
 
 
@@ -119,9 +122,15 @@ _PARENTS = {
     "race_slate": ("race_history",),
     "calibrated_model": ("race_history",),
     "scenario_set": ("calibrated_model", "race_slate"),
-    "lineups": ("scenario_set", "race_slate"),
+    "lineups": ("scenario_set", "race_slate", "contest_field"),
     "dk_upload_csv": ("lineups",),
+    "ownership_projection": ("scenario_set", "race_slate"),
+    "contest_field": ("ownership_projection",),
+    "contest_report": ("lineups", "contest_field", "scenario_set"),
 }
+# Built for race x spec, in this order, when the spec has a contest (defs/contest).
+_LINEUP_ASSETS = ("scenario_set", "ownership_projection", "contest_field", "lineups", "contest_report",
+                  "dk_upload_csv")  # fmt: skip
 
 
 def _file_missing(record: Materialized, root: Path | None) -> bool:
@@ -164,10 +173,13 @@ def plan_lineup_request(
     slate_upload: Path | None = None,
     storage_root: Path | None = None,
     now: float | None = None,
+    contest: bool = False,
 ) -> LineupPlan:
     """What to materialize so that race x spec has current lineups (read-only: adds nothing).
 
-    With `storage_root`, an output whose recorded file is not under it counts as missing.
+    With `storage_root`, an output whose recorded file is not under it counts as missing. With
+    `contest` (the spec names one) the ownership projection, the contest field and the contest
+    report are part of the plan, and the lineups depend on the field.
     """
     validate_race_key(race)
     validate_spec_key(spec_key)
@@ -204,12 +216,53 @@ def plan_lineup_request(
     if reason:
         rebuilt["scenario_set"] = reason
 
+    field = None
+    if contest:
+        ownership = latest_materialization(instance, "ownership_projection", partition)
+        reason = _stale_reason(
+            ownership,
+            "ownership_projection",
+            {"scenario_version": _value(scenarios, "scenario_version")},
+            rebuilt,
+            storage_root,
+        )
+        if reason:
+            rebuilt["ownership_projection"] = reason
+        field = latest_materialization(instance, "contest_field", partition)
+        reason = _stale_reason(
+            field,
+            "contest_field",
+            {"ownership_version": _value(ownership, "ownership_version")},
+            rebuilt,
+            storage_root,
+        )
+        if reason:
+            rebuilt["contest_field"] = reason
+
     built = latest_materialization(instance, "lineups", partition)
     reason = _stale_reason(
-        built, "lineups", {"scenario_version": _value(scenarios, "scenario_version")}, rebuilt, storage_root
+        built,
+        "lineups",
+        {
+            "scenario_version": _value(scenarios, "scenario_version"),
+            "field_version": _value(field, "field_version") if contest else None,
+        },
+        rebuilt,
+        storage_root,
     )
     if reason:
         rebuilt["lineups"] = reason
+    if contest:
+        report = latest_materialization(instance, "contest_report", partition)
+        reason = _stale_reason(
+            report,
+            "contest_report",
+            {"lineups_version": _value(built, "lineups_version")},
+            rebuilt,
+            storage_root,
+        )
+        if reason:
+            rebuilt["contest_report"] = reason
     upload = latest_materialization(instance, "dk_upload_csv", partition)
     reason = _stale_reason(
         upload, "dk_upload_csv", {"lineups_version": _value(built, "lineups_version")}, rebuilt, storage_root
@@ -223,7 +276,7 @@ def _steps(race: str, partition: str, rebuilt: dict[str, str]) -> tuple[Step, ..
     calibration = [a for a in ("race_history", "race_slate", "calibrated_model") if a in rebuilt]
     if "calibrated_model" in rebuilt:
         calibration.append("calibration_history")
-    lineup = [a for a in ("scenario_set", "lineups", "dk_upload_csv") if a in rebuilt]
+    lineup = [a for a in _LINEUP_ASSETS if a in rebuilt]
     steps = []
     if calibration:
         steps.append(Step(CALIBRATION_JOB, race, tuple(calibration)))
@@ -314,5 +367,6 @@ def request_lineups(
         scenario_ttl_hours=scenario_ttl_hours,
         slate_upload=storage_root / "slates" / f"{race}.csv",
         storage_root=storage_root,
+        contest=spec.contest is not None,
     )
     return plan, execute_plan_in_process(defs, instance, plan, reason)

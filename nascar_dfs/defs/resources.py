@@ -89,3 +89,6 @@ class CheckSettings(dg.ConfigurableResource):
     crps_drift_min_history: int = 3
     model_max_age_days: float = 7.0
     scenario_ttl_hours: float = 24.0
+    # Largest gap between a simulated contest field's ownership and the projection (fractions); a
+    # driver may also stray by 4 binomial standard errors of the field's size (sampling noise).
+    ownership_tolerance: float = 0.03

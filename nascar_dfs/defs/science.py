@@ -70,6 +70,48 @@ def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
     return build_portfolio(slate, spec, scenarios=scenarios)
 
 
+def ownership(slate: Any, scenarios: ScenarioSet) -> Any:
+    """Projected field ownership of the slate's drivers (a DataFrame in the slate's pool order)."""
+    from nascar_dfs.core.contest.slate import slate_ownership
+
+    return slate_ownership(slate, scenarios)
+
+
+def contest_field(ownership_frame: Any, contest: Any, lineups: int, seed: int) -> Any:
+    from nascar_dfs.core.contest.slate import contest_field as draw
+
+    return draw(ownership_frame, contest, lineups, seed)
+
+
+def field_check(field: Any, tolerance: float, names: list[str]) -> tuple[bool, dict[str, Any]]:
+    from nascar_dfs.core.contest.slate import field_check as check
+
+    return check(field, tolerance, names)
+
+
+def contest_portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet, field: Any) -> Any:
+    """The spec's lineups picked by simulated ROI against ``field`` (a ContestPortfolio)."""
+    from nascar_dfs.core.contest.selection import contest_portfolio as pick
+
+    return pick(slate, spec, scenarios, spec.contest, field.target, field=field, report=False)
+
+
+def contest_report(
+    slate: Any, scenarios: ScenarioSet, portfolio: Any, field: Any, contest: Any, tolerance: float
+) -> dict[str, Any]:
+    """The portfolio and the field played in the scenario set's races, as JSON-ready figures (with
+    the field's ownership check, so a reader of the report sees it too)."""
+    from nascar_dfs.core.contest.slate import portfolio_report, report_dict
+    from nascar_dfs.core.optimizer.build import as_pool
+
+    names = list(as_pool(slate).names)
+    passed, figures = field_check(field, tolerance, names)
+    ids = [list(lineup.dk_ids) for lineup in portfolio.lineups]
+    report, in_sample = portfolio_report(slate, scenarios, ids, field, contest)
+    who = [{"drivers": list(lineup.drivers), "dk_ids": list(lineup.dk_ids)} for lineup in portfolio.lineups]
+    return report_dict(report, in_sample, who, figures, passed)
+
+
 def upload_csv_text(lineups: list[list[int]], workdir: Path) -> str:
     """The DraftKings upload file as text, written by the data module's own writer."""
     from nascar_dfs.core.data.draftkings import write_upload_csv

@@ -15,6 +15,9 @@ SCENARIO_SET_CODE = "1"
 LINEUPS_CODE = "1"
 DK_UPLOAD_CODE = "1"
 CALIBRATION_HISTORY_CODE = "1"
+OWNERSHIP_CODE = "1"
+CONTEST_FIELD_CODE = "1"
+CONTEST_REPORT_CODE = "1"
 
 
 def digest(*parts: object, length: int = 16) -> str:
@@ -25,3 +28,8 @@ def digest(*parts: object, length: int = 16) -> str:
 def scenario_seed(race: str, spec_key: str, model_version: str) -> int:
     """Seed of a scenario set: the same race, spec and model always draw the same scenarios."""
     return int(digest("scenario-seed", race, spec_key, model_version, length=8), 16)
+
+
+def field_seed(race: str, spec_key: str, ownership_version: str) -> int:
+    """Seed of a simulated contest field: the same projection always draws the same opponents."""
+    return int(digest("field-seed", race, spec_key, ownership_version, length=8), 16)

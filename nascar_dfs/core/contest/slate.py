@@ -18,6 +18,7 @@ from nascar_dfs.core.contest.ownership import (
     SLOTS,
     OwnershipModel,
     as_ownership_fractions,
+    budget_tilted,
 )
 from nascar_dfs.core.contest.selection import DEFAULT_SELECTION_RACES, held_out_report
 from nascar_dfs.core.contest.simulate import ContestReport
@@ -48,14 +49,20 @@ def slate_ownership(
     start = np.array([start_of.get(name_key(n), np.nan) for n in pool.names])
     known = np.isfinite(start)
     start = np.where(known, start, start[known].mean() if known.any() else 0.0)
+    salary = pool.salaries.astype(np.float64)
+    cheapest, dearest = np.sort(salary)[:SLOTS].sum(), np.sort(salary)[-SLOTS:].sum()
+    # A slate whose six dearest drivers cost less than the usual spend (or one flat price) cannot be
+    # tilted towards it; the field then spends what the ownership implies.
+    spend = DEFAULT_MEAN_SPEND if cheapest < DEFAULT_MEAN_SPEND < dearest else None
     if pool.ownership is not None and _usable(pool.ownership):
         ownership, source = as_ownership_fractions(pool.ownership), "slate"
+        if spend is not None and ownership @ salary > spend:
+            # Published projections need not add up to a lineup under the cap (the demo slate's imply
+            # $58,800 on average); valid lineups cannot follow them, so they are tilted along salary
+            # until they do, keeping their order among drivers of one price.
+            ownership = budget_tilted(np.log(np.maximum(ownership, 1e-6)), salary, SLOTS, spend)
+            source = "slate, budget-tilted"
     else:
-        salary = pool.salaries.astype(np.float64)
-        cheapest, dearest = np.sort(salary)[:SLOTS].sum(), np.sort(salary)[-SLOTS:].sum()
-        # A slate whose six dearest drivers cost less than the usual spend (or one flat price) cannot
-        # be tilted towards it; the field then spends what the ownership implies.
-        spend = DEFAULT_MEAN_SPEND if cheapest < DEFAULT_MEAN_SPEND < dearest else None
         ownership = (model or OwnershipModel.default()).project(salary, projection, start, mean_spend=spend)
         source = "model"
     return pd.DataFrame(

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.defs import phase_gate, science, versions
+from nascar_dfs.defs.io_manager import codec_for, output_path
 from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
 from nascar_dfs.defs.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.defs.records import latest_materialization
@@ -14,6 +15,7 @@ from nascar_dfs.defs.resources import CheckSettings, NascarStorage
 from nascar_dfs.defs.specs import load_spec
 
 SCENARIO_SET = "scenario_set"
+CONTEST_FIELD = "contest_field"
 REJECTION_RATE = "rejection_rate"
 
 # Lineage in the UI: each race x spec partition reads the model and slate of its race.
@@ -93,6 +95,9 @@ def scenario_set(
     group_name="lineups",
     code_version=versions.LINEUPS_CODE,
     ins={"race_slate": dg.AssetIn(partition_mapping=_BY_RACE)},
+    # Read only when the spec has a contest (then the lineups are picked against that field); other
+    # specs never build it, so it is a dependency, not an input the IO manager must find.
+    deps=[dg.AssetDep(CONTEST_FIELD)],
     check_specs=[
         dg.AssetCheckSpec(
             LINEUP_VALIDITY,
@@ -108,13 +113,28 @@ def lineups(
     race_slate: Any,
     storage: NascarStorage,
 ):
-    """The portfolio the optimizer builds on the scenario set under the spec's constraints."""
+    """The portfolio the optimizer builds on the scenario set under the spec's constraints; with a
+    contest in the spec, the lineups with the best simulated ROI against the contest's field, picked
+    from a larger pool of the optimizer's candidates (scenario and ownership-leverage builds)."""
     phase_gate.hold("optimizing")
-    _, spec_key = split_race_spec_key(context.partition_key)
+    race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    built = science.portfolio(race_slate, spec, scenario_set)
     scenario_version = _recorded(context.instance, SCENARIO_SET, context.partition_key, "scenario_version")
-    lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key)
+    metadata: dict[str, Any] = {}
+    if spec.contest is None:
+        built = science.portfolio(race_slate, spec, scenario_set)
+        lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key)
+    else:
+        field_version = _recorded(context.instance, CONTEST_FIELD, context.partition_key, "field_version")
+        field = _stored(storage, CONTEST_FIELD, race, spec_key)
+        picked = science.contest_portfolio(race_slate, spec, scenario_set, field)
+        built = picked.portfolio
+        lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key, field_version)
+        metadata = {
+            "field_version": field_version,
+            "contest_method": picked.method,
+            "candidates": picked.candidates,
+        }
     yield dg.Output(
         built,
         data_version=dg.DataVersion(lineups_version),
@@ -122,9 +142,18 @@ def lineups(
             "lineups": len(lineup_ids(built)),
             "scenario_version": scenario_version,
             "lineups_version": lineups_version,
+            **metadata,
         },
     )
     yield validity_check(built, race_slate, spec)
+
+
+def _stored(storage: NascarStorage, asset: str, race: str, spec_key: str) -> Any:
+    """An upstream output read from storage as the IO manager wrote it."""
+    path = output_path(storage.root(), asset, [race, spec_key])
+    if not path.exists():
+        raise dg.Failure(f"{asset} {race}|{spec_key} has no stored output at {path}: materialize it first")
+    return codec_for(asset).read(path)
 
 
 def _slate_version(instance: dg.DagsterInstance, race: str) -> str:

@@ -7,9 +7,13 @@ from nascar_dfs.defs.lineups.assets import dk_upload_csv, lineups, scenario_set
 
 LINEUP_JOB = "lineup_job"
 
+# The contest assets (defs/contest) belong to the same run of a race x spec: a request for a spec
+# with a contest selects them, one without leaves them out.
+CONTEST_ASSETS = ("ownership_projection", "contest_field", "contest_report")
+
 lineup_job = dg.define_asset_job(
     LINEUP_JOB,
-    selection=[scenario_set, lineups, dk_upload_csv],
+    selection=dg.AssetSelection.assets(scenario_set, lineups, dk_upload_csv, *CONTEST_ASSETS),
     executor_def=dg.in_process_executor,
     tags={tags.KIND: tags.LINEUPS, tags.REASON: "ui", tags.MAX_RUNTIME: str(tags.LINEUPS_MAX_SECONDS)},
 )

@@ -47,6 +47,16 @@ def test_the_slates_projected_ownership_wins_when_every_driver_has_one(race):
     assert own["ownership"].to_numpy() == pytest.approx(given / 100)
 
 
+def test_slate_ownership_above_the_cap_on_average_is_tilted_until_valid_lineups_can_follow(race):
+    pool, scenarios = race
+    pool = replace(pool, salaries=pool.salaries + 2_000)  # the six dearest cost more than $49,400
+    given = np.where(pool.salaries >= np.sort(pool.salaries)[-6], 0.9, 0.01)  # the six dearest
+    own = slate_ownership(replace(pool, ownership=given / given.sum() * 6), scenarios)
+    assert set(own["source"]) == {"slate, budget-tilted"}
+    assert own["ownership"] @ own["salary"] == pytest.approx(49_400, rel=1e-3)
+    contest_field(own, ContestSpec(entries=1_000, entry_fee=1.0), 2, seed=1)  # drawable
+
+
 def test_a_flat_priced_slate_still_gets_ownership(race):
     pool, scenarios = race
     flat = replace(pool, salaries=np.full(pool.size, 8_000))
