@@ -192,6 +192,16 @@ V1_TABLES = [
 ]
 
 
+# The contest report of a succeeded request whose spec names a contest (as the Dagster run wrote it).
+lineup_contests = sa.Table(
+    "lineup_contests",
+    metadata,
+    sa.Column("request_id", sa.String(36), sa.ForeignKey("lineup_requests.id"), primary_key=True),
+    sa.Column("report_json", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
@@ -200,10 +210,15 @@ def _v2_request_runs(conn: Connection) -> None:
     metadata.create_all(conn, tables=[lineup_request_runs])
 
 
+def _v3_lineup_contests(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[lineup_contests])
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
     (2, "runs of each lineup request (history)", _v2_request_runs),
+    (3, "contest reports of lineup requests", _v3_lineup_contests),
 ]
 
 

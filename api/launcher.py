@@ -107,6 +107,7 @@ class RunMetrics:
 class RunResults:
     lineups: list[list[dict[str, Any]]]  # each lineup: drivers as {name, dk_id, salary}
     upload_csv: str  # DraftKings upload CSV text
+    contest: dict[str, Any] | None = None  # the run's contest report, when the spec names a contest
 
 
 class LauncherError(RuntimeError):
