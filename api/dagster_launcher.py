@@ -45,7 +45,10 @@ _FAILURE_REASONS = {
 # progress share: calibration 0-40 %, scenarios 40-70 %, optimization 70-100 %
 _PHASE_OF_STEP = {
     "scenario_set": ("scenarios", 40.0),
+    "ownership_projection": ("optimization", 60.0),
+    "contest_field": ("optimization", 65.0),
     "lineups": ("optimization", 70.0),
+    "contest_report": ("optimization", 85.0),
     "dk_upload_csv": ("optimization", 90.0),
 }
 
@@ -187,6 +190,7 @@ class DagsterLauncher:
             request.spec_key,
             scenario_ttl_hours=self.settings.dagster_scenario_ttl_hours,
             slate_upload=root / "slates" / f"{request.race_id}.csv",
+            contest=spec.contest is not None,
         )
         if plan.reuses_everything:
             return f"{REUSED_PREFIX}{plan.partition}"
@@ -284,7 +288,21 @@ class DagsterLauncher:
             ]
             for lu in portfolio.lineups
         ]
-        return RunResults(lineups=lineups, upload_csv=csv_text)
+        return RunResults(
+            lineups=lineups, upload_csv=csv_text, contest=self._contest_report(root, race, spec)
+        )
+
+    def _contest_report(self, root: Path, race: str, spec_key: str) -> dict[str, Any] | None:
+        """The contest report the run wrote, when the spec names a contest (never computed here)."""
+        from nascar_dfs.defs.io_manager import codec_for, output_path
+        from nascar_dfs.defs.specs import load_spec
+
+        if load_spec(root, spec_key).contest is None:
+            return None
+        path = output_path(root, "contest_report", [race, spec_key])
+        if not path.exists():
+            raise LauncherError(f"the contest report of {race}|{spec_key} is missing at {path}")
+        return codec_for("contest_report").read(path)
 
     def run_metrics(self, run_id: str) -> RunMetrics | None:
         """Rejection figures of the scenario set and CRPS of the model built by this request's runs."""
