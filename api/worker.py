@@ -23,6 +23,7 @@ from api.context import AppContext
 from api.db import (
     idempotency_keys,
     insert_ignoring_conflict,
+    lineup_contests,
     lineup_request_runs,
     lineup_requests,
     lineup_results,
@@ -378,6 +379,12 @@ class Worker:
                         created_at=now,
                     )
                 )
+                if results.contest is not None:
+                    conn.execute(
+                        sa.insert(lineup_contests).values(
+                            request_id=req.id, report_json=json.dumps(results.contest), created_at=now
+                        )
+                    )
             if (
                 metrics is not None
                 and conn.execute(
