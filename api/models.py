@@ -103,14 +103,44 @@ class Driver(BaseModel):
     salary: int | None = None
 
 
+class Estimate(BaseModel):
+    mean: float
+    se: float = Field(description="Monte Carlo standard error of the mean")
+
+
+class ContestFigures(BaseModel):
+    """One lineup's (or the portfolio's) results over the simulated contest races."""
+
+    roi: Estimate = Field(description="(payout - entry fees) / entry fees")
+    payout: Estimate = Field(description="dollars won per contest")
+    p_top_1pct: Estimate = Field(description="probability of a top-1% finish (any lineup, for the portfolio)")
+    p_first: Estimate = Field(description="probability of first place, ties included")
+    duplicates: Estimate = Field(description="field entries with exactly these six drivers (summed)")
+    roi_quantiles: dict[str, float] = Field(description="distribution of the ROI: quantile -> ROI")
+
+
+class ContestSummary(BaseModel):
+    """The GPP the lineups were picked for, simulated in the same races as its field."""
+
+    contest: dict[str, Any] = Field(description="the spec's contest, with prize_pool and paid_places")
+    races: int = Field(description="simulated races the figures average over")
+    field_size: int
+    in_sample: bool = Field(description="true when the figures reuse the races the lineups were picked on")
+    portfolio: ContestFigures
+    field_mean_roi: Estimate
+    field: dict[str, Any] = Field(description="the simulated field and its ownership check")
+
+
 class Lineup(BaseModel):
     drivers: list[Driver]
+    contest: ContestFigures | None = None
 
 
 class LineupsOut(BaseModel):
     request_id: str
     race_id: str
     lineups: list[Lineup]
+    contest: ContestSummary | None = Field(None, description="present when the spec names a contest")
 
 
 class Race(BaseModel):

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import audit, slates
 from api.context import AppContext
-from api.db import lineup_requests, lineup_results
+from api.db import lineup_contests, lineup_requests, lineup_results
 from api.deps import client_ip, ctx_dependency, read_limit, require_admin, require_principal, submit_limit
 from api.health import HealthChecker
 from api.keys import Principal
@@ -255,12 +255,22 @@ def _finished_results(
     response_model=LineupsOut,
     dependencies=[Depends(read_limit)],
     responses=problem_responses(409),
-    summary="The lineups of a succeeded request",
+    summary="The lineups of a succeeded request (with the contest figures when the spec names a contest)",
 )
 def get_lineups(request_id: RequestId, request: Request, ctx: Ctx, principal: Caller) -> LineupsOut:
     row, result = _finished_results(ctx, request, request_id, principal)
     lineups = [{"drivers": drivers} for drivers in json.loads(result.lineups_json)]
-    return LineupsOut(request_id=row.id, race_id=row.race_id, lineups=lineups)
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(lineup_contests.c.report_json).where(lineup_contests.c.request_id == row.id)
+        ).scalar()
+    if stored is None:
+        return LineupsOut(request_id=row.id, race_id=row.race_id, lineups=lineups)
+    report = json.loads(stored)
+    by_ids = {frozenset(entry["dk_ids"]): entry for entry in report.pop("lineups")}
+    for lineup in lineups:
+        lineup["contest"] = by_ids.get(frozenset(d["dk_id"] for d in lineup["drivers"]))
+    return LineupsOut(request_id=row.id, race_id=row.race_id, lineups=lineups, contest=report)
 
 
 @router.get(
