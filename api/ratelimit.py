@@ -61,13 +61,14 @@ class Decision:
         return headers
 
 
-def _count(conn: Connection, bucket: str, window: int) -> int:
-    row = conn.execute(
-        sa.select(rate_limit_counters.c.count).where(
-            rate_limit_counters.c.bucket == bucket, rate_limit_counters.c.window == window
-        )
-    ).first()
-    return int(row[0]) if row else 0
+def _counts(conn: Connection, bucket: str, window: int) -> tuple[int, int]:
+    """(previous window, current window) in one query: this runs on every rate-limited request."""
+    c = rate_limit_counters.c
+    rows = conn.execute(
+        sa.select(c.window, c.count).where(c.bucket == bucket, c.window.in_([window - 1, window]))
+    ).all()
+    found = {int(w): int(n) for w, n in rows}
+    return found.get(window - 1, 0), found.get(window, 0)
 
 
 def _retry_after(policy: Policy, prev: int, cur: int, frac: float) -> float:
@@ -85,8 +86,7 @@ def _evaluate(conn: Connection, policy: Policy, partition: str, now: float) -> P
     bucket = f"{policy.name}:{partition}"
     window = int(now // policy.window_s)
     frac = (now % policy.window_s) / policy.window_s
-    prev = _count(conn, bucket, window - 1)
-    cur = _count(conn, bucket, window)
+    prev, cur = _counts(conn, bucket, window)
     estimate = prev * (1.0 - frac) + cur
     allowed = estimate + 1 <= policy.quota
     used = estimate + (1 if allowed else 0)
