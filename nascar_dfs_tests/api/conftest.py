@@ -25,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "dagster_e2e: runs against a real Dagster instance (webserver + daemon)"
     )
+    config.addinivalue_line(
+        "markers", "contract_cli: the schemathesis CLI against a loopback server (run after the suite)"
+    )
 
 
 class Clock:

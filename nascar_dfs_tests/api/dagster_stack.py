@@ -1,5 +1,6 @@
 """A real Dagster deployment for end-to-end tests and benchmarks: webserver + daemon on loopback,
-a temporary DAGSTER_HOME with the project's dagster.yaml and a temporary storage folder."""
+a temporary DAGSTER_HOME with the project's dagster.yaml (or deploy/postgres/dagster.yaml, with
+DAGSTER_PG_* in `extra_env`) and a temporary storage folder."""
 
 from __future__ import annotations
 
@@ -59,12 +60,21 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+E2E_MODULE = "nascar_dfs_tests.api.e2e_defs"  # the real definitions with a short MCMC chain
+POSTGRES_INSTANCE = REPO / "deploy" / "postgres" / "dagster.yaml"
+
+
 @contextmanager
-def dagster_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[DagsterStack]:
+def dagster_stack(
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    module: str = "nascar_dfs.definitions",
+    instance_yaml: Path = REPO / "dagster.yaml",
+) -> Iterator[DagsterStack]:
     home, storage = workdir / "dagster_home", workdir / "storage"
     home.mkdir(parents=True, exist_ok=True)
     storage.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(instance_yaml, home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home), "NASCAR_DFS_STORAGE": str(storage), **(extra_env or {})}
     port = free_port()
     bindir = Path(sys.executable).parent
@@ -84,7 +94,7 @@ def dagster_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Ite
             [
                 str(bindir / "dagster-webserver"),
                 "-m",
-                "nascar_dfs.definitions",
+                module,
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -101,7 +111,7 @@ def dagster_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Ite
         _wait_http(f"http://127.0.0.1:{port}/server_info", 120, procs)
         procs.append(
             subprocess.Popen(
-                [str(bindir / "dagster-daemon"), "run", "-m", "nascar_dfs.definitions"],
+                [str(bindir / "dagster-daemon"), "run", "-m", module],
                 env=env,
                 cwd=REPO,
                 stdout=logs[1],
