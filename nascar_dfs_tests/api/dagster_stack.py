@@ -75,7 +75,19 @@ def dagster_stack(
     home.mkdir(parents=True, exist_ok=True)
     storage.mkdir(parents=True, exist_ok=True)
     shutil.copy(instance_yaml, home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "NASCAR_DFS_STORAGE": str(storage), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NASCAR_DFS_STORAGE": str(storage),
+        # A compile cache of this stack's own, compiled at numba's default level: scripts/test.sh
+        # exports NUMBA_OPT=0 for the suite, and graph code compiled at level 0 samples ~37x
+        # slower (nascar_dfs/core/model/fit.py) and is then reused from a shared cache.
+        "NASCAR_DFS_CACHE_DIR": str(workdir / "compile-cache"),
+        **(extra_env or {}),
+    }
+    for name in ("NUMBA_OPT", "PYTENSOR_FLAGS"):
+        if name not in (extra_env or {}):
+            env.pop(name, None)
     port = free_port()
     bindir = Path(sys.executable).parent
     logs = (workdir / "webserver.log").open("wb"), (workdir / "daemon.log").open("wb")
