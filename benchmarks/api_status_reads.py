@@ -1,7 +1,7 @@
 """Status-read latency of a real API server on loopback: GET /v1/lineup-requests/{id} at a fixed
 request rate (default 100 req/s for 30 s), open loop, reporting p50/p95/p99 (target p99 <= 50 ms).
 
-    python benchmarks/api_status_reads.py [--rate 100] [--seconds 30] [--database-url URL]
+    python benchmarks/api_status_reads.py [--rate 100] [--seconds 30] [--database-url URL] [--workers N]
 
 The server is uvicorn in a subprocess with the fake launcher (status reads never touch Dagster:
 they read the API's own table), SQLite by default or PostgreSQL via --database-url.
@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="api-bench-"))
     database_url = args.database_url or f"sqlite:///{workdir / 'api.db'}"
@@ -116,6 +117,8 @@ def main() -> int:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(args.workers),
         ],
         env=env,
         cwd=REPO,
@@ -141,8 +144,8 @@ def main() -> int:
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     print(
-        f"status reads: {len(ms)} requests at {args.rate:g}/s for {args.seconds:g} s ({backend}), "
-        f"errors {errors}"
+        f"status reads: {len(ms)} requests at {args.rate:g}/s for {args.seconds:g} s ({backend}, "
+        f"{args.workers} uvicorn worker(s)), errors {errors}, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {ms.max():.1f}  (target p99 <= 50)")
     return 0 if errors == 0 else 1

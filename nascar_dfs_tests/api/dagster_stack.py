@@ -62,6 +62,9 @@ def _stop(proc: subprocess.Popen) -> None:
 
 E2E_MODULE = "nascar_dfs_tests.api.e2e_defs"  # the real definitions with a short MCMC chain
 POSTGRES_INSTANCE = REPO / "deploy" / "postgres" / "dagster.yaml"
+STACK_CACHE = (
+    Path(os.environ.get("NASCAR_DFS_CACHE_DIR") or Path.home() / ".cache" / "nascar-dfs") / "dagster-stack"
+)
 
 
 @contextmanager
@@ -79,10 +82,10 @@ def dagster_stack(
         **os.environ,
         "DAGSTER_HOME": str(home),
         "NASCAR_DFS_STORAGE": str(storage),
-        # A compile cache of this stack's own, compiled at numba's default level: scripts/test.sh
+        # A compile cache of these stacks' own, compiled at numba's default level: scripts/test.sh
         # exports NUMBA_OPT=0 for the suite, and graph code compiled at level 0 samples ~37x
-        # slower (nascar_dfs/core/model/fit.py) and is then reused from a shared cache.
-        "NASCAR_DFS_CACHE_DIR": str(workdir / "compile-cache"),
+        # slower (nascar_dfs/core/model/fit.py) and would then be reused from the shared cache.
+        "NASCAR_DFS_CACHE_DIR": str(STACK_CACHE),
         **(extra_env or {}),
     }
     for name in ("NUMBA_OPT", "PYTENSOR_FLAGS"):
