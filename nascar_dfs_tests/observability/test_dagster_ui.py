@@ -212,7 +212,9 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
 
 
 @pytest.mark.slow
-def test_api_metrics_read_the_materialized_demo_race(webserver: Webserver) -> None:
+def test_api_metrics_read_the_materialized_demo_race(
+    webserver: Webserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After the test above materialized the demo race with the real science: the API on the same
     instance exports that race's divergences, scenario-set rejection rate and runs."""
     import dagster as dg
@@ -223,6 +225,9 @@ def test_api_metrics_read_the_materialized_demo_race(webserver: Webserver) -> No
     from api.launcher import FakeLauncher
     from api.settings import Settings
 
+    # The instance's dagster.yaml reads its folders from the environment, as the API's would.
+    for name in ("DAGSTER_HOME", "NASCAR_DFS_STORAGE"):
+        monkeypatch.setenv(name, webserver.env[name])
     instance = dg.DagsterInstance.from_config(webserver.env["DAGSTER_HOME"])
 
     class OnDemoInstance(FakeLauncher):
