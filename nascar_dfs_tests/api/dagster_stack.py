@@ -85,12 +85,13 @@ def dagster_stack(
         # A compile cache of these stacks' own, compiled at numba's default level: scripts/test.sh
         # exports NUMBA_OPT=0 for the suite, and graph code compiled at level 0 samples ~37x
         # slower (nascar_dfs/core/model/fit.py) and would then be reused from the shared cache.
+        # Run workers read PyTensor's cache location from PYTENSOR_FLAGS (as under `nascar-dfs up`).
         "NASCAR_DFS_CACHE_DIR": str(STACK_CACHE),
+        "PYTENSOR_FLAGS": f"base_compiledir={STACK_CACHE / 'pytensor'}",
         **(extra_env or {}),
     }
-    for name in ("NUMBA_OPT", "PYTENSOR_FLAGS"):
-        if name not in (extra_env or {}):
-            env.pop(name, None)
+    if "NUMBA_OPT" not in (extra_env or {}):
+        env.pop("NUMBA_OPT", None)
     port = free_port()
     bindir = Path(sys.executable).parent
     logs = (workdir / "webserver.log").open("wb"), (workdir / "daemon.log").open("wb")
