@@ -36,6 +36,8 @@ STEP_TAG = "nascar/step"
 REUSED_PREFIX = "reused:"
 _RETRY_TAG = "dagster/auto_retry_run_id"
 _WILL_RETRY_TAG = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
+RETRY_WAIT_S = 120.0  # decided to retry: the daemon's retry run must appear within this
+UNDECIDED_WAIT_S = 30.0  # failed with no retry decision recorded yet
 _FAILURE_REASONS = {
     "UNEXPECTED_TERMINATION": "the run worker stopped unexpectedly (killed or crashed)",
     "RUN_WORKER_RESTART": "the run worker was restarted",
@@ -237,9 +239,9 @@ class DagsterLauncher:
         if run is None:
             return RunStatus(run_id, RunState.NOT_FOUND)
         state = RunState(run.status.value)
-        if state == RunState.FAILURE and run.tags.get(_WILL_RETRY_TAG) == "true":
-            # Dagster has decided to retry but its daemon has not created the new run yet: the
-            # request is still in progress, not failed.
+        if state == RunState.FAILURE and self._retry_pending(run):
+            # The daemon creates the retry of a crashed run a few seconds after the failure: until
+            # then the request is still in progress, not failed.
             state = RunState.STARTED
         if run.tags.get(STEP_TAG) == "calibration":
             if state == RunState.SUCCESS:
@@ -353,6 +355,24 @@ class DagsterLauncher:
                 break
             run = nxt
         return run
+
+    def _retry_pending(self, run: Any) -> bool:
+        """Whether Dagster may still retry this failed run (its newest of the chain).
+
+        `dagster/will_retry` is written just after the failure (not in the same transaction), so
+        for a moment a crashed run reads FAILURE with no decision yet; both that moment and the
+        wait for the retry run are bounded by RETRY_WAIT_S after the run ended.
+        """
+        decision = run.tags.get(_WILL_RETRY_TAG)
+        if decision == "false" or not self.instance.run_retries_enabled:
+            return False
+        limit = int(run.tags.get("dagster/max_retries", self.instance.run_retries_max_retries))
+        if int(run.tags.get("dagster/retry_number", "0")) >= limit:
+            return False
+        record = self.instance.get_run_record_by_id(run.run_id)
+        ended = record.end_time if record is not None and record.end_time else time.time()
+        wait_s = RETRY_WAIT_S if decision == "true" else UNDECIDED_WAIT_S
+        return time.time() - ended < wait_s
 
     def _lineup_run_after(self, calibration: Any) -> str:
         """The lineup run that follows a succeeded calibration run (found by tag, else launched)."""

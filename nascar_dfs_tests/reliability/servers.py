@@ -20,8 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
+import yaml
 
 from nascar_dfs_tests.api.dagster_stack import free_port
 
@@ -62,11 +65,19 @@ def wait_ready(base_url: str, proc: subprocess.Popen[bytes], log: Path, timeout_
     raise TimeoutError(f"API not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
-def start_api(database_url: str, log: Path, graceful_s: int = 10, **settings: str) -> ApiProcess:
-    """uvicorn with the real app, the fake launcher and the test routes; settings as env overrides."""
+def start_api(
+    database_url: str,
+    log: Path,
+    graceful_s: int = 10,
+    factory: str = "nascar_dfs_tests.api.server_app:make_app",
+    env: dict[str, str] | None = None,
+    **settings: str,
+) -> ApiProcess:
+    """uvicorn with the real app; by default the fake launcher and the test routes
+    (`factory="api.app:app_from_env"` for the real Dagster launcher); settings as env overrides."""
     port = free_port()
     env = {
-        **os.environ,
+        **(env or os.environ),
         "NASCAR_DFS_API_DATABASE_URL": database_url,
         "NASCAR_DFS_API_RATE_LIMITS_ENABLED": "false",
         "NASCAR_DFS_API_ACTIVE_RUNS_PER_KEY": "100000",
@@ -76,7 +87,7 @@ def start_api(database_url: str, log: Path, graceful_s: int = 10, **settings: st
         sys.executable,
         "-m",
         "uvicorn",
-        "nascar_dfs_tests.api.server_app:make_app",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -98,7 +109,7 @@ def start_api(database_url: str, log: Path, graceful_s: int = 10, **settings: st
 
 
 @contextmanager
-def running_api(database_url: str, log: Path, **settings: str) -> Iterator[ApiProcess]:
+def running_api(database_url: str, log: Path, **settings: Any) -> Iterator[ApiProcess]:
     api = start_api(database_url, log, **settings)
     try:
         yield api
@@ -272,11 +283,25 @@ class DagsterProcesses:
 
 
 @contextmanager
-def dagster_processes(workdir: Path, module: str) -> Iterator[DagsterProcesses]:
+def dagster_processes(
+    workdir: Path,
+    module: str,
+    instance_yaml: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[DagsterProcesses]:
+    """Webserver and daemon on a fresh instance: the project's dagster.yaml, or `instance_yaml`."""
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "NASCAR_DFS_STORAGE": str(workdir / "storage")}
+    if instance_yaml is None:
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    else:
+        (home / "dagster.yaml").write_text(instance_yaml)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NASCAR_DFS_STORAGE": str(workdir / "storage"),
+        **(extra_env or {}),
+    }
     # One process creates the schema before two race to (see nascar_dfs_tests/api/dagster_stack.py).
     subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "instance", "migrate"],
@@ -293,3 +318,25 @@ def dagster_processes(workdir: Path, module: str) -> Iterator[DagsterProcesses]:
         yield stack
     finally:
         stack.stop_all()
+
+
+def postgres_instance_yaml(
+    server: PrivatePostgres, database: str, extra_tag_limits: list[dict[str, Any]] | None = None
+) -> str:
+    """deploy/postgres/dagster.yaml (the production instance settings) on `database` of the
+    test's server, with run monitoring polled every second so the fault tests stay short."""
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    finally:
+        admin.dispose()
+    config = yaml.safe_load((REPO / "deploy" / "postgres" / "dagster.yaml").read_text())
+    config["storage"]["postgres"]["postgres_db"].update(
+        hostname="127.0.0.1", port=server.port, username="postgres", password="", db_name=database
+    )
+    config["run_monitoring"].update(
+        poll_interval_seconds=1, start_timeout_seconds=60, cancel_timeout_seconds=60
+    )
+    config["concurrency"]["runs"]["tag_concurrency_limits"] += extra_tag_limits or []
+    return yaml.safe_dump(config)
