@@ -3,6 +3,8 @@ lineups come back with the contest figures the Dagster run produced (here via th
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 
 from api.launcher import RunResults
@@ -88,3 +90,52 @@ def test_the_contest_figures_are_in_the_openapi_schema(api: Api) -> None:
     )
     assert "contest" in components["ConstraintSpec"]["properties"]
     assert "ContestSpec" in components and "PayoutTier" in components
+
+
+def test_the_dagster_launcher_reads_the_report_the_run_wrote(tmp_path, monkeypatch) -> None:
+    import dagster as dg
+
+    from api.dagster_launcher import DagsterLauncher
+    from api.settings import Settings
+    from nascar_dfs.core.optimizer.portfolio import Lineup, Portfolio
+    from nascar_dfs.core.scenarios.spec import ConstraintSpec
+    from nascar_dfs.defs.io_manager import codec_for, output_path
+    from nascar_dfs.defs.specs import save_spec
+
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
+    race = "2026-cup-demo-mile-2"
+    expected = contest_results(2)
+    with dg.instance_for_test() as instance:
+        launcher = DagsterLauncher(Settings(database_url="sqlite://", dagster_url="http://dagster.test"))
+        launcher._instance = instance
+        root = launcher.storage_root()
+        for spec, report in (
+            (ConstraintSpec(lineups=2, contest=CONTEST), expected.contest),
+            (ConstraintSpec(lineups=2), None),
+        ):
+            save_spec(root, spec)
+            portfolio = Portfolio(
+                lineups=tuple(
+                    Lineup(tuple(d["name"] for d in lu), tuple(d["dk_id"] for d in lu), 48_000, 0.0, 0.0)
+                    for lu in expected.lineups
+                ),
+                exposures={},
+                objective="contest_roi",
+                method="contest:greedy",
+            )
+            codec_for("lineups").write(portfolio, output_path(root, "lineups", [race, spec.key]))
+            codec_for("dk_upload_csv").write(
+                expected.upload_csv, output_path(root, "dk_upload_csv", [race, spec.key])
+            )
+            if report is not None:
+                codec_for("contest_report").write(
+                    report, output_path(root, "contest_report", [race, spec.key])
+                )
+            run = dg.DagsterRun(
+                job_name="lineup_job",
+                run_id=uuid.uuid4().hex,
+                status=dg.DagsterRunStatus.SUCCESS,
+                tags={"dagster/partition": f"{race}|{spec.key}"},
+            )
+            instance.add_run(run)
+            assert launcher.results(run.run_id).contest == report
