@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lineups", type=int, default=20, help="lineups in the portfolio (default 20)")
     parser.add_argument("--scenarios", type=int, default=2000, help="simulated races (default 2000)")
     parser.add_argument("--quick", action="store_true", help="short MCMC chain (smoke test, not for play)")
+    parser.add_argument(
+        "--contest-entries",
+        type=int,
+        help="pick the lineups for a GPP of this many entries (simulated ROI against a simulated field)",
+    )
+    parser.add_argument("--entry-fee", type=float, default=20.0, help="GPP entry fee in dollars (default 20)")
 
 
 def upcoming_demo_race(data_dir: Path) -> str:
@@ -57,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
 
     try:
-        spec = ConstraintSpec(lineups=args.lineups, scenarios=args.scenarios)
+        contest = None
+        if getattr(args, "contest_entries", None) is not None:
+            contest = {"entries": args.contest_entries, "entry_fee": args.entry_fee}
+        spec = ConstraintSpec(lineups=args.lineups, scenarios=args.scenarios, contest=contest)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     data_dir = NascarData().root()
@@ -87,4 +96,22 @@ def run(args: argparse.Namespace) -> int:
     upload = storage.root() / "dk_upload_csv" / race / f"{spec.key}.csv"
     print(f"total {time.perf_counter() - started:.1f} s")
     print(f"DraftKings upload CSV: {upload}")
+    if spec.contest is not None:
+        _print_contest(storage.root() / "contest_report" / race / f"{spec.key}.json")
     return 0
+
+
+def _print_contest(path: Path) -> None:
+    import json
+
+    report = json.loads(path.read_text(encoding="utf-8"))
+    figures = report["portfolio"]
+    print(
+        f"contest ({report['contest']['entries']:,} entries, ${report['contest']['entry_fee']:g},"
+        f" {report['races']:,} races{', in sample' if report['in_sample'] else ''}):"
+        f" ROI {figures['roi']['mean']:+.3f} ± {figures['roi']['se']:.3f},"
+        f" P(top 1%) {figures['p_top_1pct']['mean']:.3f}, P(first) {figures['p_first']['mean']:.4f},"
+        f" field ROI {report['field_mean_roi']['mean']:+.3f};"
+        f" field ownership check {'passed' if report['field']['ownership_check_passed'] else 'FAILED'}"
+    )
+    print(f"contest report: {path}")
