@@ -6,6 +6,7 @@ to compare for windows and timeouts.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -250,9 +251,40 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
         dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
+    # Every transaction takes SQLite's write lock; threads of this process queue for it on a
+    # Python lock instead. SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between retries,
+    # so under concurrent requests the waiters overslept the lock's release and throughput
+    # collapsed into a convoy (status reads at 100/s: p50 in seconds). Held from BEGIN until the
+    # connection is back in the pool. A second connection of the thread that holds it does not
+    # wait here (SQLite's busy timeout applies, as before), and the release may come from any
+    # thread (a connection finalized by the garbage collector), hence a plain lock and an owner.
+    lock = threading.Lock()
+    owner: list[int | None] = [None]
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        me = threading.get_ident()
+        if not conn.info.get(_HOLDS_LOCK) and owner[0] != me:
+            lock.acquire()
+            owner[0] = me
+            conn.info[_HOLDS_LOCK] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    def _release(info: dict) -> None:
+        if info.pop(_HOLDS_LOCK, False):
+            owner[0] = None
+            lock.release()
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+        _release(record.info)
+
+
+_HOLDS_LOCK = "nascar_dfs_holds_write_lock"
 
 
 def is_postgres(conn_or_engine: Connection | Engine) -> bool:
