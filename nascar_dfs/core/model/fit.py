@@ -246,8 +246,11 @@ def _compiled_nutpie(
     started = time.perf_counter()
     model = build_model(design, capacity, priors)
     _add_time(timings, "build", started)
+    from nascar_dfs.core.model.compile_speed import fast_nutpie_compile
+
     started = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    with fast_nutpie_compile():
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
     _add_time(timings, "compile", started)
     _COMPILED[key] = compiled
     return compiled, False
