@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from nascar_dfs.core.model.design import Capacity, DesignIndex, HistoryLike, TrainingDesign, build_design
+from nascar_dfs.core.model.design import (
+    Capacity,
+    DesignIndex,
+    HistoryLike,
+    TrainingDesign,
+    build_design,
+    pace_draws,
+)
 from nascar_dfs.core.model.fitted import FitDiagnostics, FittedModel
 from nascar_dfs.core.model.parameters import EFFECTS, HYPERPARAMETERS, OPTIONAL, Priors
 
@@ -158,6 +165,8 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
 
     started = time.perf_counter()
     draws = _posterior_draws(run.idata, design.index)
+    if "pace_coef" in draws:
+        draws.update(pace_draws(design, len(draws["pace_coef"])))
     dominance = _dominance(history, race_id)
     timings["finalize"] = time.perf_counter() - started
     return FittedModel(
