@@ -17,6 +17,10 @@ import pandas as pd
 
 TRACK_TYPES: tuple[str, ...] = ("superspeedway", "intermediate", "short", "road", "dirt")
 RACES_PER_SEASON = 36  # Cup points races per season since 2011; sets the window and the decay clock
+PACE_RACES = 12  # races behind a driver's recent pace (loop data), see recent_pace
+PACE_SHRINK = 2.0  # pseudo-races at pace 0 added to every driver's recent pace
+# loop-data column behind the pace and its sign (running position: lower is better)
+PACE_COLUMN: tuple[str, float] = ("avg_running_pos", -1.0)
 
 _RESULT_COLUMNS = ("race_id", "driver", "team", "manufacturer", "start", "finish", "status")
 _RACE_COLUMNS = ("race_id", "season", "race_num", "track_type")
@@ -74,6 +78,14 @@ class TrainingDesign:
     running: np.ndarray  # (R, K) float64 1/0: slot is a running car (in finishing order)
     entered: np.ndarray  # (R, K) float64 1/0: slot holds an entrant
     dnf: np.ndarray  # (R, K) float64 1/0: entrant did not finish
+    # Loop data: the order of average running position, as slot indices of the same row (best first);
+    # races without loop data rank nothing. Far less noisy than the finish about a car's speed.
+    arp_slot: np.ndarray | None = None  # (R, K) int64
+    arp_ranked: np.ndarray | None = None  # (R, K) float64 1/0: position holds a ranked car
+    # Recent pace (loop data): each entrant's mean standardised running position over his last
+    # PACE_RACES races before that race, shrunk toward 0 (see ``recent_pace``); 0 without loop data.
+    pace: np.ndarray | None = None  # (R, K) float64
+    target_pace: np.ndarray | None = None  # (D,) float64: the same before the target, by index driver
 
     @property
     def n_races(self) -> int:
@@ -118,7 +130,18 @@ class TrainingDesign:
             running=pad(self.running),
             entered=pad(self.entered),
             dnf=pad(self.dnf),
+            arp_slot=pad(self.loop_arrays()[0]),
+            arp_ranked=pad(self.loop_arrays()[1]),
+            pace=pad(self.pace_array()),
         )
+
+    def pace_array(self) -> np.ndarray:
+        return np.zeros(self.driver.shape) if self.pace is None else self.pace
+
+    def loop_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.arp_slot is None or self.arp_ranked is None:
+            return np.zeros(self.driver.shape, dtype=np.int64), np.zeros(self.driver.shape)
+        return self.arp_slot, self.arp_ranked
 
     def data_arrays(self) -> dict[str, np.ndarray]:
         """The arrays the PyMC model reads, by data-variable name."""
@@ -132,6 +155,9 @@ class TrainingDesign:
             "running": self.running,
             "entered": self.entered,
             "dnf": self.dnf,
+            "arp_slot": self.loop_arrays()[0],
+            "arp_ranked": self.loop_arrays()[1],
+            "pace": self.pace_array(),
         }
 
 
@@ -182,6 +208,7 @@ def build_design(
     target_race_id: str,
     window_seasons: float = 3.0,
     half_life_seasons: float = 1.0,
+    pace_races: int = PACE_RACES,
 ) -> TrainingDesign:
     """Training arrays for ``target_race_id`` from the points races strictly before it."""
     races = ordered_points_races(history)
@@ -197,7 +224,89 @@ def build_design(
         manufacturers=tuple(sorted(rows["manufacturer"].unique())),
     )
     window_races = math.ceil(window_seasons * RACES_PER_SEASON - 1e-9)
-    return _assemble(target_race_id, target_type, train, rows, index, window_races)
+    design = _assemble(target_race_id, target_type, train, rows, index, window_races)
+    loop = getattr(history, "loop", None)
+    arp_slot, arp_ranked = _loop_order(loop, train, rows, design.driver.shape)
+    pace = recent_pace(loop, races, pace_races)
+    slot = rows.groupby("race_id").cumcount().to_numpy()
+    r = rows["race_id"].map({rid: i for i, rid in enumerate(train["race_id"])}).to_numpy()
+    keys = pd.MultiIndex.from_arrays([rows["race_id"], rows["driver"]])
+    pace_rows = np.zeros(design.driver.shape)
+    pace_rows[r, slot] = pace.reindex(keys).fillna(0.0).to_numpy()
+    target_keys = pd.MultiIndex.from_product([[target_race_id], list(index.drivers)])
+    target_pace = pace.reindex(target_keys).fillna(0.0).to_numpy()
+    return replace(
+        design,
+        arp_slot=arp_slot,
+        arp_ranked=arp_ranked,
+        pace=pace_rows,
+        target_pace=target_pace,
+    )
+
+
+def recent_pace(loop: pd.DataFrame | None, races: pd.DataFrame, pace_races: int = PACE_RACES) -> pd.Series:
+    """Each driver's recent pace before every points race of ``races`` (ordered), by (race_id, driver).
+
+    Pace in one race = minus the field-standardised average running position (loop data), so a car
+    that ran up front scores about +1.5. The value before a race is the sum over the driver's last
+    ``pace_races`` races with loop data (any track), divided by (their number + PACE_SHRINK): few
+    races pull it toward 0, the population mean. Only races strictly before count, so the target's
+    own result never leaks. Every driver with loop data before the race is listed, entrant or not.
+    """
+    keys = ["race_id", "driver"]
+    empty = pd.Series(dtype=np.float64, index=pd.MultiIndex.from_arrays([[], []], names=keys))
+    column, sign = PACE_COLUMN
+    if loop is None or column not in loop.columns or loop.empty:
+        return empty
+    order = {rid: i for i, rid in enumerate(races["race_id"])}
+    arp = loop.loc[loop["race_id"].isin(order), ["race_id", "driver", column]].dropna()
+    if arp.empty:
+        return empty
+    grouped = arp.groupby("race_id")[column]
+    sd = grouped.transform("std").replace(0.0, np.nan)
+    arp = arp.assign(z=(sign * (arp[column] - grouped.transform("mean")) / sd).fillna(0.0))
+    arp["pos"] = arp["race_id"].map(order)
+    out = []
+    for driver, own in arp.sort_values("pos").groupby("driver"):
+        pos, z = own["pos"].to_numpy(), own["z"].to_numpy()
+        csum = np.concatenate([[0.0], np.cumsum(z)])
+        # value before every race from his first loop race on: races strictly before it
+        before = np.searchsorted(pos, np.arange(len(races)), side="left")
+        first = max(int(pos[0]) + 1, 0)
+        targets = np.arange(first, len(races))
+        k = before[targets]
+        lo = np.maximum(k - pace_races, 0)
+        n = k - lo
+        value = (csum[k] - csum[lo]) / (n + PACE_SHRINK)
+        race_ids = races["race_id"].to_numpy()[targets]
+        out.append(pd.DataFrame({"race_id": race_ids, "driver": driver, "pace": value}))
+    return pd.concat(out, ignore_index=True).set_index(keys)["pace"]
+
+
+def _loop_order(
+    loop: pd.DataFrame | None, train: pd.DataFrame, rows: pd.DataFrame, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slots of each training race in the order of loop-data average running position.
+
+    Every entrant with a recorded average running position takes part (a car that dropped out is
+    ranked by where it ran while it ran); races, or cars, without one are left out.
+    """
+    slot_of = np.zeros(shape, dtype=np.int64)
+    ranked = np.zeros(shape, dtype=np.float64)
+    if loop is None or "avg_running_pos" not in loop.columns or loop.empty:
+        return slot_of, ranked
+    race_pos = {rid: i for i, rid in enumerate(train["race_id"])}
+    slots = rows.assign(slot=rows.groupby("race_id").cumcount())[["race_id", "driver", "slot"]]
+    arp = loop.loc[loop["race_id"].isin(race_pos), ["race_id", "driver", "avg_running_pos"]]
+    arp = arp.dropna(subset=["avg_running_pos"]).merge(slots, on=["race_id", "driver"], how="inner")
+    if arp.empty:
+        return slot_of, ranked
+    arp = arp.sort_values(["race_id", "avg_running_pos", "slot"])
+    r = arp["race_id"].map(race_pos).to_numpy()
+    position = arp.groupby("race_id").cumcount().to_numpy()
+    slot_of[r, position] = arp["slot"].to_numpy()
+    ranked[r, position] = 1.0
+    return slot_of, ranked
 
 
 def _training_rows(results: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -257,3 +366,10 @@ def _assemble(
         entered=values(np.ones(len(rows))),
         dnf=values(dnf.astype(np.float64)),
     )
+
+
+def pace_draws(design: TrainingDesign, n_draws: int) -> dict[str, np.ndarray]:
+    """The target's recent pace by index driver as a (draws, drivers) block for FittedModel.draws."""
+    pace = design.target_pace if design.target_pace is not None else np.zeros(len(design.index.drivers))
+    block = np.broadcast_to(pace.astype(np.float32), (n_draws, pace.size))
+    return {"recent_pace": np.ascontiguousarray(block)}

@@ -19,7 +19,11 @@ from nascar_dfs.core.model.types import FieldParams
 
 _DRAWS_FILE = "draws.npz"
 _META_FILE = "model.json"
-FORMAT_VERSION = 1
+# 2: draws may hold "pace_coef" (draw, track type) and "recent_pace" (draw, driver; the drivers'
+# recent pace before the target, the same in every row), whose product field_params adds to the
+# log-worth; a version-1 directory (no pace) still loads and evaluates as before.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ class FittedModel:
         make = np.where(mk >= 0, g["make_track"][rows, :, t][:, np.maximum(mk, 0)], 0.0)
         start_z = standardize_starts(np.asarray(field.starts), field.size)
         log_worth = skill + driver_track + team + make + g["start_slope"][rows][:, [t]] * start_z
+        if "pace_coef" in g:  # an unseen driver has no recent pace: the population's, 0
+            pace = np.where(d >= 0, g["recent_pace"][rows][:, np.maximum(d, 0)], 0.0)
+            log_worth = log_worth + g["pace_coef"][rows][:, [t]] * pace
         dnf_driver = self._known_or_population(g["dnf_driver"][rows], d, g["sd_dnf_driver"][rows], rng)
         dnf_prob = 1.0 / (1.0 + np.exp(-(g["dnf_rate"][rows][:, [t]] + dnf_driver)))
         return FieldParams(log_worth=log_worth.astype(np.float64), dnf_prob=dnf_prob.astype(np.float64))
@@ -152,7 +159,7 @@ class FittedModel:
         if not meta_path.is_file() or not draws_path.is_file():
             raise FileNotFoundError(f"{source} is not a saved model (needs {_META_FILE} and {_DRAWS_FILE})")
         meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in READABLE_FORMATS:
             raise ValueError(f"{source}: unsupported model format {meta.get('format')!r}")
         with np.load(draws_path) as npz:
             draws = {name: npz[name] for name in npz.files}
@@ -208,4 +215,3 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     os.replace(target, old)
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
-

@@ -13,12 +13,12 @@ HYPERPARAMETERS: tuple[str, ...] = (
     "start_slope",
     "dnf_rate",
     "sd_dnf_driver",
-    "sd_form",
+    "pace_coef",
     "loop_scale",
     "loop_start",
 )
 # Switched off by Priors (form=False, loop_term=False): absent from such a fit's posterior.
-OPTIONAL: frozenset[str] = frozenset({"sd_form", "form", "loop_scale", "loop_start"})
+OPTIONAL: frozenset[str] = frozenset({"pace_coef", "loop_scale", "loop_start"})
 # Posterior quantities FittedModel needs, by name -> which index axes they run over after the draw axis.
 EFFECTS: dict[str, tuple[str, ...]] = {
     "skill": ("drivers",),
@@ -33,8 +33,7 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "sd_team": (),
     "sd_make_track": (),
     "sd_dnf_driver": (),
-    "form": ("drivers",),
-    "sd_form": (),
+    "pace_coef": ("track_types",),
 }
 
 
@@ -55,9 +54,10 @@ class Priors:
     loop_term: bool = False
     loop_scale_mu: float = 1.5
     loop_scale_sd: float = 0.5
-    # recent-form deviation of each driver over design.FORM_RACES
-    form: bool = False
-    sd_form: float = 0.3
+    # recent pace covariate (design.recent_pace), one coefficient per track type
+    pace: bool = True
+    pace_coef_mu: float = 0.5
+    pace_coef_sd: float = 0.5
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

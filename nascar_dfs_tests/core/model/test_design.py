@@ -10,10 +10,12 @@ import pytest
 
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.model.design import (
+    PACE_SHRINK,
     RACES_PER_SEASON,
     DesignError,
     build_design,
     race_weights,
+    recent_pace,
     standardize_starts,
 )
 
@@ -33,7 +35,7 @@ def test_target_and_later_races_weigh_nothing_and_a_season_older_weighs_half() -
     assert np.all(w[150:] == 0.0)
     assert w[149] > 0
     assert w[149 - RACES_PER_SEASON] == pytest.approx(w[149] / 2)
-    assert np.all(np.diff(w[: 150]) >= 0)  # older races never weigh more
+    assert np.all(np.diff(w[:150]) >= 0)  # older races never weigh more
 
 
 def test_window_keeps_only_the_most_recent_seasons() -> None:
@@ -103,3 +105,26 @@ def test_standardised_starts_are_centred_and_scaled_for_any_field_size() -> None
         assert z.mean() == pytest.approx(0.0, abs=1e-12)
         assert z.std() == pytest.approx(1.0)
         assert z[0] < 0 < z[-1]
+
+
+def test_recent_pace_uses_only_earlier_races_and_shrinks_toward_zero() -> None:
+    races = _schedule(4)
+    # three cars; "c" misses race r1; average running positions 1, 2, 3 give z = +1, 0, -1
+    loop = pd.DataFrame(
+        {
+            "race_id": ["r0", "r0", "r0", "r1", "r1", "r2", "r2", "r2"],
+            "driver": ["a", "b", "c", "a", "b", "a", "b", "c"],
+            "avg_running_pos": [1.0, 2.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0],
+        }
+    )
+    pace = recent_pace(loop, races, pace_races=2)
+    assert ("r0", "a") not in pace.index  # nothing is known before a driver's first race
+    assert pace[("r1", "a")] == pytest.approx(1.0 / (1 + PACE_SHRINK))
+    # before r3: a's last two races r1 (+0.71) and r2 (-1); r0 has dropped out of the window
+    z_r1 = 1.0 / np.std([1.0, 2.0], ddof=1) / 2
+    assert pace[("r3", "a")] == pytest.approx((-z_r1 - 1.0) / (2 + PACE_SHRINK))
+    assert pace[("r2", "c")] == pytest.approx(-1.0 / (1 + PACE_SHRINK))
+    # the value before a race never reads that race: changing r3's loop row changes nothing
+    later = pd.concat([loop, pd.DataFrame({"race_id": ["r3"], "driver": ["a"], "avg_running_pos": [9.0]})])
+    pd.testing.assert_series_equal(recent_pace(later, races, pace_races=2), pace)
+    assert recent_pace(None, races).empty

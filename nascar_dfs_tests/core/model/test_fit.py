@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,29 @@ def test_save_load_round_trip_gives_identical_field_params(
     b = loaded.field_params(last_field, n_draws=200, seed=3)
     np.testing.assert_array_equal(a.log_worth, b.log_worth)
     np.testing.assert_array_equal(a.dnf_prob, b.dnf_prob)
+
+
+def test_recent_pace_moves_the_log_worth_and_a_format_1_model_without_it_still_loads(
+    model: FittedModel, last_field: Field, tmp_path: Path
+) -> None:
+    assert {"pace_coef", "recent_pace"} <= set(model.draws)
+    draws = {k: v.copy() for k, v in model.draws.items()}
+    draws["pace_coef"][:] = 1.0
+    drivers = list(model.index.drivers)
+    draws["recent_pace"][:, drivers.index(last_field.drivers[0])] += 0.5
+    paced = dataclasses.replace(model, draws=draws, version="")
+    before = model.field_params(last_field, seed=3).log_worth
+    delta = paced.field_params(last_field, seed=3).log_worth - before
+    # the demo history has no running positions: every recorded pace is 0 but the one raised
+    np.testing.assert_allclose(delta[:, 0], 0.5, atol=1e-5)
+    np.testing.assert_allclose(delta[:, 1:], 0.0, atol=1e-5)
+    # a model saved before the pace term (format 1: no pace draws) evaluates without it
+    old = {k: v for k, v in model.draws.items() if k not in ("pace_coef", "recent_pace")}
+    path = dataclasses.replace(model, draws=old, version="").save(tmp_path / "old")
+    meta = json.loads((path / "model.json").read_text())
+    (path / "model.json").write_text(json.dumps({**meta, "format": 1}))
+    loaded = FittedModel.load(path).field_params(last_field, seed=3)
+    assert loaded.log_worth.shape == (model.n_draws, last_field.size)
 
 
 def test_load_rejects_tampered_draws(model: FittedModel, tmp_path: Path) -> None:
