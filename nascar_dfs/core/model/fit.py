@@ -120,6 +120,18 @@ def configure_compile_cache(base_dir: str | Path | None = None) -> Path:
     return base
 
 
+def ensure_compile_cache() -> None:
+    """Configure the persistent cache unless the process already chose one (or imported pytensor).
+
+    A Dagster run worker (a run pod, ``dagster dev``) imports the model without having called
+    ``configure_compile_cache``; without this its cache would be the default ``~/.pytensor``, lost
+    with the pod, and every calibration would pay the cold compile.
+    """
+    if "pytensor" in sys.modules or "base_compiledir" in _parse_flags(os.environ.get("PYTENSOR_FLAGS", "")):
+        return
+    configure_compile_cache()
+
+
 def _parse_flags(text: str) -> dict[str, str]:
     pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
     return {k.strip(): v.strip() for k, v in (p if len(p) == 2 else (p[0], "") for p in pairs)}
@@ -221,6 +233,7 @@ class _SamplerRun:
 def _sample(
     design: TrainingDesign, capacity: Capacity, config: FitConfig, timings: dict[str, float]
 ) -> _SamplerRun:
+    ensure_compile_cache()
     fallback_reason = None
     if config.sampler == "nutpie":
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,21 @@ def test_cache_dir_reaches_pytensor_and_a_late_change_is_refused(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "refused:" in proc.stdout and str(first.resolve()) in proc.stdout
     assert first.is_dir()
+
+
+WORKER = """
+from nascar_dfs.core.model.fit import ensure_compile_cache
+ensure_compile_cache()
+import pytensor
+print(pytensor.config.base_compiledir)
+"""
+
+
+def test_a_run_worker_that_configured_nothing_gets_the_persistent_cache(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env["NASCAR_DFS_CACHE_DIR"] = str(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER], capture_output=True, text=True, check=False, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Path(proc.stdout.strip().splitlines()[-1]).resolve().is_relative_to(tmp_path.resolve())
