@@ -55,20 +55,21 @@ class ResultLinks(BaseModel):
 
 
 class RunAttemptOut(BaseModel):
-    """One Dagster run of the request. Dagster retries a run whose worker crashed under a new run
-    id, so a crash shows as attempt 1 `failed` (with its reason) followed by attempt 2."""
+    """One Dagster run of the request. Dagster retries a run whose worker crashed under a new run,
+    so a crash shows as attempt 1 `failed` (with its reason) followed by attempt 2. Dagster's run
+    ids stay internal (api.md: responses never contain them); operators find the runs by the
+    `nascar/request_id` tag."""
 
-    run_id: str
     step: Literal["calibration", "lineups"] = Field(
         description="calibration (model or slate built first) or lineups (scenarios, optimizer)"
     )
     attempt: int = Field(ge=1, description="1 for the first run of the step, 2 for its automatic retry")
-    retry_of: str | None = Field(None, description="run id of the attempt this one retries")
+    retry_of_attempt: int | None = Field(None, description="the attempt of the same step this one retries")
     status: Status
     created_at: datetime
     started_at: datetime | None = None
     ended_at: datetime | None = None
-    failure: str | None = Field(None, description="why the attempt failed (first line, no paths)")
+    failure: str | None = Field(None, description="why the attempt failed (first line, no paths or ids)")
 
 
 class LineupRequestOut(BaseModel):

@@ -63,10 +63,9 @@ def load_history(conn: Connection, request_ids: list[str]) -> dict[str, list[Run
     for row in rows:
         out[row.request_id].append(
             RunAttemptOut(
-                run_id=row.run_id,
                 step=row.step,
                 attempt=row.attempt,
-                retry_of=row.retry_of,
+                retry_of_attempt=row.attempt - 1 if row.retry_of else None,
                 status=row.status,
                 created_at=iso(row.created_at),
                 started_at=_maybe_iso(row.started_at),

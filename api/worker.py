@@ -44,6 +44,10 @@ def _backoff_s(attempts: int) -> float:
     return float(min(300, 2**attempts))
 
 
+# Dagster run ids (UUIDs) in a failure message: internal, never shown to users (api.md).
+_RUN_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{32}\b")
+
+
 def sanitize_error(message: str | None) -> str:
     """First line of a run failure, without file paths or hosts: users get no stack traces."""
     if not message:
@@ -350,7 +354,7 @@ class Worker:
                     "created_at": a.created_at,
                     "started_at": a.started_at,
                     "ended_at": a.ended_at,
-                    "failure": sanitize_error(a.failure) if a.failure else None,
+                    "failure": _RUN_ID.sub("<run>", sanitize_error(a.failure)) if a.failure else None,
                 }
                 old = known.get(a.run_id)
                 if old is None:

@@ -153,20 +153,22 @@ def test_history_shows_the_failed_attempt_and_its_retry(api: Api) -> None:
     api.launcher.set_state(run.run_id, RunState.STARTED, "scenarios", 40.0)
     api.worker.run_once()
     (first,) = api.client.get(url, headers=headers).json()["history"]
-    assert (first["run_id"], first["attempt"], first["status"]) == (run.run_id, 1, "running")
+    assert (first["step"], first["attempt"], first["status"]) == ("lineups", 1, "running")
     assert first["started_at"] is not None and first["ended_at"] is None
 
-    retry_id = api.launcher.retry(run.run_id, "Run execution process for /srv/x was terminated by signal 9")
+    reason = f"Run execution process for {run.run_id} at /srv/x was terminated by signal 9"
+    retry_id = api.launcher.retry(run.run_id, reason)
     api.launcher.set_state(retry_id, RunState.STARTED, "scenarios", 40.0)
     api.worker.run_once()
-    got = api.client.get(url, headers=headers).json()
-    assert got["status"] == "running"
-    failed, retry = got["history"]
-    assert (failed["attempt"], failed["status"], failed["retry_of"]) == (1, "failed", None)
-    assert failed["failure"] == "Run execution process for <path> was terminated by signal 9"
+    got = api.client.get(url, headers=headers)
+    assert got.json()["status"] == "running"
+    failed, retry = got.json()["history"]
+    assert (failed["attempt"], failed["status"], failed["retry_of_attempt"]) == (1, "failed", None)
+    assert failed["failure"] == "Run execution process for <run> at <path> was terminated by signal 9"
     assert failed["ended_at"] is not None
-    assert (retry["run_id"], retry["attempt"], retry["status"]) == (retry_id, 2, "running")
-    assert retry["retry_of"] == run.run_id and retry["step"] == "lineups"
+    assert (retry["attempt"], retry["status"], retry["retry_of_attempt"]) == (2, "running", 1)
+    # Dagster's run ids stay internal (api.md): not in the history, not in the failure text.
+    assert run.run_id not in got.text and retry_id not in got.text
 
     api.launcher.succeed(retry_id, fake_results(3))
     api.worker.run_once()
@@ -175,7 +177,7 @@ def test_history_shows_the_failed_attempt_and_its_retry(api: Api) -> None:
     assert [(h["attempt"], h["status"]) for h in got["history"]] == [(1, "failed"), (2, "succeeded")]
     assert got["error"] is None  # the failed attempt is history, not the request's outcome
     listed = api.client.get("/v1/lineup-requests", headers=headers).json()["items"]
-    assert [h["run_id"] for h in listed[0]["history"]] == [run.run_id, retry_id]
+    assert [h["attempt"] for h in listed[0]["history"]] == [1, 2]
 
 
 def test_cancel_running_request_terminates_once_and_ends_canceled(api: Api) -> None:
