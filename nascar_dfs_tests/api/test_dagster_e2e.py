@@ -204,6 +204,25 @@ def test_concurrent_duplicates_make_one_real_run(live: Live) -> None:
     assert len([r for r in live.runs_of(rid) if "dagster/parent_run_id" not in r.tags]) <= 1
 
 
+def test_a_failing_run_is_a_failed_request_with_problem_details(live: Live) -> None:
+    """§3, 4: the six dearest demo drivers (66,000 in salary) locked cannot fit the 50,000 cap:
+    the spec is well formed, so the API accepts it, and the real lineup run fails."""
+    dearest = ["Demo Driver 02", "Demo Driver 21", "Demo Driver 23", "Demo Driver 34"]
+    spec = {"lineups": 2, "scenarios": 500, "locks": [*dearest, "Demo Driver 33", "Demo Driver 36"]}
+    resp = live.submit(DEMO_RACE, spec)
+    assert resp.status_code == 202, resp.text
+    rid = resp.json()["id"]
+    done = live.wait(rid, {"succeeded", "failed", "canceled"}, timeout_s=300)
+    assert done["status"] == "failed"
+    error = done["error"]
+    assert error["type"].endswith("/run-failed") and error["status"] >= 400 and error["detail"]
+    assert "Traceback" not in error["detail"] and "/work" not in error["detail"]
+    assert any(r.status.value == "FAILURE" for r in live.runs_of(rid))
+    for result in ("lineups", "dk-upload.csv"):
+        got = live.client.get(f"/v1/lineup-requests/{rid}/{result}", headers=live.headers)
+        assert got.status_code == 409 and got.json()["type"].endswith("/run-failed")
+
+
 def test_cancel_terminates_the_real_run(live: Live) -> None:
     # Another race has no model yet: its calibration run is long enough to be canceled mid-way.
     races = [r["race_id"] for r in live.client.get("/v1/races", headers=live.headers).json()["items"]]
