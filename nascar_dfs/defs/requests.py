@@ -216,59 +216,28 @@ def plan_lineup_request(
     if reason:
         rebuilt["scenario_set"] = reason
 
+    def planned(asset: str, upstream: dict[str, str | None]) -> Materialized | None:
+        record = latest_materialization(instance, asset, partition)
+        reason = _stale_reason(record, asset, upstream, rebuilt, storage_root)
+        if reason:
+            rebuilt[asset] = reason
+        return record
+
     field = None
     if contest:
-        ownership = latest_materialization(instance, "ownership_projection", partition)
-        reason = _stale_reason(
-            ownership,
-            "ownership_projection",
-            {"scenario_version": _value(scenarios, "scenario_version")},
-            rebuilt,
-            storage_root,
-        )
-        if reason:
-            rebuilt["ownership_projection"] = reason
-        field = latest_materialization(instance, "contest_field", partition)
-        reason = _stale_reason(
-            field,
-            "contest_field",
-            {"ownership_version": _value(ownership, "ownership_version")},
-            rebuilt,
-            storage_root,
-        )
-        if reason:
-            rebuilt["contest_field"] = reason
-
-    built = latest_materialization(instance, "lineups", partition)
-    reason = _stale_reason(
-        built,
+        scenario_version = _value(scenarios, "scenario_version")
+        ownership = planned("ownership_projection", {"scenario_version": scenario_version})
+        field = planned("contest_field", {"ownership_version": _value(ownership, "ownership_version")})
+    built = planned(
         "lineups",
         {
             "scenario_version": _value(scenarios, "scenario_version"),
             "field_version": _value(field, "field_version") if contest else None,
         },
-        rebuilt,
-        storage_root,
     )
-    if reason:
-        rebuilt["lineups"] = reason
     if contest:
-        report = latest_materialization(instance, "contest_report", partition)
-        reason = _stale_reason(
-            report,
-            "contest_report",
-            {"lineups_version": _value(built, "lineups_version")},
-            rebuilt,
-            storage_root,
-        )
-        if reason:
-            rebuilt["contest_report"] = reason
-    upload = latest_materialization(instance, "dk_upload_csv", partition)
-    reason = _stale_reason(
-        upload, "dk_upload_csv", {"lineups_version": _value(built, "lineups_version")}, rebuilt, storage_root
-    )
-    if reason:
-        rebuilt["dk_upload_csv"] = reason
+        planned("contest_report", {"lineups_version": _value(built, "lineups_version")})
+    planned("dk_upload_csv", {"lineups_version": _value(built, "lineups_version")})
     return LineupPlan(race, spec_key, partition, _steps(race, partition, rebuilt), rebuilt)
 
 
