@@ -53,7 +53,10 @@ class ApiKeyAuth:
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: hypothesis-jsonschema sometimes fails to draw a unique-items array for the spec
+# ("Cannot generate an array with 1 demanded elements", a generator error, not an API failure);
+# a fixed seed keeps CI deterministic while NASCAR_DFS_CONTRACT_EXAMPLES widens the search by hand.
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_conforms_to_its_schema(case) -> None:  # type: ignore[no-untyped-def]
     # positive_data_acceptance is off: OpenAPI cannot express the spec's cross-field rules
     # (min <= max, locks vs excludes) nor "race must exist", so schema-valid bodies may be a 422.
