@@ -13,6 +13,9 @@ trap 'bash scripts/services/neo4j.sh stop >/dev/null 2>&1 || true' EXIT
 # Compile caches survive between runs (refit.md: a cold PyTensor/numba cache costs ~25 s per fit).
 export NASCAR_DFS_CACHE_DIR="${NASCAR_DFS_CACHE_DIR:-$HOME/.cache/nascar-dfs}"
 export PYTENSOR_FLAGS="${PYTENSOR_FLAGS:-base_compiledir=$NASCAR_DFS_CACHE_DIR/pytensor}"
+# The default suite's fits are short demo chains, dominated by compiling; level 0 compiles fastest
+# (and its graph code lands in this suite's own cache dir above). Suites that sample real chains on
+# a real Dagster stack set their own level and cache (nascar_dfs_tests/api/dagster_stack.py).
 export NUMBA_OPT="${NUMBA_OPT:-0}"
 
 ruff check .
