@@ -153,11 +153,15 @@ def main() -> int:
     else:
         for label in ("nascar_dfs", "pydfs"):
             side = report[label]
-            print(f"{label:11s} median {side['median_seconds']:7.3f} s  runs {side['times']}  first lineup "
-                  f"{side['first_lineup_points']}  total {side['total_points']}  "
-                  f"{'all lineups valid' if not side['problems'] else side['problems']}")
-        print(f"speedup {report['speedup']:.1f}x  (load average {report['load_average']:.2f}); "
-              f"targets (<= 5 s, >= 4x, first lineup {OPTIMUM}, all valid): {'met' if ok else 'NOT met'}")
+            print(
+                f"{label:11s} median {side['median_seconds']:7.3f} s  runs {side['times']}  first lineup "
+                f"{side['first_lineup_points']}  total {side['total_points']}  "
+                f"{'all lineups valid' if not side['problems'] else side['problems']}"
+            )
+        print(
+            f"speedup {report['speedup']:.1f}x  (load average {report['load_average']:.2f}); "
+            f"targets (<= 5 s, >= 4x, first lineup {OPTIMUM}, all valid): {'met' if ok else 'NOT met'}"
+        )
     return 0 if ok else 1
 
 

@@ -173,18 +173,26 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{args.race}: {N_RACES} simulated races, {LINEUPS} lineups, max exposure {MAX_EXPOSURE}; "
-              f"salaries SYNTHETIC; target (median winning score of the field) {target:.2f}")
-        print(f"end to end (load model + simulate + scenario build): {end_to_end:.2f} s "
-              f"(simulation {report['simulation_seconds']:.2f} s); load average {report['load_average']}")
+        print(
+            f"{args.race}: {N_RACES} simulated races, {LINEUPS} lineups, max exposure {MAX_EXPOSURE}; "
+            f"salaries SYNTHETIC; target (median winning score of the field) {target:.2f}"
+        )
+        print(
+            f"end to end (load model + simulate + scenario build): {end_to_end:.2f} s "
+            f"(simulation {report['simulation_seconds']:.2f} s); load average {report['load_average']}"
+        )
         for label in ("scenario", "mean"):
             r = report[label]
-            print(f"  {label:8s} build {r['seconds']:6.2f} s  distinct drivers {r['distinct_drivers']:2d}  "
-                  f"P(any >= target) {r['p_any_reaches_target']:.3f}  "
-                  f"P(any beats the field's winner) {r['p_any_beats_field_winner']:.3f}  "
-                  f"mean lineup mean {r['mean_lineup_mean']}")
-        print(f"targets (<= 10 s, more drivers, higher P(any >= target)): "
-              f"{'met' if report['targets_met'] else 'NOT met'}")
+            print(
+                f"  {label:8s} build {r['seconds']:6.2f} s  distinct drivers {r['distinct_drivers']:2d}  "
+                f"P(any >= target) {r['p_any_reaches_target']:.3f}  "
+                f"P(any beats the field's winner) {r['p_any_beats_field_winner']:.3f}  "
+                f"mean lineup mean {r['mean_lineup_mean']}"
+            )
+        print(
+            f"targets (<= 10 s, more drivers, higher P(any >= target)): "
+            f"{'met' if report['targets_met'] else 'NOT met'}"
+        )
     return 0 if report["targets_met"] else 1
 
 

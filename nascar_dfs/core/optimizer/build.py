@@ -211,4 +211,3 @@ def _finish(
     if points is not None:
         stats = lineup_stats(lineup_scores(positions, points), target)
     return assemble(pool, positions, values, spec.objective, method, stats, target)
-

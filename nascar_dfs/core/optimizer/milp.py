@@ -92,9 +92,7 @@ PLAN_PER_BONUS = 1_000  # best lineups taken under each bonus weight
 PLAN_SECONDS = 60  # the planning solve gives up (and the build raises) after this long
 
 
-def plan_portfolio(
-    pool: PlayerPool, space: LineupSpace, scores: np.ndarray, req: Requirements
-) -> np.ndarray:
+def plan_portfolio(pool: PlayerPool, space: LineupSpace, scores: np.ndarray, req: Requirements) -> np.ndarray:
     """Space rows of a portfolio chosen in ONE model: the best total score whose driver counts lie
     within every min and max exposure. For min exposures a lineup-by-lineup search cannot plan.
 
