@@ -70,6 +70,7 @@ def create_app(
         finally:
             ctx.shutting_down = True
             worker.stop()
+            ctx.metrics.close()  # type: ignore[union-attr]
             ctx.health.close()  # type: ignore[union-attr]
             engine.dispose()
             log.info("api lifespan shutdown complete")

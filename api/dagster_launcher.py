@@ -45,7 +45,7 @@ _FAILURE_REASONS = {
     "JOB_INITIALIZATION_FAILURE": "the run could not be initialised",
 }
 # progress share: calibration 0-40 %, scenarios 40-70 %, optimization 70-100 %
-_PHASE_OF_STEP = {
+STEP_PHASES = {
     "scenario_set": ("scenarios", 40.0),
     "ownership_projection": ("optimization", 60.0),
     "contest_field": ("optimization", 65.0),
@@ -360,8 +360,8 @@ class DagsterLauncher:
         """Whether Dagster may still retry this failed run (its newest of the chain).
 
         `dagster/will_retry` is written just after the failure (not in the same transaction), so
-        for a moment a crashed run reads FAILURE with no decision yet; both that moment and the
-        wait for the retry run are bounded by RETRY_WAIT_S after the run ended.
+        for a moment a crashed run reads FAILURE with no decision yet; that moment is bounded by
+        UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended.
         """
         decision = run.tags.get(_WILL_RETRY_TAG)
         if decision == "false" or not self.instance.run_retries_enabled:
@@ -433,7 +433,7 @@ class DagsterLauncher:
         phase, pct = "scenarios", 40.0
         for record in records:
             step = (record.event_log_entry.step_key or "").split("[")[0]
-            phase, pct = _PHASE_OF_STEP.get(step, (phase, pct))
+            phase, pct = STEP_PHASES.get(step, (phase, pct))
         return phase, (100.0 if state == RunState.SUCCESS else pct)
 
     def _failure_message(self, run_id: str, state: RunState) -> str | None:

@@ -29,6 +29,8 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.dagster_launcher import STEP_PHASES
+
 log = logging.getLogger("api.metrics")
 
 KIND_TAG = "nascar/kind"
@@ -41,9 +43,7 @@ PHASE_OF_STEP = {
     "race_history": "data",
     "race_slate": "data",
     "calibrated_model": "calibration",
-    "scenario_set": "scenarios",
-    "lineups": "optimization",
-    "dk_upload_csv": "optimization",
+    **{step: phase for step, (phase, _) in STEP_PHASES.items()},
 }
 QUANTILES = (0.5, 0.95)
 

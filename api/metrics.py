@@ -165,6 +165,11 @@ class Metrics:
         self.dagster = cache
         self.registry.register(DagsterCollector(cache, _readiness(ctx)))
 
+    def close(self) -> None:
+        """Stop the Dagster reader's thread, so a hung storage read cannot hold up shutdown."""
+        if self.dagster is not None:
+            self.dagster.close()
+
     def observe_http(self, handler: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(handler=handler, method=method, status=f"{status // 100}xx").inc()
         self.http_duration.labels(handler=handler, method=method).observe(seconds)

@@ -49,13 +49,14 @@ _RUN_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 
 def sanitize_error(message: str | None) -> str:
-    """First line of a run failure, without file paths or hosts: users get no stack traces."""
+    """First line of a run failure, without file paths, hosts or run ids: no internals reach users."""
     if not message:
         return "the run failed"
     first = message.strip().splitlines()[0] if message.strip() else "the run failed"
     first = re.sub(r"^(\w+\.)+(\w+):\s*", "", first)  # dagster._core...Failure: -> the message itself
     first = re.sub(r"(/[\w.-]+)+", "<path>", first)
     first = re.sub(r"\b[\w-]+(\.[\w-]+)+:\d+\b", "<host>", first)
+    first = _RUN_ID.sub("<run>", first)
     return first[:300]
 
 
@@ -354,7 +355,7 @@ class Worker:
                     "created_at": a.created_at,
                     "started_at": a.started_at,
                     "ended_at": a.ended_at,
-                    "failure": _RUN_ID.sub("<run>", sanitize_error(a.failure)) if a.failure else None,
+                    "failure": sanitize_error(a.failure) if a.failure else None,
                 }
                 old = known.get(a.run_id)
                 if old is None:

@@ -128,6 +128,20 @@ def test_orchestrator_exception_names_are_stripped_from_the_error(api: Api) -> N
     assert_problem(api.client.get(f"/v1/lineup-requests/{data['id']}/lineups", headers=headers), 409)
 
 
+def test_run_ids_in_a_failure_message_do_not_reach_the_user(api: Api) -> None:
+    headers = api.key()
+    data = submit(api, headers).json()
+    api.worker.run_once()
+    run = api.launcher.only_run_for(data["id"])
+    message = f"Run {run.run_id} failed: step lineups of run {run.run_id} did not complete"
+    api.launcher.set_state(run.run_id, RunState.FAILURE, error_message=message)
+    api.worker.run_once()
+    got = api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()
+    assert got["status"] == "failed"
+    assert got["error"]["detail"] == "Run <run> failed: step lineups of run <run> did not complete"
+    assert run.run_id not in str(got)
+
+
 def test_retried_run_is_followed_through_the_chain(api: Api) -> None:
     headers = api.key()
     data = submit(api, headers).json()

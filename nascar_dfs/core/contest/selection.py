@@ -382,7 +382,9 @@ def contest_portfolio(
             if report
             else (None, points.shape[0] - DEFAULT_SELECTION_RACES < MIN_REPORT_RACES)
         )
-        selection = Selection(start, rows[start], np.full(start.size, np.nan), held_out, in_sample)
+        # No lineup was picked for its payout here, so none added any; 0 rather than NaN, which
+        # the stored JSON and the API's responses cannot carry.
+        selection = Selection(start, rows[start], np.zeros(start.size), held_out, in_sample)
     positions = selection.lineups
     portfolio = assemble(
         pool,

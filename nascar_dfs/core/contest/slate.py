@@ -115,14 +115,6 @@ def field_check(field: SimulatedField, tolerance: float, names: list[str]) -> tu
     }
 
 
-def check_pool_order(ownership: pd.DataFrame, players: PlayerPool | Any) -> PlayerPool:
-    """The pool, after making sure the ownership rows (and so the field's columns) follow its order."""
-    pool = as_pool(players)
-    if tuple(ownership["name"]) != pool.names:
-        raise ValueError("the ownership projection's drivers are not the slate's, in the slate's order")
-    return pool
-
-
 def portfolio_report(
     players: PlayerPool | Any,
     scenarios: ScenarioSet,

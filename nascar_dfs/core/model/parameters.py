@@ -17,7 +17,7 @@ HYPERPARAMETERS: tuple[str, ...] = (
     "loop_scale",
     "loop_start",
 )
-# Switched off by Priors (form=False, loop_term=False): absent from such a fit's posterior.
+# Switched off by Priors (pace=False, loop_term=False): absent from such a fit's posterior.
 OPTIONAL: frozenset[str] = frozenset({"pace_coef", "loop_scale", "loop_start"})
 # Posterior quantities FittedModel needs, by name -> which index axes they run over after the draw axis.
 EFFECTS: dict[str, tuple[str, ...]] = {
