@@ -55,7 +55,7 @@ def test_migrations_apply_once(pg_url: str) -> None:
     assert migrate(engine, 0.0) == [1, 2, 3]
     assert migrate(engine, 0.0) == []
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar_one() == 2
+        assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar_one() == 3
     engine.dispose()
 
 
