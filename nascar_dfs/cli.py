@@ -1,9 +1,11 @@
-"""`nascar-dfs` command line: one sub-command per module under nascar_dfs.commands."""
+"""`nascar-dfs` command line: one sub-command per module under nascar_dfs.commands, plus those other
+packages register under the `nascar_dfs.commands` entry point (the API's `api-keys`)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 
 # name -> module under nascar_dfs.commands exposing add_arguments(parser) and run(args) -> int
@@ -13,24 +15,27 @@ COMMANDS: dict[str, str] = {
     "optimize": "optimize",
     "up": "up",
     "graph": "graph",
-    "api-keys": "api_keys",
 }
+# Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
+ENTRY_POINT_GROUP = "nascar_dfs.commands"
 
 
 class CliError(Exception):
     """A user-facing failure: printed as one line on stderr, exit status 2."""
 
 
+def _command_modules() -> dict[str, str]:
+    modules = {name: f"nascar_dfs.commands.{module}" for name, module in COMMANDS.items()}
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        modules.setdefault(entry.name, entry.value)
+    return modules
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nascar-dfs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"nascar_dfs.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"nascar_dfs.commands.{module_name}":
-                continue  # command not built yet
-            raise
+    for name, module_name in _command_modules().items():
+        module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)

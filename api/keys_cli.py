@@ -1,10 +1,17 @@
-"""`nascar-dfs api-keys`: create and revoke the REST API's keys (the key is printed once)."""
+"""`nascar-dfs api-keys`: create and revoke the REST API's keys (the key is printed once).
+
+It lives in the API package and reaches the `nascar-dfs` command through the `nascar_dfs.commands`
+entry point (pyproject.toml), so nascar_dfs never imports the API.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 
+from api.db import create_db_engine, migrate
+from api.keys import ApiKeyError, create_key, revoke_key
+from api.settings import Settings
 from nascar_dfs.cli import CliError
 
 HELP = "create or revoke API keys of the REST API (database from NASCAR_DFS_API_DATABASE_URL)"
@@ -23,11 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The API package sits beside nascar_dfs; imported here only, so the core never depends on it.
-    from api.db import create_db_engine, migrate
-    from api.keys import ApiKeyError, create_key, revoke_key
-    from api.settings import Settings
-
     settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
     engine = create_db_engine(settings.database_url)
     try:
