@@ -35,7 +35,7 @@ class DagsterStack:
     env: dict[str, str]
 
 
-def _wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen]) -> None:
+def wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for p in procs:
@@ -124,7 +124,7 @@ def dagster_stack(
         )
     ]
     try:
-        _wait_http(f"http://127.0.0.1:{port}/server_info", 120, procs)
+        wait_http(f"http://127.0.0.1:{port}/server_info", 120, procs)
         procs.append(
             subprocess.Popen(
                 [str(bindir / "dagster-daemon"), "run", "-m", module],

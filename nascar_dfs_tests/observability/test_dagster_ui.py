@@ -17,16 +17,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from nascar_dfs_tests.api.dagster_stack import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "artifacts"
@@ -60,26 +59,6 @@ def _chromium() -> str:
     pytest.skip("Chromium is not installed: apt-get install -y chromium (Debian package)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dagster-webserver exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/server_info", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"dagster-webserver not serving {url} within {timeout_s} s")
-
-
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
     work = tmp_path_factory.mktemp("dagster-ui")
@@ -101,7 +80,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
     subprocess.run(
         [str(bindir / "dagster"), "instance", "migrate"], env=env, cwd=REPO, check=True, capture_output=True
     )
-    port = _free_port()
+    port = free_port()
     log = (work / "webserver.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -121,7 +100,7 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(url, proc, 120)
+        wait_http(f"{url}/server_info", 120, [proc])
         yield Webserver(url, env)
     finally:
         if proc.poll() is None:
