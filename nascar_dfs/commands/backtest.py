@@ -152,6 +152,10 @@ def render_table(report: BacktestReport) -> str:
     lines.append("")
     lines.append("model DK PIT deciles: " + " ".join(f"{v:.3f}" for v in o.model_dk_pit_deciles or []))
     lines.append(
+        "classic CRPS estimator (context, not the targets): "
+        f"finish {100 * o.finish_improvement_classic:.1f}%, DK {100 * o.dk_improvement_classic:.1f}%"
+    )
+    lines.append(
         f"fit time: {o.total_fit_seconds:.1f} s total, {o.mean_fit_seconds:.1f} s per race; "
         f"wall {report.wall_seconds:.1f} s"
     )

@@ -69,6 +69,11 @@ class RaceScore:
     model_dk_coverage: float
     baseline_dk_coverage: float
     baseline_fallback_drivers: int
+    # classic CRPS (the members' empirical distribution, not the fair estimator): context only
+    model_finish_crps_classic: float
+    baseline_finish_crps_classic: float
+    model_dk_crps_classic: float
+    baseline_dk_crps_classic: float
     fastest_laps_recorded: bool
     fit_seconds: float
     simulate_seconds: float
@@ -92,6 +97,9 @@ class Summary:
     model_finish_pit_deciles: list[float] | None = None
     model_dk_pit_deciles: list[float] | None = None
     baseline_dk_pit_deciles: list[float] | None = None
+    # the same with the classic estimator; the targets are judged on the fair one above
+    finish_improvement_classic: float = math.nan
+    dk_improvement_classic: float = math.nan
     total_fit_seconds: float = 0.0
     mean_fit_seconds: float = 0.0
 
@@ -297,6 +305,10 @@ def _score_race(
         model_dk_coverage=float(model_hits.mean()),
         baseline_dk_coverage=float(base_hits.mean()),
         baseline_fallback_drivers=int(base.fallback.sum()),
+        model_finish_crps_classic=float(crps_ensemble(forecast.finish, observed.finish, fair=False).mean()),
+        baseline_finish_crps_classic=float(crps_ensemble(base.finish, observed.finish, fair=False).mean()),
+        model_dk_crps_classic=float(crps_ensemble(forecast.dk_points, observed.dk_points, fair=False).mean()),
+        baseline_dk_crps_classic=float(crps_ensemble(base.dk_points, observed.dk_points, fair=False).mean()),
         fastest_laps_recorded=observed.fastest_laps_recorded,
         fit_seconds=forecast.fit_seconds,
         simulate_seconds=forecast.simulate_seconds,
@@ -331,6 +343,10 @@ def summarize(scores: Sequence[RaceScore], pooled: _Pooled) -> Summary:
         model_finish_pit_deciles=pit_deciles(np.concatenate(pooled.model_finish_pit)).tolist(),
         model_dk_pit_deciles=pit_deciles(np.concatenate(pooled.model_dk_pit)).tolist(),
         baseline_dk_pit_deciles=pit_deciles(np.concatenate(pooled.baseline_dk_pit)).tolist(),
+        finish_improvement_classic=_improvement(
+            mean("model_finish_crps_classic"), mean("baseline_finish_crps_classic")
+        ),
+        dk_improvement_classic=_improvement(mean("model_dk_crps_classic"), mean("baseline_dk_crps_classic")),
         total_fit_seconds=fit_total,
         mean_fit_seconds=fit_total / len(scores),
     )

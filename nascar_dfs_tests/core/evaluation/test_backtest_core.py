@@ -84,6 +84,10 @@ def test_baseline_as_model_scores_no_improvement(history: RaceHistory) -> None:
     assert not report.targets["finish_improvement_met"]
     # the naive forecast is far from perfect on real races
     assert report.overall.baseline_finish_crps > 3.0
+    # the classic estimator is reported beside the fair one and charges the 12-race ensemble more
+    assert report.overall.finish_improvement_classic == pytest.approx(0.0)
+    assert all(r.baseline_finish_crps_classic > r.baseline_finish_crps for r in report.races)
+    assert all(r.baseline_dk_crps_classic > r.baseline_dk_crps for r in report.races)
 
 
 def test_oracle_beats_the_baseline_completely(history: RaceHistory) -> None:

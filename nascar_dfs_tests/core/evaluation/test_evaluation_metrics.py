@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -60,6 +61,27 @@ def test_fair_crps_is_unbiased_for_ensemble_size() -> None:
         ens = rng.normal(size=(members, 20_000))
         mean_score = crps_ensemble(ens, np.full(20_000, y)).mean()
         assert mean_score == pytest.approx(target, abs=0.012)
+
+
+def empirical_cdf_crps(members: np.ndarray, y: float) -> float:
+    """CRPS of the members' empirical distribution: the integral of (F(x) - 1{x >= y})^2."""
+    points = np.sort(np.append(members, y))
+    total = 0.0
+    for left, right in itertools.pairwise(points):
+        cdf = np.mean(members <= left)
+        total += (cdf - float(left >= y)) ** 2 * (right - left)
+    return total
+
+
+def test_classic_crps_is_the_crps_of_the_empirical_distribution() -> None:
+    rng = np.random.default_rng(3)
+    ens = rng.integers(1, 41, size=(12, 5)).astype(float)
+    obs = np.array([1.0, 40.0, 12.0, 20.5, 7.0])
+    expected = [empirical_cdf_crps(ens[:, j], obs[j]) for j in range(5)]
+    classic = crps_ensemble(ens, obs, fair=False)
+    np.testing.assert_allclose(classic, expected, rtol=1e-12, atol=1e-12)
+    # a 12-member ensemble scores worse under the classic estimator than under the fair one
+    assert np.all(classic > crps_ensemble(ens, obs))
 
 
 def test_nan_padding_scores_like_the_shorter_ensemble() -> None:
