@@ -268,11 +268,16 @@ def _compiled_nutpie(
     started = time.perf_counter()
     model = build_model(design, capacity, priors)
     _add_time(timings, "build", started)
-    from nascar_dfs.core.model.compile_speed import fast_nutpie_compile
+    from nascar_dfs.core.model.compile_speed import compile_nutpie_cached, fast_nutpie_compile
 
     started = time.perf_counter()
-    with fast_nutpie_compile():
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+    try:
+        compiled, from_disk = compile_nutpie_cached(model)
+        log.info("nutpie model %s", "loaded from the compile cache" if from_disk else "compiled and cached")
+    except Exception as exc:  # an unexpected graph or a nutpie/numba upgrade: nutpie's own compile
+        log.warning("cached nutpie compile unavailable (%s: %s); compiling afresh", type(exc).__name__, exc)
+        with fast_nutpie_compile():
+            compiled = nutpie.compile_pymc_model(model, backend="numba")
     _add_time(timings, "compile", started)
     _COMPILED[key] = compiled
     return compiled, False
