@@ -350,7 +350,9 @@ def _wrappers(meta: dict[str, Any], key: str, logp_inner: Any, expand_inner: Any
         env = {"__name__": __name__, "numba": numba, "np": np, "inner": inner, "_void_ptr": _void_ptr}
         fn = compile_numba_function_src(text, name, global_env=env, cache_key=f"{key}-{salt}-{kind}")
         sig = _logp_sig() if kind == "logp" else _expand_sig()
-        with warnings.catch_warnings():
+        # At the default level (a miss is paid once): at level 0 the linked module keeps references to
+        # process addresses that optimisation removes, and numba then refuses to cache it.
+        with _LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", numba.NumbaWarning)  # "cannot cache": fail, do not pretend
             out.append(numba.cfunc(sig, cache=True)(fn))
     return out[0], out[1]

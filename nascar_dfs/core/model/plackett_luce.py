@@ -16,6 +16,7 @@ import pytensor.tensor as pt
 
 from nascar_dfs.core.model.design import Capacity, TrainingDesign
 from nascar_dfs.core.model.parameters import Priors
+from nascar_dfs.core.model.pl_op import plackett_luce_rows
 
 _MASK_FLOOR = -50.0  # stands in for -inf when taking a masked max; log-worths stay far above it
 
@@ -37,7 +38,16 @@ def plackett_luce_race_logp(eta: pt.TensorVariable, running: pt.TensorVariable) 
 
     ``eta`` (R, K) log-worths by slot; ``running`` (R, K) 1/0 marks the ranked slots, which must come
     first in each row. Unranked slots add nothing to the sums over the drivers still to place.
+    One fused op (``pl_op``): the same mathematics as ``plackett_luce_race_logp_elementwise``,
+    with a gradient several times cheaper.
     """
+    return plackett_luce_rows(eta, running, _MASK_FLOOR)
+
+
+def plackett_luce_race_logp_elementwise(
+    eta: pt.TensorVariable, running: pt.TensorVariable
+) -> pt.TensorVariable:
+    """``plackett_luce_race_logp`` written with PyTensor's elementwise ops (the reference for tests)."""
     shift = pt.max(pt.where(running > 0, eta, _MASK_FLOOR), axis=1, keepdims=True)
     worth = pt.exp(eta - shift) * running
     remaining = pt.cumsum(worth[:, ::-1], axis=1)[:, ::-1]
