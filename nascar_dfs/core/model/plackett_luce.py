@@ -146,22 +146,24 @@ def _linear_predictors(
     pm.Deterministic("make_track", make_track.T)
     dnf_driver = _non_centred("dnf_driver", sd_dnf_driver, (capacity.drivers,))
 
-    # One flat vector of cells with 1-D gathers: their gradients are cheap scatter-adds, where
-    # 2-D fancy indexing made every gradient several times slower.
+    # Per-car effects: one flat vector of cells with 1-D gathers (their gradients are cheap
+    # scatter-adds, where 2-D fancy indexing made every gradient several times slower); skill and
+    # driver x track share one gather. Per-track-type coefficients: gathered per race (R values, not
+    # R x K) and broadcast over the slots.
     shape = data["driver"].shape
     d = data["driver"].ravel()
-    t = pt.broadcast_to(data["track_type"][:, None], shape).ravel()
-    log_worth = (
-        skill[d]
-        + driver_track.ravel()[d * n_types + t]
+    race_type = data["track_type"]
+    t = pt.broadcast_to(race_type[:, None], shape).ravel()
+    start_term = start_slope[race_type][:, None] * data["start_z"]
+    per_car = (
+        (skill[:, None] + driver_track).ravel()[d * n_types + t]
         + team[data["team"].ravel()]
         + make_track.ravel()[t * capacity.manufacturers + data["manufacturer"].ravel()]
-        + start_slope[t] * data["start_z"].ravel()
     )
+    log_worth = per_car.reshape(shape) + start_term
     if priors.pace:
         # recent pace from the loop data (design.recent_pace): current form the window's skill misses
         pace_coef = pm.Normal("pace_coef", priors.pace_coef_mu, priors.pace_coef_sd, shape=n_types)
-        log_worth = log_worth + pace_coef[t] * data["pace"].ravel()
-    start_term = start_slope[t] * data["start_z"].ravel()
-    dnf_logit = dnf_rate[t] + dnf_driver[d]
-    return log_worth.reshape(shape), dnf_logit.reshape(shape), start_term.reshape(shape)
+        log_worth = log_worth + pace_coef[race_type][:, None] * data["pace"]
+    dnf_logit = dnf_rate[race_type][:, None] + dnf_driver[d].reshape(shape)
+    return log_worth, dnf_logit, start_term
