@@ -159,8 +159,8 @@ def main() -> None:
     parser.add_argument("--target", default=None, help="race_id (default: last points race of 2024)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="warm cache dir (default: project)")
     parser.add_argument("--runs", type=int, default=3, help="timed warm processes after 1 warm-up")
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=None, help="default: FitConfig's")
+    parser.add_argument("--draws", type=int, default=None, help="default: FitConfig's")
     parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
     parser.add_argument(
         "--numba-opt", type=int, default=None, help="NUMBA_OPT of the timed warm runs (warm-up: default)"
@@ -168,6 +168,10 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the empty-cache run")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
+    from nascar_dfs.core.model.fit import FitConfig
+
+    args.tune = FitConfig().tune if args.tune is None else args.tune
+    args.draws = FitConfig().draws if args.draws is None else args.draws
     if args.child:
         child(args)
         return
