@@ -9,11 +9,12 @@ stays optimised. A process-wide ``NUMBA_OPT=0`` would cache the graph unoptimise
 20.6 ms instead of 0.56 ms, measured). Measured on the race model (warm cache, load ~11, CPU
 seconds): wrappers 12.5 -> 8.2 s, gradient evaluations per CPU second unchanged (3478-3845 -> 3925).
 
-Not fixed here: PyTensor keys its on-disk cache of the whole logp+gradient graph by the rewritten
-graph, and its rewrites order commutative inputs and fuse elementwise ops in an order that depends on
-object ids, so the same model gives a different graph key in each process (checked: a key computed
-from the graph's structure instead of its node order still differs between processes). That graph is
-compiled afresh by every process, at the default level.
+PyTensor keys its on-disk cache of the whole logp+gradient graph by the rewritten graph, and its
+rewrites order commutative inputs and fuse elementwise ops in an order that depends on object ids, so
+the same model gives a different graph key in each process. ``compile_nutpie_cached`` (the path
+``fit`` takes) sidesteps both: it keys the finished, linked machine code of nutpie's two C callbacks
+by a fingerprint of the graphs BEFORE any rewrite, which is the same in every process that builds the
+same model. ``fast_nutpie_compile`` remains for the fallback to nutpie's own compile.
 
 The patch is undone after the compile and does nothing when the numba internals it relies on are
 missing (a numba upgrade).
