@@ -81,7 +81,7 @@ def low_opt_wrappers(level: int = 0) -> Iterator[None]:
 
 # --- the whole compiled model from the on-disk cache -----------------------------------------------
 
-_TEMPLATE_VERSION = "1"  # bump when the wrapper source below changes meaning
+_TEMPLATE_VERSION = "2"  # bump when the wrapper source below changes meaning
 
 
 class _NotFingerprintable(ValueError):
@@ -351,12 +351,31 @@ def _wrappers(meta: dict[str, Any], key: str, logp_inner: Any, expand_inner: Any
         env = {"__name__": __name__, "numba": numba, "np": np, "inner": inner, "_void_ptr": _void_ptr}
         fn = compile_numba_function_src(text, name, global_env=env, cache_key=f"{key}-{salt}-{kind}")
         sig = _logp_sig() if kind == "logp" else _expand_sig()
-        # At the default level (a miss is paid once): at level 0 the linked module keeps references to
-        # process addresses that optimisation removes, and numba then refuses to cache it.
-        with _LOCK, warnings.catch_warnings():
-            warnings.simplefilter("error", numba.NumbaWarning)  # "cannot cache": fail, do not pretend
-            out.append(numba.cfunc(sig, cache=True)(fn))
+        out.append(_cached_cfunc(sig, fn, compiling=inner is not None))
     return out[0], out[1]
+
+
+def _cached_cfunc(sig: Any, fn: Any, compiling: bool) -> Any:
+    """``numba.cfunc(sig, cache=True)(fn)``; on a miss the wrapper's own module at LLVM level 1.
+
+    The graph code it links is compiled (and cached) by its dispatchers at the default level, so
+    the level of the wrapper's module barely matters for speed, and level 1 roughly halves the cold
+    compile. Level 0 would leave an unused reference to a process address in the module, which
+    numba refuses to cache; if a level ever does that, the default level is used instead.
+    """
+    import numba
+
+    levels = (1, None) if compiling else (None,)
+    for level in levels:
+        try:
+            with _LOCK, warnings.catch_warnings():
+                warnings.simplefilter("error", numba.NumbaWarning)  # "cannot cache": fail, do not pretend
+                with low_opt_wrappers(level) if level is not None else contextlib.nullcontext():
+                    return numba.cfunc(sig, cache=True)(fn)
+        except numba.NumbaWarning:
+            if level is None:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _logp_sig() -> Any:
