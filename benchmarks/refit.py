@@ -10,19 +10,31 @@ Cold: one process with an empty cache dir (the first-compile cost after a deploy
 "cpu" is the process's user+sys seconds over all its threads (both sampling chains): on a shared
 machine it moves far less with the load than the wall time does, so it is reported next to it.
 
-Measured 2026-11-28 23:10-23:31 UTC, 2 cores shared with other jobs (load average 9.4 before, 7.5
-after; 1-min load 7-12 throughout), `python benchmarks/refit.py` at commit a515524 (wrappers at LLVM
-level 0): warm 250 s median wall (122-322 s), 64.5 CPU s median (41-71); cold 222 s wall, 104 CPU s.
-0 divergences, r_hat 1.009, bulk ESS 279 (threshold 200), no re-sampling. Where a warm process's
-work goes (CPU s, measured separately at load ~11): import 3.6; PyTensor graph rewrites ~4; the
-whole logp+gradient graph compiled afresh ~16 (PyTensor's cache key for it differs in every process:
-its rewrites order nodes by object id); numba helper functions ~5; nutpie's cfunc wrappers 8.2 (12.5
-at the default level); sampling 17-24 (1000 tune + 1000 draws, 2 chains, ~15 leapfrog steps per
-draw); dominance calibration ~2-5; diagnostics <1. tune=400 gave bulk ESS 240-252 and tune=300 196
-(below 200), so 1000 tune is kept for margin.
-Later, at load 3.5-4.4 (commit ff3046e, recent-pace model), `python benchmarks/refit.py --skip-cold
---runs 2`: warm 69.7 s median wall (68.9-70.5), 64 CPU s; import 5.4, compile 36.7, sample 21.1,
-finalize 2.5, diagnostics 0.3 s; bulk ESS 603, r_hat 1.005, 0 divergences.
+Where a warm process's time went before branch refit-speed (commit ff3046e, load 3.5-4.4, `--skip-cold
+--runs 2`): 69.7 s wall, 64 CPU s; import 5.4, compile 36.7 (PyTensor's key for the whole logp+gradient
+graph differed in every process, so ~16 CPU s of graph code and nutpie's uncacheable cfunc wrappers,
+8-12 CPU s, were compiled afresh each time), sample 21.1 (1000 tune + 1000 draws), finalize 2.5
+(dominance). Same code at load 0.2-2.4 (2026-11-29 01:07 UTC): 57.5 s (compile 31.6, sample 17.5).
+
+Now (2026-11-29 01:57-02:01 UTC, commit 5218411, 2 cores shared with other jobs, load average 1.4
+before and after), `python benchmarks/refit.py --runs 3`:
+
+- warm (fresh process, warm cache): **12.2 s median wall (12.1-14.1), 16.9 CPU s**; import 2.7, load
+  0.5, design 0.1, build 0.2, compile 1.0, sample 5.8 (500 tune + 1000 draws, 2 chains, 15 leapfrog
+  steps per draw), diagnostics 0.2, finalize 0.0 (dominance runs on a thread during sampling),
+  interpreter start/exit 1.7. 0 divergences, r_hat 1.008, bulk ESS 465 (sd_skill; threshold 200).
+- cold (empty cache, the first compile after a deploy or an upgrade): 212.9 s wall, 217 CPU s
+  (compile 200.9): PyTensor's numba graph code plus nutpie-style wrappers compiled and optimised at
+  numba's default level, then stored.
+- Earlier the same day at load 1.1-1.5, `--skip-cold --runs 3`: 11.5 s median (11.3-12.1).
+
+What made the difference: (1) compile_speed.compile_nutpie_cached: the C callbacks nutpie calls are
+numba cfuncs cached on disk under a fingerprint of the model's graphs before any rewrite (stable
+across processes, unlike PyTensor's key for the rewritten graph); a hit skips PyTensor's rewrites and
+compile and nutpie's wrapper compile. (2) The gradient 0.24 -> 0.17 ms: the Plackett-Luce rows as one
+fused op (pl_op.py) and track-type coefficients gathered per race. (3) 500 tuning draws instead of
+1000 (bulk ESS 465-547 on the last race of 2024, darlington-1 and daytona-2). (4) Dominance
+estimated during sampling.
 """
 
 from __future__ import annotations
@@ -159,8 +171,8 @@ def main() -> None:
     parser.add_argument("--target", default=None, help="race_id (default: last points race of 2024)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="warm cache dir (default: project)")
     parser.add_argument("--runs", type=int, default=3, help="timed warm processes after 1 warm-up")
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=None, help="default: FitConfig's")
+    parser.add_argument("--draws", type=int, default=None, help="default: FitConfig's")
     parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
     parser.add_argument(
         "--numba-opt", type=int, default=None, help="NUMBA_OPT of the timed warm runs (warm-up: default)"
@@ -168,6 +180,10 @@ def main() -> None:
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the empty-cache run")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
+    from nascar_dfs.core.model.fit import FitConfig
+
+    args.tune = FitConfig().tune if args.tune is None else args.tune
+    args.draws = FitConfig().draws if args.draws is None else args.draws
     if args.child:
         child(args)
         return

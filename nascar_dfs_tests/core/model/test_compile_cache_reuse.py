@@ -1,0 +1,69 @@
+"""A fresh process loads the compiled model another process stored, and it computes the model's logp."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = """
+import json, sys
+import ctypes
+from nascar_dfs.core.model.fit import configure_compile_cache
+configure_compile_cache(sys.argv[1])
+import numpy as np
+import pymc as pm
+from nascar_dfs.core.model.compile_speed import compile_nutpie_cached
+
+with pm.Model() as model:
+    y = pm.Data("y", np.array([0.3, -1.2, 2.0, 0.7]))
+    group = pm.Data("group", np.array([0, 1, 1, 2]))
+    scale = pm.HalfNormal("scale", 1.0)
+    effect = pm.ZeroSumNormal("effect", sigma=1.0, shape=3)
+    level = pm.Deterministic("level", scale * effect)
+    pm.Potential("lik", pm.logp(pm.Normal.dist(level[group], 1.0), y).sum())
+
+compiled, hit = compile_nutpie_cached(model)
+point = np.linspace(-0.5, 0.5, compiled.n_dim)
+grad = np.zeros(compiled.n_dim)
+logp = np.zeros(1)
+status = compiled.compiled_logp_func.ctypes(
+    compiled.n_dim,
+    point.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+    grad.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+    logp.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+    ctypes.c_void_p(compiled.user_data.ctypes.data),
+)
+names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+reference = {n: point[s].reshape(shape) for n, s, shape in zip(*compiled.shape_info) if n in names}
+print(json.dumps({
+    "hit": hit,
+    "status": status,
+    "logp": float(logp[0]),
+    "grad": grad.tolist(),
+    "reference_logp": float(model.compile_logp()(reference)),
+    "reference_grad": model.compile_dlogp()(reference).tolist(),
+}))
+"""
+
+
+def _run(cache_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(cache_dir)], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_loads_the_stored_model_and_both_compute_the_models_logp(tmp_path: Path) -> None:
+    first, second = _run(tmp_path), _run(tmp_path)
+    assert (first["hit"], second["hit"]) == (False, True)  # the cache key is the same in a new process
+    for run in (first, second):
+        assert run["status"] == 0
+        np.testing.assert_allclose(run["logp"], run["reference_logp"], rtol=1e-12)
+        np.testing.assert_allclose(run["grad"], run["reference_grad"], rtol=1e-9, atol=1e-12)
