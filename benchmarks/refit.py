@@ -215,11 +215,11 @@ def main() -> None:
         "rows": rows,
         "warm_runs": warm,
     }
+    if args.json_out:  # before printing: a reader that closes the pipe early must not lose it
+        args.json_out.write_text(json.dumps(report, indent=2))
     print_table(rows)
     print(f"load average before {load_before}, after {report['loadavg_after']}")
     print(json.dumps(report, indent=2))
-    if args.json_out:
-        args.json_out.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
