@@ -27,6 +27,9 @@ before, 1.3 after), `python benchmarks/refit.py --runs 3`:
 - cold (empty cache, the first compile after a deploy or an upgrade): **182.4 s wall, 187 CPU s**
   (compile 171.6): PyTensor's numba code for every op and the graph, and the two wrappers, compiled
   and stored; plus PyMC's C initial-point function.
+- Final code (commit 68edada, 02:26-02:27 UTC, load 2.9 before, 2.1 after, a backtest on one core),
+  `--skip-cold --runs 3`: warm 14.3 s median (14.0-16.2), 19.8 CPU s; import 2.8, compile 1.0,
+  sample 7.7, interpreter start/exit 1.8.
 - Under load: 02:18-02:26 UTC (commit 5a577e6, a backtest using one core throughout, load 1.7 before,
   4.1 after): warm 19.4 s median wall (18.7-22.2) but 18.2 CPU s, sample 12.0; cold 224.7 s, 218 CPU s.
   01:57-02:01 UTC (commit 5218411, load 1.4): warm 12.2 s (12.1-14.1), 16.9 CPU s; cold 212.9 s.
