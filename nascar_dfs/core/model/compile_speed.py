@@ -114,13 +114,13 @@ def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]
     if cache_dir is None:
         from pytensor.link.numba.cache import NUMBA_CACHE_PATH as cache_dir  # the cached code's dir
     side = Path(cache_dir) / f"nascar-nutpie-{key}.json"
-    meta = json.loads(side.read_text()) if side.is_file() else None
-    hit = False
-    if meta is not None:
+    meta, hit = None, False
+    if side.is_file():
         try:
+            meta = json.loads(side.read_text())
             logp_cf, expand_cf = _wrappers(meta, key, None, None)
             hit = True
-        except Exception:  # index present but its code gone or unreadable: compile again
+        except Exception:  # index unreadable, or its code gone or unreadable: compile again
             meta = None
     if meta is None:
         meta, logp_cf, expand_cf = _compile_and_store(model, logp, value_vars, shapes, remaining, key)
