@@ -16,17 +16,23 @@ graph differed in every process, so ~16 CPU s of graph code and nutpie's uncache
 8-12 CPU s, were compiled afresh each time), sample 21.1 (1000 tune + 1000 draws), finalize 2.5
 (dominance). Same code at load 0.2-2.4 (2026-11-29 01:07 UTC): 57.5 s (compile 31.6, sample 17.5).
 
-Now (2026-11-29 01:57-02:01 UTC, commit 5218411, 2 cores shared with other jobs, load average 1.4
-before and after), `python benchmarks/refit.py --runs 3`:
+Now (2026-11-29 02:04-02:10 UTC, commit 3c7934b, 2 cores shared with other jobs, load average 0.8
+before, 1.3 after), `python benchmarks/refit.py --runs 3`:
 
-- warm (fresh process, warm cache): **12.2 s median wall (12.1-14.1), 16.9 CPU s**; import 2.7, load
-  0.5, design 0.1, build 0.2, compile 1.0, sample 5.8 (500 tune + 1000 draws, 2 chains, 15 leapfrog
-  steps per draw), diagnostics 0.2, finalize 0.0 (dominance runs on a thread during sampling),
-  interpreter start/exit 1.7. 0 divergences, r_hat 1.008, bulk ESS 465 (sd_skill; threshold 200).
-- cold (empty cache, the first compile after a deploy or an upgrade): 212.9 s wall, 217 CPU s
-  (compile 200.9): PyTensor's numba graph code plus nutpie-style wrappers compiled and optimised at
-  numba's default level, then stored.
-- Earlier the same day at load 1.1-1.5, `--skip-cold --runs 3`: 11.5 s median (11.3-12.1).
+- warm (fresh process, warm cache): **11.0 s median wall (11.0-11.1), 15.5 CPU s**; import 2.4, load
+  0.4, design 0.1, build 0.1, compile 0.9 (a cache hit; 0.55 of it is PyMC's initial-point function),
+  sample 5.4 (500 tune + 1000 draws, 2 chains, 15 leapfrog steps per draw, ~0.17 ms per logp+gradient),
+  diagnostics 0.2, finalize 0.0 (dominance runs on a thread during sampling), interpreter start/exit
+  1.5. 0 divergences, r_hat 1.008, bulk ESS 465 (sd_skill; threshold 200).
+- cold (empty cache, the first compile after a deploy or an upgrade): **182.4 s wall, 187 CPU s**
+  (compile 171.6): PyTensor's numba code for every op and the graph, and the two wrappers, compiled
+  and stored; plus PyMC's C initial-point function.
+- Final code (commit 68edada, 02:26-02:27 UTC, load 2.9 before, 2.1 after, a backtest on one core),
+  `--skip-cold --runs 3`: warm 14.3 s median (14.0-16.2), 19.8 CPU s; import 2.8, compile 1.0,
+  sample 7.7, interpreter start/exit 1.8.
+- Under load: 02:18-02:26 UTC (commit 5a577e6, a backtest using one core throughout, load 1.7 before,
+  4.1 after): warm 19.4 s median wall (18.7-22.2) but 18.2 CPU s, sample 12.0; cold 224.7 s, 218 CPU s.
+  01:57-02:01 UTC (commit 5218411, load 1.4): warm 12.2 s (12.1-14.1), 16.9 CPU s; cold 212.9 s.
 
 What made the difference: (1) compile_speed.compile_nutpie_cached: the C callbacks nutpie calls are
 numba cfuncs cached on disk under a fingerprint of the model's graphs before any rewrite (stable
@@ -212,11 +218,11 @@ def main() -> None:
         "rows": rows,
         "warm_runs": warm,
     }
+    if args.json_out:  # before printing: a reader that closes the pipe early must not lose it
+        args.json_out.write_text(json.dumps(report, indent=2))
     print_table(rows)
     print(f"load average before {load_before}, after {report['loadavg_after']}")
     print(json.dumps(report, indent=2))
-    if args.json_out:
-        args.json_out.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ missing (a numba upgrade).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import warnings
@@ -113,13 +114,13 @@ def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]
     if cache_dir is None:
         from pytensor.link.numba.cache import NUMBA_CACHE_PATH as cache_dir  # the cached code's dir
     side = Path(cache_dir) / f"nascar-nutpie-{key}.json"
-    meta = json.loads(side.read_text()) if side.is_file() else None
-    hit = False
-    if meta is not None:
+    meta, hit = None, False
+    if side.is_file():
         try:
+            meta = json.loads(side.read_text())
             logp_cf, expand_cf = _wrappers(meta, key, None, None)
             hit = True
-        except Exception:  # index present but its code gone or unreadable: compile again
+        except Exception:  # index unreadable, or its code gone or unreadable: compile again
             meta = None
     if meta is None:
         meta, logp_cf, expand_cf = _compile_and_store(model, logp, value_vars, shapes, remaining, key)
@@ -193,6 +194,24 @@ def _fingerprint(model: Any, outputs: list[Any], value_vars: list[Any], shapes: 
     return h.hexdigest()
 
 
+@functools.cache
+def _source_stamp(module: str) -> str:
+    """Hash of the source of a project-defined op's module (its kernel is not in its parameters).
+
+    PyTensor's and PyMC's ops are covered by their versions in the key.
+    """
+    import hashlib
+    import sys
+
+    if module.split(".")[0] in ("pytensor", "pymc", "numpy", "builtins"):
+        return ""
+    path = getattr(sys.modules.get(module), "__file__", None)
+    if path is None:
+        raise _NotFingerprintable(f"no source file for op module {module}")
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def _type_key(t: Any) -> tuple[Any, ...]:
     return (type(t).__module__, type(t).__qualname__, str(getattr(t, "dtype", "")), str(t))
 
@@ -214,7 +233,8 @@ def _value_key(v: Any) -> Any:
         return (getattr(v, "__module__", ""), v.__qualname__)
     props = getattr(type(v), "__props__", None)
     if props is not None:
-        return (type(v).__module__, type(v).__qualname__, tuple(_value_key(getattr(v, p)) for p in props))
+        params = tuple(_value_key(getattr(v, p)) for p in props)
+        return (type(v).__module__, type(v).__qualname__, params, _source_stamp(type(v).__module__))
     text = repr(v)
     if " at 0x" in text or "object at" in text:
         raise _NotFingerprintable(f"no stable description for {type(v).__qualname__}: {text[:80]}")
