@@ -89,6 +89,22 @@ def test_every_check_passes_on_the_demo_race(chain):
     assert checks["lineup_validity"].metadata["lineups"].value == SPEC.lineups
 
 
+def test_the_calibrated_model_shows_where_its_fit_time_went(chain):
+    instance, _, _, _, results = chain
+    records = instance.get_records_for_run(
+        results[0].run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    [model] = [
+        r.event_log_entry.asset_materialization
+        for r in records
+        if r.event_log_entry.asset_materialization.asset_key == dg.AssetKey("calibrated_model")
+    ]
+    meta = {k: v.value for k, v in model.metadata.items()}
+    # an operator tells a cold compile cache from a slow sampler by these (docs/operations.md)
+    assert meta["compile_seconds"] > 0 and meta["sample_seconds"] > 0
+    assert meta["compile_seconds"] + meta["sample_seconds"] <= meta["fit_seconds"]
+
+
 def test_the_upload_csv_holds_the_requested_lineups_of_slate_players_under_the_cap(chain):
     _, storage_dir, race, _, _ = chain
     upload = pd.read_csv(storage_dir / "dk_upload_csv" / race / f"{SPEC.key}.csv", dtype=str)

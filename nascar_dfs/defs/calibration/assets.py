@@ -220,6 +220,9 @@ def calibrated_model(
         "model_version": model.version,
         "fitted_at": fitted.isoformat(),
         "fit_seconds": round(fit_seconds, 2),
+        # minutes of compile instead of ~1 s mean a cold compile cache (docs/operations.md)
+        "compile_seconds": round(float(model.diagnostics.timings.get("compile", 0.0)), 2),
+        "sample_seconds": round(float(model.diagnostics.timings.get("sample", 0.0)), 2),
         "diagnostics_ok": True,
         "divergences": int(model.diagnostics.divergences),
         "max_rhat": float(model.diagnostics.max_rhat),
