@@ -87,17 +87,3 @@ def sqlite_instance() -> Iterator[dg.DagsterInstance]:
     """A real (SQLite, temporary DAGSTER_HOME) instance, for contexts that need an instance ref."""
     with dg.instance_for_test() as inst:
         yield inst
-
-
-@pytest.fixture(autouse=True)
-def _restore_defs_state_storage() -> Iterator[None]:
-    """Leave Dagster's current defs-state storage as it was.
-
-    Entering an instance sets a context variable that later `Definitions` resolution reads; after
-    these tests' instances are closed it could point at a dead instance and break other folders.
-    """
-    from dagster._core.storage.defs_state import base
-
-    prior = base._current_storage.get()
-    yield
-    base._current_storage.set(prior)

@@ -89,6 +89,10 @@ class _NotFingerprintable(ValueError):
     """A graph part has no process-independent description: such a model is not cached."""
 
 
+class _NotCacheable(RuntimeError):
+    """numba cannot store this process's compiled model (the caller compiles it the usual way)."""
+
+
 def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]:
     """nutpie's compiled model, whose machine code comes from disk when this model was seen before.
 
@@ -105,6 +109,12 @@ def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]
     import json
     from pathlib import Path
 
+    from numba.core.config import OPT
+
+    if int(OPT) == 0:
+        # at level 0 the linked module keeps a process address, so numba refuses to cache it: fail
+        # fast instead of compiling the wrappers for nothing before the caller's fallback compiles
+        raise _NotCacheable("NUMBA_OPT=0: numba cannot cache the compiled model at optimisation level 0")
     initial_point_fn, shapes = _initial_point_fn(model)
     value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
     names = [v.name for v in value_vars]

@@ -52,7 +52,8 @@ print(json.dumps({
 
 
 def _run(cache_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    # production settings: scripts/test.sh exports NUMBA_OPT=0, at which nothing can be cached
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "NUMBA_OPT")}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(cache_dir)], capture_output=True, text=True, env=env, check=False
     )
@@ -67,3 +68,27 @@ def test_second_process_loads_the_stored_model_and_both_compute_the_models_logp(
         assert run["status"] == 0
         np.testing.assert_allclose(run["logp"], run["reference_logp"], rtol=1e-12)
         np.testing.assert_allclose(run["grad"], run["reference_grad"], rtol=1e-9, atol=1e-12)
+
+
+REFUSAL = """
+import numpy as np
+import pymc as pm
+from nascar_dfs.core.model.compile_speed import compile_nutpie_cached
+
+with pm.Model() as model:
+    pm.Normal("x", 0.0, 1.0, shape=2)
+try:
+    compile_nutpie_cached(model)
+except RuntimeError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_at_numba_level_0_the_cache_refuses_at_once_so_the_caller_compiles_as_usual(tmp_path: Path) -> None:
+    env = os.environ | {"NUMBA_OPT": "0", "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", REFUSAL], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "refused: NUMBA_OPT=0" in proc.stdout
+    assert not list(tmp_path.rglob("nascar-nutpie-*.json"))  # nothing half-stored
