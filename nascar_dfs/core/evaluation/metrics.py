@@ -32,7 +32,7 @@ def _checked(ensemble: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray, np.n
 
 
 def crps_ensemble(ensemble: ArrayLike, observed: ArrayLike, fair: bool = True) -> np.ndarray:
-    """Fair CRPS of each driver's ensemble against the observed value, shape (D,).
+    """CRPS of each driver's ensemble against the observed value, shape (D,); fair unless told.
 
     Ferro (2014), "Fair scores for ensemble forecasts", QJRMS 140: the fair estimator
     E|X - y| - 1/(2M(M-1)) ΣΣ|Xi - Xj| is unbiased for the CRPS of the distribution the members
