@@ -32,6 +32,7 @@ class FakeDiagnostics:
     chains: int = 2
     draws: int = 100
     sampler: str = "fake"
+    timings: dict[str, float] = field(default_factory=lambda: {"compile": 0.5, "sample": 1.5})
 
 
 @dataclass(frozen=True)
