@@ -92,22 +92,30 @@ def test_daemon_restart_with_queued_runs_starts_each_once(
     stack: DagsterProcesses, instance: DagsterInstance
 ) -> None:
     case = f"daemon-restart-{uuid.uuid4().hex[:8]}"
-    submitted = {_submit(stack, case, seconds=6) for _ in range(4)}
+    # runs long enough that none finishes (and frees a slot) while the daemon is being stopped
+    submitted = {_submit(stack, case, seconds=20) for _ in range(4)}
 
     def some_started_rest_queued() -> bool:
         statuses = [r.status for r in _runs(instance, case)]
         return DagsterRunStatus.STARTED in statuses and DagsterRunStatus.QUEUED in statuses
 
     _wait(some_started_rest_queued, 180, "a started run with others still queued")
-    queued_before = {r.run_id for r in _runs(instance, case) if r.status == DagsterRunStatus.QUEUED}
     stack.daemon.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-    stack.daemon.wait(30)  # type: ignore[union-attr]
-    time.sleep(3)
-    # Without a daemon nothing is dequeued, and nothing queued is lost.
-    still = {r.run_id: r.status for r in _runs(instance, case)}
-    assert queued_before <= set(still)
-    assert all(still[run_id] == DagsterRunStatus.QUEUED for run_id in queued_before)
-    stack.start_daemon()
+    try:
+        stack.daemon.wait(30)  # type: ignore[union-attr]
+        # Sampled once the daemon is gone: a run it dequeued while stopping is not "queued" here.
+        queued = {r.run_id for r in _runs(instance, case) if r.status == DagsterRunStatus.QUEUED}
+        assert queued, "every run left the queue before the daemon stopped"
+        time.sleep(3)
+        # Without a daemon nothing is dequeued, and nothing queued is lost.
+        still = {r.run_id: r.status for r in _runs(instance, case)}
+        assert queued <= set(still)
+        assert all(still[run_id] == DagsterRunStatus.QUEUED for run_id in queued)
+    finally:
+        if stack.daemon.poll() is None:  # type: ignore[union-attr]
+            stack.daemon.kill()  # type: ignore[union-attr]
+            stack.daemon.wait(10)  # type: ignore[union-attr]
+        stack.start_daemon()  # the module's other tests need a daemon whatever happened here
 
     _wait(lambda: all(r.status in DONE for r in _runs(instance, case)), 300, "every run to finish")
     runs = _runs(instance, case)
