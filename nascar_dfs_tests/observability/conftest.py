@@ -64,11 +64,6 @@ def dagster_with_partitions(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     dates[UPCOMING] = race_day.isoformat()
     write_calendar(data_dir, RACES, COMPLETED, dates)
     storage = work / "storage"
-    # Entering an instance sets Dagster's current defs-state storage; put it back afterwards so
-    # later Definitions in this session do not resolve against a closed instance.
-    from dagster._core.storage.defs_state import base
-
-    prior = base._current_storage.get()
     stand_in = FakeScience(data_dir=data_dir, rejection_rate=0.12, crps=5.0, baseline_crps=6.0)
     stand_in.dates.update(dates)
     with pytest.MonkeyPatch.context() as patch, dg.instance_for_test() as instance:
@@ -106,4 +101,3 @@ def dagster_with_partitions(tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
         patch.undo()
         yield DagsterWithPartitions(instance, data_dir, UPCOMING, scored, spec.key, race_day)
-    base._current_storage.set(prior)

@@ -500,9 +500,8 @@ def _compiled_model(
 def _check_layout(user_data: np.ndarray, meta: dict[str, Any], shared_data: dict[str, np.ndarray]) -> None:
     """nutpie's user-data record must hold the words the cached wrappers read, where they read them."""
     words = np.frombuffer(user_data.tobytes(), dtype=np.int64)
-    n = len(meta["shared"])
     expected = [shared_data[name].ctypes.data for name, _, _ in meta["shared"]]
     expected += [shared_data[name].size for name, _, _ in meta["shared"]]
     expected += [d for name, _, _ in meta["shared"] for d in shared_data[name].shape]
-    if len(words) != len(expected) or list(words) != expected or len(expected) < 2 * n:
+    if list(words) != expected:
         raise ValueError("nutpie's user-data layout is not the one the cached wrappers read")
