@@ -2,7 +2,7 @@
 reads run state, events and outputs from the Dagster instance (same DAGSTER_HOME), dagster.md §4.
 
 A lineup request is planned with the platform's shared decision function
-(`nascar_dfs.defs.requests.plan_lineup_request`): when the race's model or slate must be built
+(`nascar_dfs.platform.plan.plan_lineup_request`): when the race's model or slate must be built
 first, a calibration run is launched and, once it succeeded, the lineup run of the race x spec
 partition; when everything is current, no run is needed and the request succeeds at once.
 Every run carries the request id as a tag, so the chain can be found again after a crash.
@@ -110,7 +110,7 @@ class DagsterLauncher:
             return self._instance
 
     def storage_root(self) -> Path:
-        from nascar_dfs.defs.storage import default_base_path
+        from nascar_dfs.platform.storage import default_base_path
 
         return default_base_path()
 
@@ -175,9 +175,9 @@ class DagsterLauncher:
 
     def launch(self, request: LaunchRequest) -> str:
         from nascar_dfs.core.scenarios.spec import ConstraintSpec
-        from nascar_dfs.defs import tags as platform_tags
-        from nascar_dfs.defs.requests import plan_lineup_request
-        from nascar_dfs.defs.specs import save_spec
+        from nascar_dfs.platform import tags as platform_tags
+        from nascar_dfs.platform.plan import plan_lineup_request
+        from nascar_dfs.platform.spec_store import save_spec
 
         root = self.storage_root()
         spec = ConstraintSpec.model_validate_json(request.spec_json)
@@ -212,7 +212,7 @@ class DagsterLauncher:
         return self._launch_run(step.job, step.assets, tags)
 
     def launch_calibration(self, race_id: str, owner: str) -> str:
-        from nascar_dfs.defs import tags as platform_tags
+        from nascar_dfs.platform import tags as platform_tags
 
         self._add_partition("race", race_id)
         tags = {
@@ -275,7 +275,7 @@ class DagsterLauncher:
         return attempts
 
     def results(self, run_id: str) -> RunResults:
-        from nascar_dfs.defs.io_manager import codec_for, output_path
+        from nascar_dfs.platform.io_manager import codec_for, output_path
 
         partition = self._partition_of(run_id)
         race, spec = partition.split("|")
@@ -296,8 +296,8 @@ class DagsterLauncher:
 
     def _contest_report(self, root: Path, race: str, spec_key: str) -> dict[str, Any] | None:
         """The contest report the run wrote, when the spec names a contest (never computed here)."""
-        from nascar_dfs.defs.io_manager import codec_for, output_path
-        from nascar_dfs.defs.specs import load_spec
+        from nascar_dfs.platform.io_manager import codec_for, output_path
+        from nascar_dfs.platform.spec_store import load_spec
 
         if load_spec(root, spec_key).contest is None:
             return None
@@ -395,8 +395,8 @@ class DagsterLauncher:
             http_request_id=tags.get("nascar/http_request_id"),
             max_runtime_s=self.settings.run_max_runtime_s,
         )
-        from nascar_dfs.defs import tags as platform_tags
         from nascar_dfs.defs.lineups.jobs import LINEUP_JOB
+        from nascar_dfs.platform import tags as platform_tags
 
         run_tags = {
             **platform_tags.run_tags(platform_tags.LINEUPS, "request", request.race_id),
@@ -458,7 +458,7 @@ class DagsterLauncher:
         return records[-1].event_log_entry.message if records else None
 
     def _salaries(self, root: Path, race: str) -> dict[int, int]:
-        from nascar_dfs.defs.io_manager import codec_for, output_path
+        from nascar_dfs.platform.io_manager import codec_for, output_path
 
         path = output_path(root, "race_slate", [race])
         if not path.exists():

@@ -182,7 +182,7 @@ def _data_dir(configured: Path | None) -> Callable[[], Path | None]:
     def find() -> Path | None:
         if configured is not None:
             return configured
-        from nascar_dfs.defs.resources import NascarData
+        from nascar_dfs.platform.resources import NascarData
 
         try:
             return NascarData().root()

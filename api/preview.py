@@ -17,7 +17,7 @@ PREVIEW_SEED = 0  # fixed: the same spec previews to the same estimate
 
 
 def _stored(root: Path, asset: str, parts: list[str]) -> Any:
-    from nascar_dfs.defs.io_manager import codec_for, output_path
+    from nascar_dfs.platform.io_manager import codec_for, output_path
 
     path = output_path(root, asset, parts)
     if not path.exists():
@@ -31,8 +31,8 @@ def estimate_acceptance(ctx: AppContext, race_id: str, spec: ConstraintSpec) -> 
     try:
         from nascar_dfs.core.scenarios.dominance import DominanceParams
         from nascar_dfs.core.scenarios.kernel import preview_acceptance
-        from nascar_dfs.defs.science import slate_field
-        from nascar_dfs.defs.storage import default_base_path
+        from nascar_dfs.platform.science import slate_field
+        from nascar_dfs.platform.storage import default_base_path
     except ImportError as exc:
         raise ProblemError(
             503,

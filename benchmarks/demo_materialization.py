@@ -28,7 +28,7 @@ def main() -> int:
     configure_compile_cache()
     home = Path(tempfile.mkdtemp(prefix="nascar-dfs-bench-"))
     os.environ["DAGSTER_HOME"] = str(home)
-    from nascar_dfs.defs.instance import prepare_dagster_home
+    from nascar_dfs.platform.instance import prepare_dagster_home
 
     prepare_dagster_home()
 
@@ -38,9 +38,9 @@ def main() -> int:
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
     from nascar_dfs.defs.calibration.calendar import read_calendar
-    from nascar_dfs.defs.partitions import register_races
-    from nascar_dfs.defs.requests import request_lineups
-    from nascar_dfs.defs.resources import FitSettings, NascarData, NascarStorage
+    from nascar_dfs.platform.partitions import register_races
+    from nascar_dfs.platform.plan import request_lineups
+    from nascar_dfs.platform.resources import FitSettings, NascarData, NascarStorage
 
     data_dir = NascarData().root()
     race = upcoming_demo_race(data_dir)

@@ -19,8 +19,8 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 import nascar_dfs.defs  # noqa: E402
-from nascar_dfs.defs.io_manager import NascarIOManager  # noqa: E402
-from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage  # noqa: E402
+from nascar_dfs.platform.io_manager import NascarIOManager  # noqa: E402
+from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage  # noqa: E402
 
 
 def area_modules() -> list[str]:

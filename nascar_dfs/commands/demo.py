@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         configure_compile_cache()
     except CompileCacheError as exc:  # already imported in this process (tests): only slower
         print(f"note: {exc}", flush=True)
-    from nascar_dfs.defs.instance import prepare_dagster_home
+    from nascar_dfs.platform.instance import prepare_dagster_home
 
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
     from nascar_dfs.defs.calibration.calendar import read_calendar
-    from nascar_dfs.defs.partitions import register_races
-    from nascar_dfs.defs.requests import RequestFailedError, request_lineups
-    from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+    from nascar_dfs.platform.partitions import register_races
+    from nascar_dfs.platform.plan import RequestFailedError, request_lineups
+    from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
 
     try:
         contest = None

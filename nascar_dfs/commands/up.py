@@ -79,8 +79,8 @@ def _register_race_partitions() -> int:
     import dagster as dg
 
     from nascar_dfs.defs.calibration.calendar import read_calendar
-    from nascar_dfs.defs.partitions import register_races
-    from nascar_dfs.defs.resources import NascarData
+    from nascar_dfs.platform.partitions import register_races
+    from nascar_dfs.platform.resources import NascarData
 
     with dg.DagsterInstance.get() as instance:
         return len(register_races(instance, read_calendar(NascarData().root()).race_ids()))
@@ -97,7 +97,7 @@ def _environment(home: Path, args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nascar_dfs.defs.instance import prepare_dagster_home, uses_postgres
+    from nascar_dfs.platform.instance import prepare_dagster_home, uses_postgres
 
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)

@@ -7,6 +7,6 @@ the chain length; the model's accuracy has its own tests and backtest.
 
 from nascar_dfs.commands.demo import QUICK_FIT
 from nascar_dfs.definitions import build_definitions
-from nascar_dfs.defs.resources import FitSettings
+from nascar_dfs.platform.resources import FitSettings
 
 defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)})

@@ -99,8 +99,8 @@ def test_the_dagster_launcher_reads_the_report_the_run_wrote(tmp_path, monkeypat
     from api.settings import Settings
     from nascar_dfs.core.optimizer.portfolio import Lineup, Portfolio
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
-    from nascar_dfs.defs.io_manager import codec_for, output_path
-    from nascar_dfs.defs.specs import save_spec
+    from nascar_dfs.platform.io_manager import codec_for, output_path
+    from nascar_dfs.platform.spec_store import save_spec
 
     monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
     race = "2026-cup-demo-mile-2"

@@ -19,14 +19,14 @@ def main(storage_dir: str, data_dir: str, min_salary: int) -> None:
     warnings.filterwarnings("ignore")
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
-    from nascar_dfs.defs import codecs, io_manager, science
-    from nascar_dfs.defs.instance import prepare_dagster_home
-    from nascar_dfs.defs.io_manager import NascarIOManager
-    from nascar_dfs.defs.partitions import register_races
-    from nascar_dfs.defs.requests import request_lineups
-    from nascar_dfs.defs.resources import NascarData, NascarStorage
-    from nascar_dfs_tests.defs.conftest import SCIENCE_FUNCTIONS
-    from nascar_dfs_tests.defs.fakes import RACES, UPCOMING, FakeScience
+    from nascar_dfs.platform import codecs, io_manager, science
+    from nascar_dfs.platform.instance import prepare_dagster_home
+    from nascar_dfs.platform.io_manager import NascarIOManager
+    from nascar_dfs.platform.partitions import register_races
+    from nascar_dfs.platform.plan import request_lineups
+    from nascar_dfs.platform.resources import NascarData, NascarStorage
+    from nascar_dfs_tests.platform.conftest import SCIENCE_FUNCTIONS
+    from nascar_dfs_tests.platform.fakes import RACES, UPCOMING, FakeScience
 
     stand_in = FakeScience(data_dir=Path(data_dir))
     for name in SCIENCE_FUNCTIONS:

@@ -9,12 +9,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from nascar_dfs.defs import science
 from nascar_dfs.defs.calibration.schedules import weekly_recalibration
 from nascar_dfs.defs.calibration.sensors import new_race_sensor
-from nascar_dfs.defs.partitions import RACE, register_races
-from nascar_dfs.defs.resources import NascarData
-from nascar_dfs_tests.defs.fakes import COMPLETED, RACES, write_calendar
+from nascar_dfs.platform import science
+from nascar_dfs.platform.partitions import RACE, register_races
+from nascar_dfs.platform.resources import NascarData
+from nascar_dfs_tests.platform.fakes import COMPLETED, RACES, write_calendar
 
 NEXT = ["2025-cup-daytona-1", "2025-cup-atlanta-1", "2025-cup-cota-1"]
 DATES = {

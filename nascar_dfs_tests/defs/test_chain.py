@@ -18,11 +18,11 @@ from nascar_dfs.core.data.demo import DEMO_DIR
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.definitions import build_definitions
 from nascar_dfs.defs.calibration.calendar import read_calendar
-from nascar_dfs.defs.io_manager import NascarIOManager
-from nascar_dfs.defs.partitions import register_races
-from nascar_dfs.defs.records import latest_materialization
-from nascar_dfs.defs.requests import StepResult, plan_lineup_request, request_lineups
-from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+from nascar_dfs.platform.io_manager import NascarIOManager
+from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.partitions import register_races
+from nascar_dfs.platform.plan import StepResult, plan_lineup_request, request_lineups
+from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
 
 SPEC = ConstraintSpec(lineups=5, scenarios=300)
 

@@ -8,10 +8,10 @@ import dagster as dg
 import pytest
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs.records import materialization_count
-from nascar_dfs.defs.requests import RequestFailedError, request_lineups
-from nascar_dfs_tests.defs.conftest import make_defs
-from nascar_dfs_tests.defs.fakes import COMPLETED, RACES, UPCOMING
+from nascar_dfs.platform.materializations import materialization_count
+from nascar_dfs.platform.plan import RequestFailedError, request_lineups
+from nascar_dfs_tests.platform.conftest import make_defs
+from nascar_dfs_tests.platform.fakes import COMPLETED, RACES, UPCOMING
 
 SPEC = ConstraintSpec(lineups=3, scenarios=100)
 

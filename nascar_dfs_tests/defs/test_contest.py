@@ -23,10 +23,10 @@ from nascar_dfs.core.optimizer import build_portfolio
 from nascar_dfs.core.optimizer.pool import pool_from_slate
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
-from nascar_dfs.defs import science
-from nascar_dfs.defs.records import latest_materialization, materialization_count
-from nascar_dfs.defs.requests import request_lineups
-from nascar_dfs_tests.defs.fakes import UPCOMING
+from nascar_dfs.platform import science
+from nascar_dfs.platform.materializations import latest_materialization, materialization_count
+from nascar_dfs.platform.plan import request_lineups
+from nascar_dfs_tests.platform.fakes import UPCOMING
 
 SLATE = read_dk_salaries(DEMO_DIR / "DKSalaries.csv")
 POOL = pool_from_slate(SLATE)

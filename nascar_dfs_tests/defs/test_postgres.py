@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 
-from nascar_dfs.defs.records import latest_materialization
-from nascar_dfs_tests.defs.fakes import UPCOMING
+from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs_tests.platform.fakes import UPCOMING
 
 DSN = os.environ.get("NASCAR_DFS_TEST_PG_DSN")
 REPO_ROOT = Path(__file__).resolve().parents[2]

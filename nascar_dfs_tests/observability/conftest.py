@@ -15,12 +15,12 @@ import pytest
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs import codecs, io_manager, science
-from nascar_dfs.defs.partitions import register_races
-from nascar_dfs.defs.requests import request_lineups
-from nascar_dfs.defs.tags import run_tags
-from nascar_dfs_tests.defs.conftest import SCIENCE_FUNCTIONS, make_defs
-from nascar_dfs_tests.defs.fakes import COMPLETED, RACES, UPCOMING, FakeScience, write_calendar
+from nascar_dfs.platform import codecs, io_manager, science
+from nascar_dfs.platform.partitions import register_races
+from nascar_dfs.platform.plan import request_lineups
+from nascar_dfs.platform.tags import run_tags
+from nascar_dfs_tests.platform.conftest import SCIENCE_FUNCTIONS, make_defs
+from nascar_dfs_tests.platform.fakes import COMPLETED, RACES, UPCOMING, FakeScience, write_calendar
 
 
 @pytest.fixture(scope="session")

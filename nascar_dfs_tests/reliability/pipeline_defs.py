@@ -7,7 +7,7 @@ one, and a default fit takes minutes on two shared cores.
 """
 
 from nascar_dfs.definitions import build_definitions
-from nascar_dfs.defs.resources import FitSettings
+from nascar_dfs.platform.resources import FitSettings
 
 SHORT_FIT = {
     "chains": 2,

@@ -18,7 +18,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster_k8s import K8sRunLauncher
 from kubernetes.client import ApiClient
 
-from nascar_dfs.defs import tags
+from nascar_dfs.platform import tags
 
 from .conftest import K8S_DIR
 from .k8s_schema import validate_document

@@ -34,8 +34,8 @@ from dagster._core.instance.ref import InstanceRef
 
 from api.db import create_db_engine
 from api.keys import create_key
-from nascar_dfs.defs.io_manager import output_path
 from nascar_dfs.defs.phase_gate import GATE_DIR_ENV
+from nascar_dfs.platform.io_manager import output_path
 
 from .conftest import REPO
 from .servers import ApiProcess, postgres_available, postgres_instance_yaml, private_postgres, start_api

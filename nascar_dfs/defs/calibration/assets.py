@@ -7,10 +7,11 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from nascar_dfs.defs import phase_gate, science, versions
-from nascar_dfs.defs.partitions import race_partitions
-from nascar_dfs.defs.records import all_materializations
-from nascar_dfs.defs.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+from nascar_dfs.defs import phase_gate
+from nascar_dfs.platform import science, versions
+from nascar_dfs.platform.materializations import all_materializations
+from nascar_dfs.platform.partitions import race_partitions
+from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
 
 CALIBRATED_MODEL = "calibrated_model"
 SAMPLER_DIAGNOSTICS = "sampler_diagnostics"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nascar_dfs.defs.partitions import validate_race_key
+from nascar_dfs.platform.partitions import validate_race_key
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from nascar_dfs.defs import versions
 from nascar_dfs.defs.calibration.assets import CALIBRATED_MODEL
-from nascar_dfs.defs.records import Materialized, all_materializations
+from nascar_dfs.platform import versions
+from nascar_dfs.platform.materializations import Materialized, all_materializations
 
 COLUMNS = ["race", "fitted_at", "model_version", "crps", "baseline_crps", "improvement"]
 

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from nascar_dfs.defs import tags
 from nascar_dfs.defs.calibration.calendar import read_calendar
 from nascar_dfs.defs.calibration.jobs import calibration_job
-from nascar_dfs.defs.partitions import RACE, register_races
-from nascar_dfs.defs.resources import NascarData
+from nascar_dfs.platform import tags
+from nascar_dfs.platform.partitions import RACE, register_races
+from nascar_dfs.platform.resources import NascarData
 
 UPCOMING_RACES = 2  # the next race and the one after: both get a model fitted on the newest result
 FALLBACK_RACES = 3  # without upcoming races, refresh the last races added

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from nascar_dfs.defs import science, tags
 from nascar_dfs.defs.calibration.calendar import read_calendar
 from nascar_dfs.defs.calibration.jobs import calibration_job
 from nascar_dfs.defs.calibration.schedules import UPCOMING_RACES
-from nascar_dfs.defs.partitions import RACE, race_partitions
-from nascar_dfs.defs.resources import NascarData
+from nascar_dfs.platform import science, tags
+from nascar_dfs.platform.partitions import RACE, race_partitions
+from nascar_dfs.platform.resources import NascarData
 
 
 def _ingest_new_feeds(

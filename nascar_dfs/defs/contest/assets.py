@@ -12,11 +12,11 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs import science, versions
-from nascar_dfs.defs.partitions import RACE, race_spec_partitions, split_race_spec_key
-from nascar_dfs.defs.records import latest_materialization
-from nascar_dfs.defs.resources import CheckSettings, NascarStorage
-from nascar_dfs.defs.specs import load_spec
+from nascar_dfs.platform import science, versions
+from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
+from nascar_dfs.platform.resources import CheckSettings, NascarStorage
+from nascar_dfs.platform.spec_store import load_spec
 
 OWNERSHIP_PROJECTION = "ownership_projection"
 CONTEST_FIELD = "contest_field"

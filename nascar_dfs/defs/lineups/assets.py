@@ -6,13 +6,14 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs import phase_gate, science, versions
-from nascar_dfs.defs.io_manager import codec_for, output_path
+from nascar_dfs.defs import phase_gate
 from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
-from nascar_dfs.defs.partitions import RACE, race_spec_partitions, split_race_spec_key
-from nascar_dfs.defs.records import latest_materialization
-from nascar_dfs.defs.resources import CheckSettings, NascarStorage
-from nascar_dfs.defs.specs import load_spec
+from nascar_dfs.platform import science, versions
+from nascar_dfs.platform.io_manager import codec_for, output_path
+from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
+from nascar_dfs.platform.resources import CheckSettings, NascarStorage
+from nascar_dfs.platform.spec_store import load_spec
 
 SCENARIO_SET = "scenario_set"
 CONTEST_FIELD = "contest_field"

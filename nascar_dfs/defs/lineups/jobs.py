@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from nascar_dfs.defs import tags
 from nascar_dfs.defs.lineups.assets import dk_upload_csv, lineups, scenario_set
+from nascar_dfs.platform import tags
 
 LINEUP_JOB = "lineup_job"
 

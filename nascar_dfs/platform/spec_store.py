@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs.partitions import register_spec, validate_spec_key
-from nascar_dfs.defs.storage import atomic_write_text
+from nascar_dfs.platform.partitions import register_spec, validate_spec_key
+from nascar_dfs.platform.storage import atomic_write_text
 
 
 class UnknownSpecError(KeyError):

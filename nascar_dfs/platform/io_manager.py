@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs.codecs import (
+from nascar_dfs.platform.codecs import (
     Codec,
     FrameCodec,
     JsonCodec,
@@ -17,7 +17,7 @@ from nascar_dfs.defs.codecs import (
     ScenarioSetCodec,
     TextCodec,
 )
-from nascar_dfs.defs.resources import NascarStorage
+from nascar_dfs.platform.resources import NascarStorage
 
 CODECS: dict[str, Codec] = {
     "calibrated_model": ModelCodec(),

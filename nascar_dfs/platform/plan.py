@@ -16,10 +16,11 @@ from pathlib import Path
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs import tags, versions
 from nascar_dfs.defs.calibration.jobs import CALIBRATION_JOB
 from nascar_dfs.defs.lineups.jobs import LINEUP_JOB
-from nascar_dfs.defs.partitions import (
+from nascar_dfs.platform import tags, versions
+from nascar_dfs.platform.materializations import Materialized, latest_materialization
+from nascar_dfs.platform.partitions import (
     RACE,
     SPEC,
     race_spec_key,
@@ -27,8 +28,7 @@ from nascar_dfs.defs.partitions import (
     validate_race_key,
     validate_spec_key,
 )
-from nascar_dfs.defs.records import Materialized, latest_materialization
-from nascar_dfs.defs.specs import register_spec_partition
+from nascar_dfs.platform.spec_store import register_spec_partition
 
 CODE_VERSIONS = {
     "race_history": versions.RACE_HISTORY_CODE,

@@ -9,8 +9,8 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs import science
-from nascar_dfs.defs.storage import resolve_base_path
+from nascar_dfs.platform import science
+from nascar_dfs.platform.storage import resolve_base_path
 
 DATA_DIR_ENV = "NASCAR_DFS_DATA_DIR"
 DATA_FILES = ("races.csv", "cup_results.csv", "loop_data.csv", "tracks.csv", "track_configurations.csv")

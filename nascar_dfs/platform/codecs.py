@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nascar_dfs.core.scenarios.types import ScenarioSet
-from nascar_dfs.defs.storage import atomic_write, atomic_write_text
+from nascar_dfs.platform.storage import atomic_write, atomic_write_text
 
 
 class Codec(Protocol):

@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs.codecs import ScenarioSetCodec
-from nascar_dfs.defs.partitions import PartitionKeyError
-from nascar_dfs.defs.records import latest_materialization, materialization_count
-from nascar_dfs.defs.requests import (
+from nascar_dfs.platform.codecs import ScenarioSetCodec
+from nascar_dfs.platform.materializations import latest_materialization, materialization_count
+from nascar_dfs.platform.partitions import PartitionKeyError
+from nascar_dfs.platform.plan import (
     RequestFailedError,
     UnknownRaceError,
     execute_plan_in_process,
     plan_lineup_request,
     request_lineups,
 )
-from nascar_dfs_tests.defs.fakes import FakeScience
+from nascar_dfs_tests.platform.fakes import FakeScience
 
 RACE = "2024-cup-phoenix-2"
 SPEC = ConstraintSpec(lineups=3, scenarios=100)

@@ -8,17 +8,17 @@ import pytest
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
-from nascar_dfs.defs.codecs import ScenarioSetCodec
-from nascar_dfs.defs.instance import POSTGRES_YAML, prepare_dagster_home
-from nascar_dfs.defs.partitions import (
+from nascar_dfs.platform.codecs import ScenarioSetCodec
+from nascar_dfs.platform.instance import POSTGRES_YAML, prepare_dagster_home
+from nascar_dfs.platform.partitions import (
     PartitionKeyError,
     register_races,
     split_race_spec_key,
     validate_race_key,
     validate_spec_key,
 )
-from nascar_dfs.defs.specs import UnknownSpecError, load_spec, register_spec_partition
-from nascar_dfs.defs.versions import scenario_seed
+from nascar_dfs.platform.spec_store import UnknownSpecError, load_spec, register_spec_partition
+from nascar_dfs.platform.versions import scenario_seed
 
 
 @pytest.mark.parametrize("key", ["2024-cup-phoenix-2", "a", "2026-cup-chicago-street-1"])

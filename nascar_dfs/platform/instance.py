@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from nascar_dfs.defs.storage import atomic_write_text
+from nascar_dfs.platform.storage import atomic_write_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_YAML = REPO_ROOT / "dagster.yaml"
