@@ -19,6 +19,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 import nascar_dfs.defs  # noqa: E402
+from nascar_dfs.platform.hooks import PhaseHooks  # noqa: E402
 from nascar_dfs.platform.io_manager import NascarIOManager  # noqa: E402
 from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage  # noqa: E402
 
@@ -50,6 +51,7 @@ def default_resources(storage: NascarStorage | None = None) -> dict[str, Any]:
         "nascar_data": NascarData(),
         "fit_settings": FitSettings(),
         "check_settings": CheckSettings(),
+        "phase_hooks": PhaseHooks(),
     }
 
 

@@ -6,8 +6,9 @@ of the test's own), and the demo data.
 What is broken: the run worker of a running lineup run (SIGKILL = crash, SIGTERM = eviction), and
 a user cancel in each phase (queued, calibrating, simulating, optimizing). To break a run *inside*
 a phase on two shared cores, the assets hold at the start of a phase while a gate file exists
-(nascar_dfs/defs/phase_gate.py, switched on only here through NASCAR_DFS_TEST_PHASE_GATE_DIR); a
-run is kept queued by a tag concurrency limit of 0 on one API key's owner (added to the instance).
+(phase_gate.py: the phase_hooks resource of pipeline_defs.py, its folder given through
+NASCAR_DFS_TEST_PHASE_GATE_DIR); a run is kept queued by a tag concurrency limit of 0 on one API
+key's owner (added to the instance).
 
 The module calibrates one race once (the first request that needs the model); every other test
 reuses it. Each test has its own timeout.
@@ -34,10 +35,10 @@ from dagster._core.instance.ref import InstanceRef
 
 from api.db import create_db_engine
 from api.keys import create_key
-from nascar_dfs.defs.phase_gate import GATE_DIR_ENV
 from nascar_dfs.platform.io_manager import output_path
 
 from .conftest import REPO
+from .phase_gate import GATE_DIR_ENV
 from .servers import ApiProcess, postgres_available, postgres_instance_yaml, private_postgres, start_api
 from .servers import dagster_processes as dagster_servers
 
@@ -106,7 +107,7 @@ class Platform:
     def runs(self, request_id: str) -> list[Any]:
         return list(self.instance.get_runs(RunsFilter(tags={"nascar/request_id": request_id})))
 
-    # The phase gate (nascar_dfs/defs/phase_gate.py).
+    # The phase gate (phase_gate.py).
     def hold(self, phase: str) -> None:
         (self.gates / f"{phase}.reached").unlink(missing_ok=True)
         (self.gates / f"{phase}.hold").touch()

@@ -7,8 +7,8 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from nascar_dfs.defs import phase_gate
 from nascar_dfs.platform import science, versions
+from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
 from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
@@ -186,10 +186,11 @@ def calibrated_model(
     race_history: Any,
     fit_settings: FitSettings,
     check_settings: CheckSettings,
+    phase_hooks: PhaseHooks,
 ):
     """The race model fitted on every points race before this one; data version = model content hash."""
     race = context.partition_key
-    phase_gate.hold("calibrating")
+    phase_hooks.reached("calibrating")
     started = time.perf_counter()
     try:
         model = science.fit(race_history, race, fit_settings.options())

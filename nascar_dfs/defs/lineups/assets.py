@@ -6,9 +6,9 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs import phase_gate
 from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
 from nascar_dfs.platform import science, versions
+from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import codec_for, output_path
 from nascar_dfs.platform.materializations import latest_materialization
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
@@ -65,9 +65,10 @@ def scenario_set(
     race_history: Any,
     storage: NascarStorage,
     check_settings: CheckSettings,
+    phase_hooks: PhaseHooks,
 ):
     """Simulated races of the slate's field under the spec's views; seed from race, spec and model."""
-    phase_gate.hold("simulating")
+    phase_hooks.reached("simulating")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     field = science.slate_field(race_slate, race_history, race)
@@ -113,11 +114,12 @@ def lineups(
     scenario_set: Any,
     race_slate: Any,
     storage: NascarStorage,
+    phase_hooks: PhaseHooks,
 ):
     """The portfolio the optimizer builds on the scenario set under the spec's constraints; with a
     contest in the spec, the lineups with the best simulated ROI against the contest's field, picked
     from a larger pool of the optimizer's candidates (scenario and ownership-leverage builds)."""
-    phase_gate.hold("optimizing")
+    phase_hooks.reached("optimizing")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     scenario_version = _recorded(context.instance, SCENARIO_SET, context.partition_key, "scenario_version")
