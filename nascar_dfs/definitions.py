@@ -1,14 +1,18 @@
-"""The one Dagster code location of nascar_dfs.
+"""The one Dagster code location of nascar_dfs: the folders of `nascar_dfs/defs/`, loaded as `dg`
+loads a project (every module's assets, checks, jobs, schedules and sensors, and what a module's
+`@dg.definitions` function returns), merged with the platform's resources.
 
-Every `nascar_dfs.defs.<area>.definitions` module exposing a module-level `defs` is merged here
-(found with pkgutil, so a new area needs no edit of this file), together with the shared
-resources. Resources are built per call of `build_definitions` so tests can swap them.
+`dg.load_from_defs_folder` finds the defs folder through pyproject.toml, which an installed image
+(`pip install .`, deploy/k8s/README.md) does not carry beside the package; the component tree it
+builds is built here from the package itself, so a checkout and an image load the same thing
+(nascar_dfs_tests/test_definitions.py compares the two). Resources are merged per call of
+`build_definitions`, so tests and their code locations can replace them by key.
 """
 
-import importlib
-import pkgutil
+import functools
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -23,24 +27,13 @@ from nascar_dfs.platform.hooks import PhaseHooks  # noqa: E402
 from nascar_dfs.platform.io_manager import NascarIOManager  # noqa: E402
 from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage  # noqa: E402
 
-
-def area_modules() -> list[str]:
-    """Names of the `nascar_dfs.defs.<area>.definitions` modules that exist."""
-    names = []
-    for info in pkgutil.iter_modules(nascar_dfs.defs.__path__):
-        if info.ispkg and importlib.util.find_spec(f"nascar_dfs.defs.{info.name}.definitions"):
-            names.append(f"nascar_dfs.defs.{info.name}.definitions")
-    return sorted(names)
+PROJECT_ROOT = Path(nascar_dfs.__file__).resolve().parent.parent
 
 
-def area_definitions() -> list[dg.Definitions]:
-    found = []
-    for name in area_modules():
-        area = getattr(importlib.import_module(name), "defs", None)
-        if not isinstance(area, dg.Definitions):
-            raise TypeError(f"{name} must define a module-level `defs = dg.Definitions(...)`")
-        found.append(area)
-    return found
+@functools.cache
+def area_definitions() -> dg.Definitions:
+    """Everything under nascar_dfs/defs/ (built once per process: the modules load once anyway)."""
+    return dg.ComponentTree.from_module(defs_module=nascar_dfs.defs, project_root=PROJECT_ROOT).build_defs()
 
 
 def default_resources(storage: NascarStorage | None = None) -> dict[str, Any]:
@@ -58,7 +51,7 @@ def default_resources(storage: NascarStorage | None = None) -> dict[str, Any]:
 def build_definitions(resources: Mapping[str, Any] | None = None) -> dg.Definitions:
     """All areas merged with the platform resources (`resources` replaces defaults by key)."""
     merged = {**default_resources(resources.get("storage") if resources else None), **(resources or {})}
-    return dg.Definitions.merge(*area_definitions(), dg.Definitions(resources=merged))
+    return dg.Definitions.merge(area_definitions(), dg.Definitions(resources=merged))
 
 
 defs = build_definitions()

@@ -19,10 +19,9 @@ export PYTENSOR_FLAGS="${PYTENSOR_FLAGS:-base_compiledir=$NASCAR_DFS_CACHE_DIR/p
 export NUMBA_OPT="${NUMBA_OPT:-0}"
 
 ruff check .
-# Validation needs an instance home; a throwaway one keeps the work tree clean.
-validate_home=$(mktemp -d)
-DAGSTER_HOME=$validate_home dagster definitions validate -m nascar_dfs.definitions
-rm -rf "$validate_home"
+# The code location loads as `dg` loads the project ([tool.dg] in pyproject.toml), with no instance
+# home set, as in a fresh checkout.
+env -u DAGSTER_HOME dg check defs
 # promtool (Debian's prometheus) checks the alert rules; Debian's chromium drives the Dagster UI test.
 bash scripts/services/promtool.sh >/dev/null
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }

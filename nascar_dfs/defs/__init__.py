@@ -1,5 +1,6 @@
-"""Dagster layer of nascar_dfs: one sub-package per area, each exposing `definitions.defs`.
+"""The Dagster definitions of nascar_dfs: one folder per area (calibration, lineups, contest, graph).
 
-`nascar_dfs.definitions` merges every `nascar_dfs.defs.<area>.definitions.defs` it finds, so a new
-area only has to add its own folder.
+`nascar_dfs.definitions` loads the folder as `dg` does: every module's assets, checks, jobs,
+schedules and sensors, so a new area or module needs no registration. What the areas share lives
+in `nascar_dfs.platform`; the science they call, in `nascar_dfs.core`.
 """

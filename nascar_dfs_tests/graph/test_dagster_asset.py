@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 
 from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.definitions import defs
 from nascar_dfs.defs.graph.assets import race_graph
-from nascar_dfs.defs.graph.definitions import defs
 from nascar_dfs.defs.graph.resources import RaceGraphStore
 from nascar_dfs.graph import Neo4jRaceGraph, Neo4jSettings, TableRaceGraph
 from nascar_dfs_tests.graph.helpers import race_ids_of
@@ -35,7 +35,7 @@ def _first_races(history: RaceHistory, n: int) -> RaceHistory:
     )
 
 
-def test_area_definitions_expose_the_asset_and_the_resource() -> None:
+def test_the_code_location_exposes_the_asset_and_the_resource() -> None:
     assert dg.AssetKey("race_graph") in {a.key for a in defs.assets}
     assert isinstance(defs.resources["race_graph_store"], RaceGraphStore)
 

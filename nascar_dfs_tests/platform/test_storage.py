@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import numpy as np
 import pytest
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.runs import SqliteRunStorage
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.core.scenarios.types import ScenarioSet
@@ -115,7 +117,10 @@ def test_scenario_set_file_round_trips_every_field(tmp_path):
 def test_instance_home_is_sqlite_by_default_and_postgres_when_the_env_says_so(tmp_path):
     sqlite_home = prepare_dagster_home({}, cwd=tmp_path)
     assert sqlite_home == tmp_path / "var" / "dagster_home"
-    assert "sqlite" in (sqlite_home / "dagster.yaml").read_text()
+    # The embedded default: SQLite files under the instance folder itself.
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(sqlite_home))) as instance:
+        assert isinstance(instance.run_storage, SqliteRunStorage)
+    assert (sqlite_home / "history" / "runs.db").is_file()
 
     pg_env = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "u",
               "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_DB": "d"}  # fmt: skip

@@ -35,3 +35,8 @@ class RaceGraphStore(dg.ConfigurableResource):
 
     def health(self, timeout_s: float = 2.0) -> GraphHealth:
         return graph_health(timeout_s, self.settings())
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources={"race_graph_store": RaceGraphStore()})
