@@ -252,7 +252,7 @@ class DagsterReader:
     def _upcoming(self, instance: Any, snap: Snapshot, today: date) -> None:
         """Start of the next races without results dated today or later, and their last
         successful calibration (a past race still waiting for its results is not upcoming)."""
-        from nascar_dfs.defs.calibration.calendar import read_calendar
+        from nascar_dfs.core.data.calendar import read_calendar
         from nascar_dfs.platform.materializations import latest_materialization
 
         data_dir = self._data_dir()

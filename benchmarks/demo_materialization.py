@@ -35,9 +35,9 @@ def main() -> int:
     import dagster as dg
 
     from nascar_dfs.commands.demo import QUICK_FIT, upcoming_demo_race
+    from nascar_dfs.core.data.calendar import read_calendar
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
-    from nascar_dfs.defs.calibration.calendar import read_calendar
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import request_lineups
     from nascar_dfs.platform.resources import FitSettings, NascarData, NascarStorage

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def upcoming_demo_race(data_dir: Path) -> str:
     """The first race of the data folder without results: the one the demo slate is for."""
-    from nascar_dfs.defs.calibration.calendar import read_calendar
+    from nascar_dfs.core.data.calendar import read_calendar
 
     calendar = read_calendar(data_dir)
     upcoming = [r for r in calendar.race_ids() if r not in calendar.completed()]
@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    from nascar_dfs.core.data.calendar import read_calendar
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
-    from nascar_dfs.defs.calibration.calendar import read_calendar
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import RequestFailedError, request_lineups
     from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage

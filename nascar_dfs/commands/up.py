@@ -78,7 +78,7 @@ def _stop_all(children: dict[str, subprocess.Popen]) -> None:
 def _register_race_partitions() -> int:
     import dagster as dg
 
-    from nascar_dfs.defs.calibration.calendar import read_calendar
+    from nascar_dfs.core.data.calendar import read_calendar
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.resources import NascarData
 

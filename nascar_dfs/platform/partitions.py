@@ -2,7 +2,7 @@
 
 Dagster accepts almost any string as a dynamic partition key (`|`, `/`, 200 characters...), and
 `|` would collide with the multi-partition delimiter and `/` would nest IO-manager paths, so every
-key is validated here before anything is added to an instance.
+key is validated here before anything is added to an instance (race keys by the data's own rule).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from nascar_dfs.core import race_key
 from nascar_dfs.core.scenarios.spec import SPEC_KEY_LENGTH
 
 RACE = "race"
@@ -21,9 +22,7 @@ race_partitions = dg.DynamicPartitionsDefinition(name=RACE)
 spec_partitions = dg.DynamicPartitionsDefinition(name=SPEC)
 race_spec_partitions = dg.MultiPartitionsDefinition({RACE: race_partitions, SPEC: spec_partitions})
 
-_RACE_KEY = re.compile(r"^[a-z0-9-]+$")
 _SPEC_KEY = re.compile(rf"^[0-9a-f]{{{SPEC_KEY_LENGTH}}}$")
-_MAX_RACE_KEY = 64
 
 
 class PartitionKeyError(ValueError):
@@ -31,12 +30,11 @@ class PartitionKeyError(ValueError):
 
 
 def validate_race_key(race: str) -> str:
-    if not isinstance(race, str) or len(race) > _MAX_RACE_KEY or not _RACE_KEY.match(race):
-        raise PartitionKeyError(
-            f"invalid race key {race!r}: expected lowercase letters, digits and '-' "
-            f"(at most {_MAX_RACE_KEY} characters), e.g. '2024-cup-phoenix-2'"
-        )
-    return race
+    """The race key rule is the data's own (core/race_key.py); here it guards the partitions."""
+    try:
+        return race_key.validate_race_key(race)
+    except race_key.RaceKeyError as exc:
+        raise PartitionKeyError(str(exc)) from None
 
 
 def validate_spec_key(spec: str) -> str:

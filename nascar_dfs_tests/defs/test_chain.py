@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from nascar_dfs.commands.demo import QUICK_FIT
+from nascar_dfs.core.data.calendar import read_calendar
 from nascar_dfs.core.data.demo import DEMO_DIR
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.definitions import build_definitions
-from nascar_dfs.defs.calibration.calendar import read_calendar
 from nascar_dfs.platform.io_manager import NascarIOManager
 from nascar_dfs.platform.materializations import latest_materialization
 from nascar_dfs.platform.partitions import register_races

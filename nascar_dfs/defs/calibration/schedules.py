@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from nascar_dfs.defs.calibration.calendar import read_calendar
+from nascar_dfs.core.data.calendar import read_calendar
 from nascar_dfs.defs.calibration.jobs import calibration_job
 from nascar_dfs.platform import tags
 from nascar_dfs.platform.partitions import RACE, register_races

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from nascar_dfs.defs.calibration.calendar import read_calendar
+from nascar_dfs.core.data.calendar import read_calendar
 from nascar_dfs.defs.calibration.jobs import calibration_job
 from nascar_dfs.defs.calibration.schedules import UPCOMING_RACES
 from nascar_dfs.platform import science, tags

@@ -1,7 +1,7 @@
-"""Which races are completed and which are coming up, read cheaply from the data folder.
+"""Which races are completed and which are coming up, read cheaply from a data folder.
 
-Sensors tick every few minutes, so this reads two columns of two CSV files instead of loading
-and validating the whole history.
+The platform's sensor and schedule ask every few minutes, so this reads a few columns of two CSV
+files instead of loading and validating the whole history; every race id must be a valid race key.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nascar_dfs.platform.partitions import validate_race_key
+from nascar_dfs.core.race_key import validate_race_key
 
 
 @dataclass(frozen=True)
