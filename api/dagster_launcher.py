@@ -1,8 +1,9 @@
 """The real launcher: launches and terminates through the Dagster webserver's GraphQL API and
 reads run state, events and outputs from the Dagster instance (same DAGSTER_HOME), dagster.md §4.
 
-A lineup request is planned with the platform's shared decision function
-(`nascar_dfs.platform.plan.plan_lineup_request`): when the race's model or slate must be built
+A lineup request is planned with the platform's shared decision function, through its launch
+surface (`nascar_dfs.platform.launch`, on the asset graph the webserver serves): when the race's
+model or slate must be built
 first, a calibration run is launched and, once it succeeded, the lineup run of the race x spec
 partition; when everything is current, no run is needed and the request succeeds at once.
 Every run carries the request id as a tag, so the chain can be found again after a crash.
@@ -110,9 +111,9 @@ class DagsterLauncher:
             return self._instance
 
     def storage_root(self) -> Path:
-        from nascar_dfs.platform.storage import default_base_path
+        from nascar_dfs.platform.reads import storage_root
 
-        return default_base_path()
+        return storage_root()
 
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -175,49 +176,39 @@ class DagsterLauncher:
 
     def launch(self, request: LaunchRequest) -> str:
         from nascar_dfs.core.scenarios.spec import ConstraintSpec
-        from nascar_dfs.platform import tags as platform_tags
-        from nascar_dfs.platform.plan import plan_lineup_request
-        from nascar_dfs.platform.spec_store import save_spec
+        from nascar_dfs.platform import launch as platform
 
-        root = self.storage_root()
         spec = ConstraintSpec.model_validate_json(request.spec_json)
         if spec.key != request.spec_key:
             raise LauncherError(f"spec key mismatch {spec.key} != {request.spec_key}")
-        save_spec(root, spec)  # the file first: a spec partition never exists without its spec
+        platform.save_spec(spec)  # the file first: a spec partition never exists without its spec
         self._add_partition("race", request.race_id)
         self._add_partition("spec", request.spec_key)
-        plan = plan_lineup_request(
-            self.instance,
-            request.race_id,
-            request.spec_key,
-            scenario_ttl_hours=self.settings.dagster_scenario_ttl_hours,
-            slate_upload=root / "slates" / f"{request.race_id}.csv",
-            contest=spec.contest is not None,
-        )
-        if plan.reuses_everything:
+        graph = platform.AssetGraph.from_graphql(self._graphql(platform.ASSET_GRAPH_QUERY, {}))
+        plan = platform.plan_launch(self.instance, graph, request.race_id, spec)
+        if plan.first is None:
             return f"{REUSED_PREFIX}{plan.partition}"
-        step = plan.steps[0]
-        if step.kind == platform_tags.CALIBRATION:
+        step = plan.first
+        if step.kind == platform.CALIBRATION:
             # Model or slate first; the lineup run follows once it succeeded (see run_status).
             tags = {
-                **platform_tags.run_tags(step.kind, "request", request.race_id),
+                **step.tags,
                 **{k: v for k, v in request.tags().items() if k.startswith("nascar/")},
-                "nascar/kind": platform_tags.CALIBRATION,
-                "dagster/partition": request.race_id,
+                "nascar/kind": platform.CALIBRATION,
                 "nascar/spec": request.spec_key,
             }
         else:
-            tags = {**platform_tags.run_tags(step.kind, "request", request.race_id), **request.tags()}
+            tags = {**step.tags, **request.tags()}
         tags[STEP_TAG] = step.kind
         return self._launch_run(step.job, step.assets, tags)
 
     def launch_calibration(self, race_id: str, owner: str) -> str:
-        from nascar_dfs.platform import tags as platform_tags
+        from nascar_dfs.platform import launch as platform
 
         self._add_partition("race", race_id)
         tags = {
-            **platform_tags.run_tags(platform_tags.CALIBRATION, "request", race_id),
-            "dagster/partition": race_id,
+            **platform.run_tags(platform.CALIBRATION, "request", race_id),
+            **platform.partition_tags(race_id),
             "nascar/owner": owner,
         }
         return self._launch_run(self.settings.dagster_calibration_job, (), tags)
@@ -275,14 +266,13 @@ class DagsterLauncher:
         return attempts
 
     def results(self, run_id: str) -> RunResults:
-        from nascar_dfs.platform.io_manager import codec_for, output_path
+        from nascar_dfs.platform import reads
 
         partition = self._partition_of(run_id)
         race, spec = partition.split("|")
-        root = self.storage_root()
-        portfolio = codec_for("lineups").read(output_path(root, "lineups", [race, spec]))
-        csv_text = codec_for("dk_upload_csv").read(output_path(root, "dk_upload_csv", [race, spec]))
-        salaries = self._salaries(root, race)
+        portfolio = reads.stored_lineups(race, spec)
+        csv_text = reads.stored_upload_csv(race, spec)
+        salaries = self._salaries(race)
         lineups = [
             [
                 {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
@@ -290,21 +280,16 @@ class DagsterLauncher:
             ]
             for lu in portfolio.lineups
         ]
-        return RunResults(
-            lineups=lineups, upload_csv=csv_text, contest=self._contest_report(root, race, spec)
-        )
+        return RunResults(lineups=lineups, upload_csv=csv_text, contest=self._contest_report(race, spec))
 
-    def _contest_report(self, root: Path, race: str, spec_key: str) -> dict[str, Any] | None:
+    def _contest_report(self, race: str, spec_key: str) -> dict[str, Any] | None:
         """The contest report the run wrote, when the spec names a contest (never computed here)."""
-        from nascar_dfs.platform.io_manager import codec_for, output_path
-        from nascar_dfs.platform.spec_store import load_spec
+        from nascar_dfs.platform import reads
 
-        if load_spec(root, spec_key).contest is None:
-            return None
-        path = output_path(root, "contest_report", [race, spec_key])
-        if not path.exists():
-            raise LauncherError(f"the contest report of {race}|{spec_key} is missing at {path}")
-        return codec_for("contest_report").read(path)
+        try:
+            return reads.stored_contest_report(race, spec_key)
+        except FileNotFoundError as exc:
+            raise LauncherError(str(exc)) from exc
 
     def run_metrics(self, run_id: str) -> RunMetrics | None:
         """Rejection figures of the scenario set and CRPS of the model built by this request's runs."""
@@ -395,15 +380,14 @@ class DagsterLauncher:
             http_request_id=tags.get("nascar/http_request_id"),
             max_runtime_s=self.settings.run_max_runtime_s,
         )
-        from nascar_dfs.defs.lineups.jobs import LINEUP_JOB
-        from nascar_dfs.platform import tags as platform_tags
+        from nascar_dfs.platform import launch as platform
 
         run_tags = {
-            **platform_tags.run_tags(platform_tags.LINEUPS, "request", request.race_id),
+            **platform.run_tags(platform.LINEUPS, "request", request.race_id),
             **request.tags(),
             STEP_TAG: "lineups",
         }
-        return self._launch_run(LINEUP_JOB, (), run_tags)
+        return self._launch_run(platform.LINEUP_JOB, (), run_tags)
 
     def _chain(self, run_id: str) -> list[str]:
         import dagster as dg
@@ -457,15 +441,11 @@ class DagsterLauncher:
             return reason
         return records[-1].event_log_entry.message if records else None
 
-    def _salaries(self, root: Path, race: str) -> dict[int, int]:
-        from nascar_dfs.platform.io_manager import codec_for, output_path
+    def _salaries(self, race: str) -> dict[int, int]:
+        from nascar_dfs.platform import reads
 
-        path = output_path(root, "race_slate", [race])
-        if not path.exists():
-            return {}
         try:
-            players = codec_for("race_slate").read(path).players
-            return dict(zip(players["dk_id"].astype(int), players["salary"].astype(int), strict=True))
+            return reads.slate_salaries(race)
         except Exception:  # salaries are a courtesy in the JSON; the CSV is the deliverable
             log.warning("could not read the slate of %s for salaries", race)
             return {}

@@ -252,13 +252,12 @@ class DagsterReader:
     def _upcoming(self, instance: Any, snap: Snapshot, today: date) -> None:
         """Start of the next races without results dated today or later, and their last
         successful calibration (a past race still waiting for its results is not upcoming)."""
-        from nascar_dfs.core.data.calendar import read_calendar
-        from nascar_dfs.platform.materializations import latest_materialization
+        from nascar_dfs.platform.reads import last_calibrated_at, race_calendar
 
         data_dir = self._data_dir()
         if data_dir is None:
             return
-        races = read_calendar(data_dir).races
+        races = race_calendar(data_dir).races
         dated = races["race_date"].fillna("").astype(str)
         upcoming = races[~races["completed"] & (dated >= today.isoformat())].head(UPCOMING_RACES)
         for race, day in zip(upcoming["race_id"], upcoming["race_date"], strict=True):
@@ -266,9 +265,9 @@ class DagsterReader:
             start = date.fromisoformat(str(day))
             snap.race_start[race] = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
             if race not in snap.last_success:
-                latest = latest_materialization(instance, "calibrated_model", race)
+                latest = last_calibrated_at(instance, race)
                 if latest is not None:
-                    snap.last_success[race] = float(latest.timestamp)
+                    snap.last_success[race] = latest
 
 
 class CachedSnapshot:

@@ -52,11 +52,11 @@ class LaunchRequest:
     max_runtime_s: int
 
     def tags(self) -> dict[str, str]:
-        """Run tags: all three partition tags (dagster.md §1) plus the request's identity."""
+        """Run tags: the race x spec partition tags plus the request's identity."""
+        from nascar_dfs.platform.launch import partition_tags
+
         tags = {
-            "dagster/partition": f"{self.race_id}|{self.spec_key}",
-            "dagster/partition/race": self.race_id,
-            "dagster/partition/spec": self.spec_key,
+            **partition_tags(self.race_id, self.spec_key),
             "nascar/request_id": self.request_id,
             "nascar/owner": self.owner,
             "nascar/kind": "lineups",

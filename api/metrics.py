@@ -182,10 +182,10 @@ def _data_dir(configured: Path | None) -> Callable[[], Path | None]:
     def find() -> Path | None:
         if configured is not None:
             return configured
-        from nascar_dfs.platform.resources import NascarData
+        from nascar_dfs.platform.reads import data_dir
 
         try:
-            return NascarData().root()
+            return data_dir()
         except FileNotFoundError:
             return None
 

@@ -5,8 +5,6 @@ storage; nothing is launched). Runs in the request thread: one unconstrained pre
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Any
 
 from api.context import AppContext
 from api.problems import ProblemError
@@ -16,23 +14,13 @@ log = logging.getLogger("api.preview")
 PREVIEW_SEED = 0  # fixed: the same spec previews to the same estimate
 
 
-def _stored(root: Path, asset: str, parts: list[str]) -> Any:
-    from nascar_dfs.platform.io_manager import codec_for, output_path
-
-    path = output_path(root, asset, parts)
-    if not path.exists():
-        return None
-    return codec_for(asset).read(path)
-
-
 def estimate_acceptance(ctx: AppContext, race_id: str, spec: ConstraintSpec) -> float:
     if not spec.views:
         return 1.0  # no scenario condition: every simulated race is kept
     try:
         from nascar_dfs.core.scenarios.dominance import DominanceParams
         from nascar_dfs.core.scenarios.kernel import preview_acceptance
-        from nascar_dfs.platform.science import slate_field
-        from nascar_dfs.platform.storage import default_base_path
+        from nascar_dfs.platform.reads import preview_inputs
     except ImportError as exc:
         raise ProblemError(
             503,
@@ -40,21 +28,17 @@ def estimate_acceptance(ctx: AppContext, race_id: str, spec: ConstraintSpec) -> 
             "the scenario preview is unavailable in this build",
             headers={"Retry-After": "60"},
         ) from exc
-    root = default_base_path()
-    model = _stored(root, "calibrated_model", [race_id])
-    slate = _stored(root, "race_slate", [race_id])
-    history = _stored(root, "race_history", [])
-    if model is None or slate is None or history is None:
+    inputs = preview_inputs(race_id)
+    if inputs is None:
         raise ProblemError(
             409,
             "model-not-calibrated",
             f"race {race_id} has no calibrated model and slate yet; ask an admin to recalibrate it",
         )
-    field = slate_field(slate, history, race_id)
-    params = model.field_params(field, seed=PREVIEW_SEED)
-    dominance = DominanceParams.from_dict(model.dominance)
+    params = inputs.model.field_params(inputs.field, seed=PREVIEW_SEED)
+    dominance = DominanceParams.from_dict(inputs.model.dominance)
     try:
-        acceptance = preview_acceptance(params, field, dominance, spec.views, seed=PREVIEW_SEED)
+        acceptance = preview_acceptance(params, inputs.field, dominance, spec.views, seed=PREVIEW_SEED)
     except ValueError as exc:  # e.g. a view naming a driver who is not in the field
         raise ProblemError(
             422,

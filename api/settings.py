@@ -65,7 +65,6 @@ class Settings(BaseSettings):
     dagster_lineup_job: str = "lineup_job"
     dagster_calibration_job: str = "calibration_job"
     dagster_timeout_s: float = Field(10.0, gt=0)
-    dagster_scenario_ttl_hours: float = Field(24.0, gt=0)
 
     # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").
     webhook_secret: str | None = Field(None, description="whsec_<base64>; webhooks disabled when unset")

@@ -15,9 +15,9 @@ def slate_path(ctx: AppContext, race_id: str) -> Path:
     """Where the platform's race_slate asset reads it: <storage>/slates/<race>.csv."""
     if ctx.settings.slate_dir is not None:
         return ctx.settings.slate_dir / f"{race_id}.csv"
-    from nascar_dfs.platform.storage import default_base_path
+    from nascar_dfs.platform.reads import slate_upload_path
 
-    return default_base_path() / "slates" / f"{race_id}.csv"
+    return slate_upload_path(race_id)
 
 
 def _reader():  # type: ignore[no-untyped-def]

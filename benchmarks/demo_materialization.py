@@ -51,14 +51,10 @@ def main() -> int:
     with dg.DagsterInstance.get() as instance:
         register_races(instance, read_calendar(data_dir).race_ids())
         started = time.perf_counter()
-        _, results = request_lineups(
-            defs, instance, race, spec, storage_root=storage, scenario_ttl_hours=24, reason="demo"
-        )
+        _, results = request_lineups(defs, instance, race, spec, storage_root=storage, reason="demo")
         first = time.perf_counter() - started
         started = time.perf_counter()
-        again, _ = request_lineups(
-            defs, instance, race, spec, storage_root=storage, scenario_ttl_hours=24, reason="demo"
-        )
+        again, _ = request_lineups(defs, instance, race, spec, storage_root=storage, reason="demo")
         second = time.perf_counter() - started
     fit = "quick (2 x 200 draws)" if args.quick else "default FitConfig"
     print(f"race {race}, {spec.lineups} lineups, {spec.scenarios} scenarios, fit: {fit}")

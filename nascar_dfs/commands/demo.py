@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.core.data.calendar import read_calendar
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.definitions import build_definitions
+    from nascar_dfs.platform.io_manager import output_path
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import RequestFailedError, request_lineups
-    from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+    from nascar_dfs.platform.resources import FitSettings, NascarData, NascarStorage
 
     try:
         contest = None
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
             plan, results = request_lineups(
                 defs, instance, race, spec,
                 storage_root=storage.root(),
-                scenario_ttl_hours=CheckSettings().scenario_ttl_hours,
                 reason="demo",
             )  # fmt: skip
         except (RequestFailedError, KeyError, ValueError) as exc:
@@ -93,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"run {result.run_id} ({result.step.job}, partition {result.step.partition})")
         for asset, seconds in result.seconds_per_asset.items():
             print(f"  {asset:<22} {seconds:8.2f} s   ({plan.reasons.get(asset, 'dependency of the run')})")
-    upload = storage.root() / "dk_upload_csv" / race / f"{spec.key}.csv"
+    upload = output_path(storage.root(), "dk_upload_csv", [race, spec.key])
     print(f"total {time.perf_counter() - started:.1f} s")
     print(f"DraftKings upload CSV: {upload}")
     if spec.contest is not None:
-        _print_contest(storage.root() / "contest_report" / race / f"{spec.key}.json")
+        _print_contest(output_path(storage.root(), "contest_report", [race, spec.key]))
     return 0
 
 

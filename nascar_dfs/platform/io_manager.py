@@ -18,6 +18,7 @@ from nascar_dfs.platform.codecs import (
     TextCodec,
 )
 from nascar_dfs.platform.resources import NascarStorage
+from nascar_dfs.platform.storage import asset_path
 
 CODECS: dict[str, Codec] = {
     "calibrated_model": ModelCodec(),
@@ -48,10 +49,13 @@ def partition_parts(context: dg.OutputContext | dg.InputContext) -> list[str]:
 
 
 def output_path(base: Path, asset_name: str, parts: list[str]) -> Path:
-    suffix = codec_for(asset_name).suffix
-    if not parts:
-        return base / f"{asset_name}{suffix}"
-    return base.joinpath(asset_name, *parts[:-1], f"{parts[-1]}{suffix}")
+    return asset_path(base, asset_name, parts, codec_for(asset_name).suffix)
+
+
+def read_output(base: Path, asset_name: str, parts: list[str]) -> Any | None:
+    """An asset partition's output as the IO manager wrote it; None when it was never stored."""
+    path = output_path(base, asset_name, parts)
+    return codec_for(asset_name).read(path) if path.exists() else None
 
 
 class NascarIOManager(dg.ConfigurableIOManager):

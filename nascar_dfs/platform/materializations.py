@@ -1,4 +1,5 @@
-"""Reading what the instance knows about an asset partition: its latest materialization."""
+"""Reading what the instance knows about an asset partition: its latest materialization, and the
+upstream identities (model_version, slate_version, scenario_version, ...) recorded with it."""
 
 from __future__ import annotations
 
@@ -72,3 +73,18 @@ def all_materializations(instance: dg.DagsterInstance, asset: str, limit: int = 
     result = instance.fetch_materializations(dg.AssetKey(asset), limit=limit, ascending=True)
     found = (_materialized(asset, record) for record in result.records)
     return [m for m in found if m is not None]
+
+
+def recorded(instance: dg.DagsterInstance, asset: str, partition: str | None, key: str) -> str | None:
+    """The identity `key` recorded with the partition's latest materialization, as a string; None when
+    the partition was never materialized or did not record it."""
+    record = latest_materialization(instance, asset, partition)
+    return None if record is None or record.value(key) is None else str(record.value(key))
+
+
+def require_recorded(instance: dg.DagsterInstance, asset: str, partition: str, key: str) -> str:
+    """`recorded`, for an asset that cannot be built without it: a run failure names what is missing."""
+    value = recorded(instance, asset, partition, key)
+    if value is None:
+        raise dg.Failure(f"{asset} {partition} has no recorded {key}: materialize it first")
+    return value

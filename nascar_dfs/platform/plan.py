@@ -10,37 +10,30 @@ scenario_version, lineups_version), so the decision needs only the instance, nev
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.defs.calibration.jobs import CALIBRATION_JOB
-from nascar_dfs.defs.lineups.jobs import LINEUP_JOB
 from nascar_dfs.platform import tags, versions
-from nascar_dfs.platform.materializations import Materialized, latest_materialization
+from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
+from nascar_dfs.platform.materializations import Materialized, latest_materialization, recorded
 from nascar_dfs.platform.partitions import (
     RACE,
-    SPEC,
     race_spec_key,
     register_races,
     validate_race_key,
     validate_spec_key,
 )
+from nascar_dfs.platform.resources import scenario_ttl_hours as configured_ttl_hours
 from nascar_dfs.platform.spec_store import register_spec_partition
+from nascar_dfs.platform.storage import slate_upload_path
 
-CODE_VERSIONS = {
-    "race_history": versions.RACE_HISTORY_CODE,
-    "race_slate": versions.RACE_SLATE_CODE,
-    "calibrated_model": versions.CALIBRATED_MODEL_CODE,
-    "scenario_set": versions.SCENARIO_SET_CODE,
-    "lineups": versions.LINEUPS_CODE,
-    "dk_upload_csv": versions.DK_UPLOAD_CODE,
-    "ownership_projection": versions.OWNERSHIP_CODE,
-    "contest_field": versions.CONTEST_FIELD_CODE,
-    "contest_report": versions.CONTEST_REPORT_CODE,
-}
+# Built for race x spec only when the spec names a contest (defs/contest).
+CONTEST_ASSETS = frozenset({"ownership_projection", "contest_field", "contest_report"})
 
 
 class UnknownRaceError(KeyError):
@@ -53,6 +46,90 @@ class RequestFailedError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class AssetGraph:
+    """What the plan knows of the definitions: each asset's parents and code version, and which
+    assets each job builds (upstream first). Read from the definitions themselves, in this process
+    (`from_definitions`) or from the webserver that serves them (`from_graphql`, ASSET_GRAPH_QUERY),
+    never kept by hand beside them."""
+
+    parents: Mapping[str, frozenset[str]]
+    code_versions: Mapping[str, str | None]
+    job_assets: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def build(
+        cls,
+        parents: Mapping[str, Iterable[str]],
+        code_versions: Mapping[str, str | None],
+        jobs: Mapping[str, Iterable[str]],
+    ) -> AssetGraph:
+        frozen = {asset: frozenset(ups) for asset, ups in parents.items()}
+        order = _upstream_first(frozen)
+        job_assets = {
+            job: tuple(a for a in order if a in set(assets))
+            for job, assets in jobs.items()
+            if not job.startswith("__")  # Dagster's implicit asset job
+        }
+        return cls(frozen, dict(code_versions), job_assets)
+
+    @classmethod
+    def from_definitions(cls, defs: dg.Definitions) -> AssetGraph:
+        graph = defs.resolve_asset_graph()
+        nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
+        return cls.build(
+            {n.key.to_user_string(): [p.to_user_string() for p in n.parent_keys] for n in nodes},
+            {n.key.to_user_string(): n.code_version for n in nodes},
+            {
+                job.name: [k.to_user_string() for k in job.asset_layer.selected_asset_keys]
+                for job in defs.resolve_all_job_defs()
+            },
+        )
+
+    @classmethod
+    def from_graphql(cls, data: Mapping[str, Any]) -> AssetGraph:
+        """From the webserver's answer to ASSET_GRAPH_QUERY (its `data` member)."""
+        parents: dict[str, list[str]] = {}
+        code_versions: dict[str, str | None] = {}
+        jobs: dict[str, list[str]] = {}
+        for node in data["assetNodes"]:
+            name = "/".join(node["assetKey"]["path"])
+            parents[name] = ["/".join(d["path"]) for d in node["dependencyKeys"]]
+            code_versions[name] = node["opVersion"]
+            for job in node["jobNames"]:
+                jobs.setdefault(job, []).append(name)
+        return cls.build(parents, code_versions, jobs)
+
+    def descendants_in(self, job: str, asset: str) -> list[str]:
+        """The assets of `job` downstream of `asset`, upstream first."""
+        below: set[str] = set()
+        for candidate in self.job_assets[job]:
+            if self.parents[candidate] & (below | {asset}):
+                below.add(candidate)
+        return [a for a in self.job_assets[job] if a in below]
+
+
+ASSET_GRAPH_QUERY = """
+query AssetGraph {
+  assetNodes { assetKey { path } dependencyKeys { path } opVersion jobNames }
+}"""
+
+
+def _upstream_first(parents: Mapping[str, frozenset[str]]) -> list[str]:
+    """Every asset after its parents; assets of one depth in name order, so the order is stable."""
+    depth: dict[str, int] = {}
+
+    def depth_of(asset: str, seen: frozenset[str] = frozenset()) -> int:
+        if asset not in depth:
+            if asset in seen:
+                raise ValueError(f"the asset graph has a cycle through {asset}")
+            ups = parents.get(asset, frozenset())
+            depth[asset] = 1 + max((depth_of(p, seen | {asset}) for p in ups), default=-1)
+        return depth[asset]
+
+    return sorted(parents, key=lambda a: (depth_of(a), a))
+
+
+@dataclass(frozen=True)
 class Step:
     """One run: these assets of this job, for this partition."""
 
@@ -60,17 +137,13 @@ class Step:
     partition: str
     assets: tuple[str, ...]
 
-    def launch_tags(self) -> dict[str, str]:
-        """Partition tags a launch from outside needs (all three for race x spec, dagster.md §1)."""
-        out = {"dagster/partition": self.partition}
-        if "|" in self.partition:
-            race, spec = self.partition.split("|")
-            out.update({f"dagster/partition/{RACE}": race, f"dagster/partition/{SPEC}": spec})
-        return out
-
     @property
     def kind(self) -> str:
         return tags.CALIBRATION if self.job == CALIBRATION_JOB else tags.LINEUPS
+
+    def run_tags(self, reason: str, race: str) -> dict[str, str]:
+        """What the run is (kind, reason, race, runtime cap) and which partition it builds."""
+        return {**tags.run_tags(self.kind, reason, race), **tags.partition_tags(*self.partition.split("|"))}
 
 
 @dataclass(frozen=True)
@@ -91,6 +164,7 @@ class LineupPlan:
 
 
 def _stale_reason(
+    graph: AssetGraph,
     record: Materialized | None,
     asset: str,
     upstream: dict[str, str | None],
@@ -106,31 +180,15 @@ def _stale_reason(
         return "never materialized"
     if _file_missing(record, root):
         return f"stored file {record.value('path')} is missing"
-    if record.code_version != CODE_VERSIONS[asset]:
-        return f"code version {record.code_version} -> {CODE_VERSIONS[asset]}"
+    if record.code_version != graph.code_versions[asset]:
+        return f"code version {record.code_version} -> {graph.code_versions[asset]}"
     for parent in rebuilt:
-        if parent in _PARENTS[asset]:
+        if parent in graph.parents[asset]:
             return f"{parent} is rebuilt"
     for key, current in upstream.items():
         if current is not None and record.value(key) != current:
             return f"{key} changed ({record.value(key)} -> {current})"
     return None
-
-
-_PARENTS = {
-    "race_history": (),
-    "race_slate": ("race_history",),
-    "calibrated_model": ("race_history",),
-    "scenario_set": ("calibrated_model", "race_slate"),
-    "lineups": ("scenario_set", "race_slate", "contest_field"),
-    "dk_upload_csv": ("lineups",),
-    "ownership_projection": ("scenario_set", "race_slate"),
-    "contest_field": ("ownership_projection",),
-    "contest_report": ("lineups", "contest_field", "scenario_set"),
-}
-# Built for race x spec, in this order, when the spec has a contest (defs/contest).
-_LINEUP_ASSETS = ("scenario_set", "ownership_projection", "contest_field", "lineups", "contest_report",
-                  "dk_upload_csv")  # fmt: skip
 
 
 def _file_missing(record: Materialized, root: Path | None) -> bool:
@@ -143,19 +201,15 @@ def _file_missing(record: Materialized, root: Path | None) -> bool:
     return not stored.exists() or (root is not None and not stored.resolve().is_relative_to(root.resolve()))
 
 
-def _value(record: Materialized | None, key: str) -> str | None:
-    return None if record is None or record.value(key) is None else str(record.value(key))
-
-
 def _slate_reason(
-    instance: dg.DagsterInstance, race: str, upload: Path | None, root: Path | None
+    graph: AssetGraph, instance: dg.DagsterInstance, race: str, upload: Path | None, root: Path | None
 ) -> str | None:
     record = latest_materialization(instance, "race_slate", race)
     if record is None:
         return "never materialized"
     if _file_missing(record, root):
         return "stored file is missing"
-    if record.code_version != CODE_VERSIONS["race_slate"]:
+    if record.code_version != graph.code_versions["race_slate"]:
         return "code version changed"
     if upload is not None and upload.exists():
         current = versions.digest(upload.read_bytes().hex())
@@ -169,7 +223,8 @@ def plan_lineup_request(
     race: str,
     spec_key: str,
     *,
-    scenario_ttl_hours: float,
+    graph: AssetGraph,
+    scenario_ttl_hours: float | None = None,
     slate_upload: Path | None = None,
     storage_root: Path | None = None,
     now: float | None = None,
@@ -177,14 +232,16 @@ def plan_lineup_request(
 ) -> LineupPlan:
     """What to materialize so that race x spec has current lineups (read-only: adds nothing).
 
-    With `storage_root`, an output whose recorded file is not under it counts as missing. With
-    `contest` (the spec names one) the ownership projection, the contest field and the contest
-    report are part of the plan, and the lineups depend on the field.
+    The TTL defaults to the configured one (resources.scenario_ttl_hours). With `storage_root`, an
+    output whose recorded file is not under it counts as missing. With `contest` (the spec names
+    one) the ownership projection, the contest field and the contest report are part of the plan,
+    and the lineups depend on the field.
     """
     validate_race_key(race)
     validate_spec_key(spec_key)
     if not instance.has_dynamic_partition(RACE, race):
         raise UnknownRaceError(f"race {race} is not a registered race partition")
+    ttl_hours = configured_ttl_hours() if scenario_ttl_hours is None else scenario_ttl_hours
     partition = str(race_spec_key(race, spec_key))
     now = time.time() if now is None else now
     rebuilt: dict[str, str] = {}
@@ -194,58 +251,71 @@ def plan_lineup_request(
     history = latest_materialization(instance, "race_history")
     if history is None or _file_missing(history, storage_root):
         rebuilt["race_history"] = "never materialized" if history is None else "stored file is missing"
-    reason = _slate_reason(instance, race, slate_upload, storage_root)
+    reason = _slate_reason(graph, instance, race, slate_upload, storage_root)
     if reason:
         rebuilt["race_slate"] = reason
     model = latest_materialization(instance, "calibrated_model", race)
-    reason = _stale_reason(model, "calibrated_model", {}, {}, storage_root)
+    reason = _stale_reason(graph, model, "calibrated_model", {}, {}, storage_root)
     if reason:
         rebuilt["calibrated_model"] = reason
 
-    slate = latest_materialization(instance, "race_slate", race)
+    def identity(asset: str, partition_key: str, key: str) -> str | None:
+        return recorded(instance, asset, partition_key, key)
+
     scenarios = latest_materialization(instance, "scenario_set", partition)
     reason = _stale_reason(
+        graph,
         scenarios,
         "scenario_set",
-        {"model_version": _value(model, "model_version"), "slate_version": _value(slate, "slate_version")},
+        {
+            "model_version": identity("calibrated_model", race, "model_version"),
+            "slate_version": identity("race_slate", race, "slate_version"),
+        },
         rebuilt,
         storage_root,
     )
-    if reason is None and scenarios is not None and now - scenarios.timestamp > scenario_ttl_hours * 3600:
-        reason = f"older than the {scenario_ttl_hours:g} h TTL"
+    if reason is None and scenarios is not None and now - scenarios.timestamp > ttl_hours * 3600:
+        reason = f"older than the {ttl_hours:g} h TTL"
     if reason:
         rebuilt["scenario_set"] = reason
 
-    def planned(asset: str, upstream: dict[str, str | None]) -> Materialized | None:
+    def planned(asset: str, upstream: dict[str, str | None]) -> None:
         record = latest_materialization(instance, asset, partition)
-        reason = _stale_reason(record, asset, upstream, rebuilt, storage_root)
+        reason = _stale_reason(graph, record, asset, upstream, rebuilt, storage_root)
         if reason:
             rebuilt[asset] = reason
-        return record
 
-    field = None
     if contest:
-        scenario_version = _value(scenarios, "scenario_version")
-        ownership = planned("ownership_projection", {"scenario_version": scenario_version})
-        field = planned("contest_field", {"ownership_version": _value(ownership, "ownership_version")})
-    built = planned(
+        planned(
+            "ownership_projection",
+            {"scenario_version": identity("scenario_set", partition, "scenario_version")},
+        )
+        planned(
+            "contest_field",
+            {"ownership_version": identity("ownership_projection", partition, "ownership_version")},
+        )
+    planned(
         "lineups",
         {
-            "scenario_version": _value(scenarios, "scenario_version"),
-            "field_version": _value(field, "field_version") if contest else None,
+            "scenario_version": identity("scenario_set", partition, "scenario_version"),
+            "field_version": identity("contest_field", partition, "field_version") if contest else None,
         },
     )
+    lineups_version = identity("lineups", partition, "lineups_version")
     if contest:
-        planned("contest_report", {"lineups_version": _value(built, "lineups_version")})
-    planned("dk_upload_csv", {"lineups_version": _value(built, "lineups_version")})
-    return LineupPlan(race, spec_key, partition, _steps(race, partition, rebuilt), rebuilt)
+        planned("contest_report", {"lineups_version": lineups_version})
+    planned("dk_upload_csv", {"lineups_version": lineups_version})
+    return LineupPlan(race, spec_key, partition, _steps(graph, race, partition, rebuilt), rebuilt)
 
 
-def _steps(race: str, partition: str, rebuilt: dict[str, str]) -> tuple[Step, ...]:
-    calibration = [a for a in ("race_history", "race_slate", "calibrated_model") if a in rebuilt]
+def _steps(graph: AssetGraph, race: str, partition: str, rebuilt: dict[str, str]) -> tuple[Step, ...]:
+    calibration = [a for a in graph.job_assets[CALIBRATION_JOB] if a in rebuilt]
     if "calibrated_model" in rebuilt:
-        calibration.append("calibration_history")
-    lineup = [a for a in _LINEUP_ASSETS if a in rebuilt]
+        # What summarizes the models (calibration_history) follows a new one in the same run.
+        calibration += [
+            a for a in graph.descendants_in(CALIBRATION_JOB, "calibrated_model") if a not in rebuilt
+        ]
+    lineup = [a for a in graph.job_assets[LINEUP_JOB] if a in rebuilt]
     steps = []
     if calibration:
         steps.append(Step(CALIBRATION_JOB, race, tuple(calibration)))
@@ -321,7 +391,7 @@ def request_lineups(
     spec: ConstraintSpec,
     *,
     storage_root: Path,
-    scenario_ttl_hours: float,
+    scenario_ttl_hours: float | None = None,
     reason: str = "request",
     register_race: bool = False,
 ) -> tuple[LineupPlan, list[StepResult]]:
@@ -333,8 +403,9 @@ def request_lineups(
         instance,
         race,
         spec_key,
+        graph=AssetGraph.from_definitions(defs),
         scenario_ttl_hours=scenario_ttl_hours,
-        slate_upload=storage_root / "slates" / f"{race}.csv",
+        slate_upload=slate_upload_path(storage_root, race),
         storage_root=storage_root,
         contest=spec.contest is not None,
     )

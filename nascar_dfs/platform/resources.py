@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import typing
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from nascar_dfs.platform import science
-from nascar_dfs.platform.storage import resolve_base_path
+from nascar_dfs.platform.storage import resolve_base_path, slate_upload_path
 
 DATA_DIR_ENV = "NASCAR_DFS_DATA_DIR"
+SCENARIO_TTL_ENV = "NASCAR_DFS_SCENARIO_TTL_HOURS"
+DEFAULT_SCENARIO_TTL_HOURS = 24.0
 DATA_FILES = ("races.csv", "cup_results.csv", "loop_data.csv", "tracks.csv", "track_configurations.csv")
 
 
@@ -52,33 +56,50 @@ class NascarStorage(dg.ConfigurableResource):
         return resolve_base_path(self.base_path)
 
     def slate_upload(self, race: str) -> Path:
-        return self.root() / "slates" / f"{race}.csv"
+        return slate_upload_path(self.root(), race)
 
 
-class FitSettings(dg.ConfigurableResource):
-    """Options forwarded to FitConfig; unset ones keep the model's defaults.
+def _fit_config_settings() -> dict[str, type]:
+    """FitConfig's scalar fields (sampler, chain length, window, diagnostics thresholds) and their
+    types; its priors are part of the model, not a setting of a deployment."""
+    from nascar_dfs.core.model.fit import FitConfig  # plain Python: PyMC is imported only by a fit
 
-    Tests and the demo set a short chain here instead of touching the model's defaults.
-    """
+    hints = typing.get_type_hints(FitConfig)
+    found: dict[str, type] = {}
+    for spec in dataclasses.fields(FitConfig):
+        kind = hints[spec.name]
+        if typing.get_origin(kind) is typing.Literal:  # sampler: FitConfig itself checks the value
+            kind = type(typing.get_args(kind)[0])
+        if kind in (bool, int, float, str):
+            found[spec.name] = kind
+    return found
 
-    chains: int | None = None
-    tune: int | None = None
-    draws: int | None = None
-    seed: int | None = None
-    cores: int | None = None
-    window_seasons: float | None = None
-    half_life_seasons: float | None = None
-    max_divergences: int | None = None
-    max_rhat: float | None = None
-    min_ess_bulk: float | None = None
-    sampler: str | None = None
 
+class _FitOverrides(dg.ConfigurableResource):
     def options(self) -> dict[str, Any]:
+        """The settings that were set, as FitConfig keyword arguments."""
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+# One optional field per FitConfig setting, derived from FitConfig itself, so a new setting of the
+# model is configurable here (and in the UI's launchpad) without a second edit.
+_FIT_FIELDS = _fit_config_settings()
+FitSettings = type(
+    "FitSettings",
+    (_FitOverrides,),
+    {
+        "__module__": __name__,
+        "__qualname__": "FitSettings",
+        "__doc__": "FitConfig overrides; unset ones keep the model's defaults. Tests and the demo set a "
+        "short chain here instead of touching the model's defaults.",
+        "__annotations__": {name: kind | None for name, kind in _FIT_FIELDS.items()},
+        **dict.fromkeys(_FIT_FIELDS),
+    },
+)
+
+
 class CheckSettings(dg.ConfigurableResource):
-    """Thresholds of the asset checks and the reuse window of scenario sets."""
+    """Thresholds of the asset checks."""
 
     rejection_warn: float = 0.20
     rejection_error: float = 0.50
@@ -88,7 +109,23 @@ class CheckSettings(dg.ConfigurableResource):
     crps_drift_sigmas: float = 3.0
     crps_drift_min_history: int = 3
     model_max_age_days: float = 7.0
-    scenario_ttl_hours: float = 24.0
     # Largest gap between a simulated contest field's ownership and the projection (fractions); a
     # driver may also stray by 4 binomial standard errors of the field's size (sampling noise).
     ownership_tolerance: float = 0.03
+
+
+def scenario_ttl_hours(env: typing.Mapping[str, str] | None = None) -> float:
+    """How long a scenario set is reused by lineup requests: $NASCAR_DFS_SCENARIO_TTL_HOURS, else 24 h.
+
+    The one setting of it: the CLI, the benchmarks and the API plan with this value.
+    """
+    raw = (os.environ if env is None else env).get(SCENARIO_TTL_ENV, "")
+    if not raw:
+        return DEFAULT_SCENARIO_TTL_HOURS
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not hours > 0:
+        raise ValueError(f"{SCENARIO_TTL_ENV}={raw!r}: expected a number of hours above 0")
+    return hours

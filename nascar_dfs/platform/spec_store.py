@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.platform import storage
 from nascar_dfs.platform.partitions import register_spec, validate_spec_key
 from nascar_dfs.platform.storage import atomic_write_text
 
@@ -24,7 +25,7 @@ class UnknownSpecError(KeyError):
 
 
 def spec_path(base: Path, spec_key: str) -> Path:
-    return base / "specs" / f"{validate_spec_key(spec_key)}.json"
+    return storage.spec_path(base, validate_spec_key(spec_key))
 
 
 def save_spec(base: Path, spec: ConstraintSpec) -> str:

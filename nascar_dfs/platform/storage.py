@@ -1,4 +1,5 @@
-"""Where the platform keeps files: one base folder shared by every process of a deployment.
+"""Where the platform keeps files: one base folder shared by every process of a deployment, and
+the one place its layout is spelled out (every path below is built here).
 
 Layout under the base path:
   <asset>.<ext>                      unpartitioned outputs
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 STORAGE_ENV = "NASCAR_DFS_STORAGE"
+SPECS_DIR = "specs"
+SLATES_DIR = "slates"
 
 
 def default_base_path() -> Path:
@@ -32,6 +35,22 @@ def default_base_path() -> Path:
 def resolve_base_path(configured: str | None) -> Path:
     """Absolute, so paths recorded in metadata mean the same in every process."""
     return (Path(configured).expanduser() if configured else default_base_path()).resolve()
+
+
+def asset_path(base: Path, asset: str, parts: list[str], suffix: str) -> Path:
+    """The file of an asset's output: parts are [] / [race] / [race, spec] (see the layout above)."""
+    if not parts:
+        return base / f"{asset}{suffix}"
+    return base.joinpath(asset, *parts[:-1], f"{parts[-1]}{suffix}")
+
+
+def spec_path(base: Path, spec_key: str) -> Path:
+    return base / SPECS_DIR / f"{spec_key}.json"
+
+
+def slate_upload_path(base: Path, race: str) -> Path:
+    """Where an uploaded DKSalaries.csv of a race is stored and the race_slate asset reads it."""
+    return base / SLATES_DIR / f"{race}.csv"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:

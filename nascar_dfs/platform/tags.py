@@ -1,10 +1,15 @@
-"""Run tags: why a run ran, what kind it is, and the runtime cap every run carries.
+"""Run tags: why a run ran, what kind it is, the runtime cap every run carries, and the partition
+tags a run launched from outside needs.
 
 `dagster/max_runtime` is the only thing that ends an orphaned run under the default launcher
 (which cannot see a dead host), so no run of this platform goes without it.
 """
 
 from __future__ import annotations
+
+from nascar_dfs.platform.partitions import RACE as RACE_DIMENSION
+from nascar_dfs.platform.partitions import SPEC as SPEC_DIMENSION
+from nascar_dfs.platform.partitions import race_spec_key
 
 KIND = "nascar/kind"
 REASON = "nascar/reason"
@@ -20,6 +25,8 @@ LINEUPS_MAX_SECONDS = 900
 
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
+PARTITION = "dagster/partition"
+
 
 def run_tags(kind: str, reason: str, race: str | None = None) -> dict[str, str]:
     if kind not in (CALIBRATION, LINEUPS):
@@ -33,3 +40,16 @@ def run_tags(kind: str, reason: str, race: str | None = None) -> dict[str, str]:
         if kind == CALIBRATION:
             tags[CALIBRATION_RACE] = race
     return tags
+
+
+def partition_tags(race: str, spec: str | None = None) -> dict[str, str]:
+    """The partition of a run launched by tags: `dagster/partition` and, for race x spec, one tag per
+    dimension as well; with the first alone the run's partition key is a plain string and the
+    assets' `keys_by_dimension` fails."""
+    if spec is None:
+        return {PARTITION: race}
+    return {
+        PARTITION: str(race_spec_key(race, spec)),
+        f"{PARTITION}/{RACE_DIMENSION}": race,
+        f"{PARTITION}/{SPEC_DIMENSION}": spec,
+    }

@@ -17,12 +17,14 @@ from api.dagster_launcher import REQUEST_TAG, STEP_TAG, DagsterLauncher
 from api.launcher import LaunchRequest, RunState
 from api.settings import Settings
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs_tests.platform.graphql import asset_graph_answer
 
 RACE = "2026-cup-demo-mile-2"
 
 
 class GraphQLStub:
-    """Records GraphQL calls; launchRun answers with a new run id."""
+    """Records GraphQL calls; launchRun answers with a new run id, the asset-graph query with what a
+    real code server of the project's definitions answered."""
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -36,6 +38,8 @@ class GraphQLStub:
                 {"name": "__repository__", "location": {"name": "loc"}, "jobs": [{"name": "lineup_job"}]}
             ]
             return httpx.Response(200, json={"data": {"repositoriesOrError": {"nodes": nodes}}})
+        if "assetNodes" in query:
+            return httpx.Response(200, json={"data": asset_graph_answer()})
         if "addDynamicPartition" in query:
             return httpx.Response(
                 200, json={"data": {"addDynamicPartition": {"__typename": "AddDynamicPartitionSuccess"}}}

@@ -21,7 +21,7 @@ from nascar_dfs.definitions import build_definitions
 from nascar_dfs.platform.io_manager import NascarIOManager
 from nascar_dfs.platform.materializations import latest_materialization
 from nascar_dfs.platform.partitions import register_races
-from nascar_dfs.platform.plan import StepResult, plan_lineup_request, request_lineups
+from nascar_dfs.platform.plan import AssetGraph, StepResult, plan_lineup_request, request_lineups
 from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
 
 SPEC = ConstraintSpec(lineups=5, scenarios=300)
@@ -125,4 +125,7 @@ def test_model_version_is_the_data_version_and_scenarios_record_it(chain):
 
     assert model.tags["dagster/data_version"] == model.value("model_version")
     assert scenarios.value("model_version") == model.value("model_version")
-    assert plan_lineup_request(instance, race, SPEC.key, scenario_ttl_hours=24.0).reuses_everything
+    graph = AssetGraph.from_definitions(build_definitions())
+    assert plan_lineup_request(
+        instance, race, SPEC.key, graph=graph, scenario_ttl_hours=24.0
+    ).reuses_everything

@@ -15,6 +15,7 @@ from nascar_dfs.platform.codecs import ScenarioSetCodec
 from nascar_dfs.platform.materializations import latest_materialization, materialization_count
 from nascar_dfs.platform.partitions import PartitionKeyError
 from nascar_dfs.platform.plan import (
+    AssetGraph,
     RequestFailedError,
     UnknownRaceError,
     execute_plan_in_process,
@@ -26,6 +27,10 @@ from nascar_dfs_tests.platform.fakes import FakeScience
 RACE = "2024-cup-phoenix-2"
 SPEC = ConstraintSpec(lineups=3, scenarios=100)
 CHAIN = ["race_history", "race_slate", "calibrated_model", "scenario_set", "lineups", "dk_upload_csv"]
+
+
+def graph(defs: dg.Definitions) -> AssetGraph:
+    return AssetGraph.from_definitions(defs)
 
 
 def counts(instance: dg.DagsterInstance, race: str = RACE, spec: ConstraintSpec = SPEC) -> dict[str, int]:
@@ -91,7 +96,7 @@ def test_recalibrating_makes_scenarios_and_lineups_stale_and_the_next_request_re
         instance=registered, partition_key=RACE, asset_selection=[dg.AssetKey("calibrated_model")]
     )
 
-    plan = plan_lineup_request(registered, RACE, SPEC.key, scenario_ttl_hours=24.0)
+    plan = plan_lineup_request(registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24.0)
     assert plan.assets == ["scenario_set", "lineups", "dk_upload_csv"]
     assert "model_version changed" in plan.reasons["scenario_set"]
     execute_plan_in_process(fake_defs, registered, plan, reason="request")
@@ -111,8 +116,10 @@ def test_a_scenario_set_older_than_the_ttl_is_rebuilt_with_the_same_seed_and_dra
     path = storage_dir / "scenario_set" / RACE / f"{SPEC.key}.npz"
     first = ScenarioSetCodec().read(path)
 
-    fresh = plan_lineup_request(registered, RACE, SPEC.key, scenario_ttl_hours=1.0)
-    later = plan_lineup_request(registered, RACE, SPEC.key, scenario_ttl_hours=1.0, now=time.time() + 3601)
+    fresh = plan_lineup_request(registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=1.0)
+    later = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=1.0, now=time.time() + 3601
+    )
     assert fresh.reuses_everything
     assert later.assets == ["scenario_set", "lineups", "dk_upload_csv"]
     assert "TTL" in later.reasons["scenario_set"]
@@ -151,13 +158,16 @@ def test_an_uploaded_slate_rebuilds_the_slate_and_everything_built_on_it(
     assert fake.fits == 1
 
 
-def test_unknown_race_and_malformed_keys_are_refused(registered):
+def test_unknown_race_and_malformed_keys_are_refused(registered, fake_defs):
+    asset_graph = graph(fake_defs)
     with pytest.raises(UnknownRaceError, match="2031-cup-nowhere-1"):
-        plan_lineup_request(registered, "2031-cup-nowhere-1", SPEC.key, scenario_ttl_hours=1)
+        plan_lineup_request(
+            registered, "2031-cup-nowhere-1", SPEC.key, graph=asset_graph, scenario_ttl_hours=1
+        )
     with pytest.raises(PartitionKeyError, match="race key"):
-        plan_lineup_request(registered, "2024|cup", SPEC.key, scenario_ttl_hours=1)
+        plan_lineup_request(registered, "2024|cup", SPEC.key, graph=asset_graph, scenario_ttl_hours=1)
     with pytest.raises(PartitionKeyError, match="spec key"):
-        plan_lineup_request(registered, RACE, "../../etc", scenario_ttl_hours=1)
+        plan_lineup_request(registered, RACE, "../../etc", graph=asset_graph, scenario_ttl_hours=1)
 
 
 def test_a_rejected_fit_fails_the_request_naming_the_check_and_stores_no_model(
@@ -188,9 +198,16 @@ def test_outputs_stored_under_another_storage_root_are_not_trusted(
     request(fake_defs, registered, storage_dir)
 
     elsewhere = plan_lineup_request(
-        registered, RACE, SPEC.key, scenario_ttl_hours=24.0, storage_root=tmp_path / "b"
+        registered,
+        RACE,
+        SPEC.key,
+        graph=graph(fake_defs),
+        scenario_ttl_hours=24.0,
+        storage_root=tmp_path / "b",
     )
-    here = plan_lineup_request(registered, RACE, SPEC.key, scenario_ttl_hours=24.0, storage_root=storage_dir)
+    here = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24.0, storage_root=storage_dir
+    )
 
     assert set(CHAIN) <= set(elsewhere.assets)
     assert here.reuses_everything

@@ -5,8 +5,7 @@ import dagster as dg
 from nascar_dfs.defs.calibration.assets import calibrated_model, race_history, race_slate
 from nascar_dfs.defs.calibration.history import calibration_history
 from nascar_dfs.platform import tags
-
-CALIBRATION_JOB = "calibration_job"
+from nascar_dfs.platform.jobs import CALIBRATION_JOB
 
 calibration_job = dg.define_asset_job(
     CALIBRATION_JOB,

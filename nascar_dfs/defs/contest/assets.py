@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.platform import science, versions
-from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.materializations import recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, NascarStorage
 from nascar_dfs.platform.spec_store import load_spec
@@ -25,12 +25,6 @@ FIELD_OWNERSHIP = "field_ownership"
 NO_CONTEST = "the spec has no contest"
 
 _BY_RACE = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=RACE)
-
-
-def recorded(instance: dg.DagsterInstance, asset: str, partition: str, key: str) -> str:
-    """An upstream identity as recorded with its latest materialization ("" when there is none)."""
-    record = latest_materialization(instance, asset, partition)
-    return "" if record is None or record.value(key) is None else str(record.value(key))
 
 
 def _table(rows: list[tuple[str, float]], header: str) -> dg.MetadataValue:
@@ -50,7 +44,9 @@ def ownership_projection(
     """Share of the field expected to roster each slate driver: the slate's "Projected Ownership"
     when it has one, else the ownership model on salary, simulated points and start position."""
     frame = science.ownership(race_slate, scenario_set)
-    scenario_version = recorded(context.instance, "scenario_set", context.partition_key, "scenario_version")
+    scenario_version = (
+        recorded(context.instance, "scenario_set", context.partition_key, "scenario_version") or ""
+    )
     ownership_version = versions.digest(versions.OWNERSHIP_CODE, scenario_version)
     top = frame.sort_values("ownership", ascending=False).head(10)
     return dg.Output(
@@ -88,8 +84,8 @@ def contest_field(
     """The opponents: contest entries minus the spec's lineups, valid lineups drawn from the projection."""
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    ownership_version = recorded(
-        context.instance, OWNERSHIP_PROJECTION, context.partition_key, "ownership_version"
+    ownership_version = (
+        recorded(context.instance, OWNERSHIP_PROJECTION, context.partition_key, "ownership_version") or ""
     )
     if spec.contest is None:
         yield dg.Output(None, metadata={"contest": NO_CONTEST, "field_version": ""})
@@ -143,7 +139,7 @@ def contest_report(
     lineup and for the portfolio, each with its Monte Carlo standard error."""
     _, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    lineups_version = recorded(context.instance, "lineups", context.partition_key, "lineups_version")
+    lineups_version = recorded(context.instance, "lineups", context.partition_key, "lineups_version") or ""
     if spec.contest is None or contest_field is None:
         return dg.Output(None, metadata={"contest": NO_CONTEST, "lineups_version": lineups_version})
     report = science.contest_report(

@@ -9,8 +9,8 @@ import dagster as dg
 from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
-from nascar_dfs.platform.io_manager import codec_for, output_path
-from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.io_manager import output_path, read_output
+from nascar_dfs.platform.materializations import recorded, require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, NascarStorage
 from nascar_dfs.platform.spec_store import load_spec
@@ -80,7 +80,7 @@ def scenario_set(
         data_version=dg.DataVersion(scenario_version),
         metadata={
             "model_version": calibrated_model.version,
-            "slate_version": _slate_version(context.instance, race),
+            "slate_version": recorded(context.instance, "race_slate", race, "slate_version") or "",
             "scenario_version": scenario_version,
             "seed": seed,
             "scenarios": scenarios.n,
@@ -122,13 +122,17 @@ def lineups(
     phase_hooks.reached("optimizing")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    scenario_version = _recorded(context.instance, SCENARIO_SET, context.partition_key, "scenario_version")
+    scenario_version = require_recorded(
+        context.instance, SCENARIO_SET, context.partition_key, "scenario_version"
+    )
     metadata: dict[str, Any] = {}
     if spec.contest is None:
         built = science.portfolio(race_slate, spec, scenario_set)
         lineups_version = versions.digest(versions.LINEUPS_CODE, scenario_version, spec_key)
     else:
-        field_version = _recorded(context.instance, CONTEST_FIELD, context.partition_key, "field_version")
+        field_version = require_recorded(
+            context.instance, CONTEST_FIELD, context.partition_key, "field_version"
+        )
         field = _stored(storage, CONTEST_FIELD, race, spec_key)
         picked = science.contest_portfolio(race_slate, spec, scenario_set, field)
         built = picked.portfolio
@@ -153,23 +157,11 @@ def lineups(
 
 def _stored(storage: NascarStorage, asset: str, race: str, spec_key: str) -> Any:
     """An upstream output read from storage as the IO manager wrote it."""
-    path = output_path(storage.root(), asset, [race, spec_key])
-    if not path.exists():
+    stored = read_output(storage.root(), asset, [race, spec_key])
+    if stored is None:
+        path = output_path(storage.root(), asset, [race, spec_key])
         raise dg.Failure(f"{asset} {race}|{spec_key} has no stored output at {path}: materialize it first")
-    return codec_for(asset).read(path)
-
-
-def _slate_version(instance: dg.DagsterInstance, race: str) -> str:
-    record = latest_materialization(instance, "race_slate", race)
-    return str(record.value("slate_version")) if record is not None else ""
-
-
-def _recorded(instance: dg.DagsterInstance, asset: str, partition: str, key: str) -> str:
-    """An upstream identity (scenario_version, lineups_version) as recorded with its materialization."""
-    record = latest_materialization(instance, asset, partition)
-    if record is None or record.value(key) is None:
-        raise dg.Failure(f"{asset} {partition} has no recorded {key}: materialize it first")
-    return str(record.value(key))
+    return stored
 
 
 @dg.asset(partitions_def=race_spec_partitions, group_name="lineups", code_version=versions.DK_UPLOAD_CODE)
@@ -178,5 +170,5 @@ def dk_upload_csv(context: dg.AssetExecutionContext, lineups: Any) -> dg.Output[
     ids = lineup_ids(lineups)
     with tempfile.TemporaryDirectory() as workdir:
         text = science.upload_csv_text(ids, Path(workdir))
-    lineups_version = _recorded(context.instance, "lineups", context.partition_key, "lineups_version")
+    lineups_version = require_recorded(context.instance, "lineups", context.partition_key, "lineups_version")
     return dg.Output(text, metadata={"lineups": len(ids), "lineups_version": lineups_version})

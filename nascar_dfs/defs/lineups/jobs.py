@@ -4,8 +4,7 @@ import dagster as dg
 
 from nascar_dfs.defs.lineups.assets import dk_upload_csv, lineups, scenario_set
 from nascar_dfs.platform import tags
-
-LINEUP_JOB = "lineup_job"
+from nascar_dfs.platform.jobs import LINEUP_JOB
 
 # The contest assets (defs/contest) belong to the same run of a race x spec: a request for a spec
 # with a contest selects them, one without leaves them out.

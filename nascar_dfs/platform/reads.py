@@ -1,0 +1,133 @@
+"""What a process outside Dagster (the REST API, its metrics) reads of the platform: stored outputs
+of a partition, the inputs of a spec preview, where uploaded slates go, and the race calendar.
+
+Every read goes through the same layout and codecs the IO manager writes with (storage.py,
+codecs.py), under the storage root of this process's environment (NASCAR_DFS_STORAGE, else
+DAGSTER_HOME/storage), so the API never builds a path of its own. Nothing here launches or
+computes an asset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from nascar_dfs.core.data.calendar import RaceCalendar, read_calendar
+from nascar_dfs.core.field import Field
+from nascar_dfs.core.optimizer.portfolio import Portfolio
+from nascar_dfs.platform import science, storage
+from nascar_dfs.platform.io_manager import output_path, read_output
+from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.resources import NascarData
+from nascar_dfs.platform.spec_store import load_spec
+
+__all__ = [
+    "PreviewInputs",
+    "RaceCalendar",
+    "data_dir",
+    "graph_problem",
+    "last_calibrated_at",
+    "preview_inputs",
+    "race_calendar",
+    "slate_salaries",
+    "slate_upload_path",
+    "storage_root",
+    "stored_contest_report",
+    "stored_lineups",
+    "stored_upload_csv",
+]
+
+
+def storage_root() -> Path:
+    """The base folder of every stored output, spec and uploaded slate."""
+    return storage.resolve_base_path(None)
+
+
+def slate_upload_path(race: str) -> Path:
+    """Where an uploaded DKSalaries.csv of `race` goes: the race_slate asset reads it from there."""
+    return storage.slate_upload_path(storage_root(), race)
+
+
+def _required(asset: str, race: str, spec_key: str) -> Any:
+    stored = read_output(storage_root(), asset, [race, spec_key])
+    if stored is None:
+        path = output_path(storage_root(), asset, [race, spec_key])
+        raise FileNotFoundError(f"the {asset} of {race}|{spec_key} is missing at {path}")
+    return stored
+
+
+def stored_lineups(race: str, spec_key: str) -> Portfolio:
+    """The portfolio the lineups asset stored (FileNotFoundError when it was never stored)."""
+    return _required("lineups", race, spec_key)
+
+
+def stored_upload_csv(race: str, spec_key: str) -> str:
+    """The DraftKings upload CSV text the dk_upload_csv asset stored (FileNotFoundError when missing)."""
+    return _required("dk_upload_csv", race, spec_key)
+
+
+def stored_contest_report(race: str, spec_key: str) -> dict[str, Any] | None:
+    """The contest report of a spec that names a contest (None for one that does not; never computed
+    here); FileNotFoundError when the spec has a contest and the report is missing."""
+    if load_spec(storage_root(), spec_key).contest is None:
+        return None
+    path = output_path(storage_root(), "contest_report", [race, spec_key])
+    if not path.exists():
+        raise FileNotFoundError(f"the contest report of {race}|{spec_key} is missing at {path}")
+    return read_output(storage_root(), "contest_report", [race, spec_key])
+
+
+def slate_salaries(race: str) -> dict[int, int]:
+    """DraftKings id -> salary of the race's stored slate; {} when no slate was stored."""
+    slate = read_output(storage_root(), "race_slate", [race])
+    if slate is None:
+        return {}
+    players = slate.players
+    return dict(zip(players["dk_id"].astype(int), players["salary"].astype(int), strict=True))
+
+
+@dataclass(frozen=True)
+class PreviewInputs:
+    """The race's latest calibrated model and the field of its stored slate."""
+
+    model: Any  # FittedModel
+    field: Field
+
+
+def preview_inputs(race: str) -> PreviewInputs | None:
+    """What a spec preview of `race` runs on; None until the race has a stored model and slate."""
+    root = storage_root()
+    model = read_output(root, "calibrated_model", [race])
+    slate = read_output(root, "race_slate", [race])
+    history = read_output(root, "race_history", [])
+    if model is None or slate is None or history is None:
+        return None
+    return PreviewInputs(model=model, field=science.slate_field(slate, history, race))
+
+
+def data_dir() -> Path:
+    """The race data folder the code location reads (NASCAR_DFS_DATA_DIR, else the packaged demo
+    data); FileNotFoundError when it does not exist."""
+    return NascarData().root()
+
+
+def race_calendar(folder: Path) -> RaceCalendar:
+    """Points races of a data folder in schedule order, with their dates and whether completed."""
+    return read_calendar(folder)
+
+
+def last_calibrated_at(instance: dg.DagsterInstance, race: str) -> float | None:
+    """When the race's latest model was materialized (a Unix time); None if it never was."""
+    latest = latest_materialization(instance, "calibrated_model", race)
+    return None if latest is None else float(latest.timestamp)
+
+
+def graph_problem(timeout_s: float = 2.0) -> str | None:
+    """The race graph's health probe: None when the graph is usable, else why not (Neo4j when
+    NEO4J_URI is set; the embedded table graph needs no server)."""
+    from nascar_dfs.graph import health_check
+
+    return health_check(timeout_s)
