@@ -1,8 +1,9 @@
-"""The science the assets call, behind one seam.
+"""The science the assets call, behind one seam: each function is one call into `nascar_dfs.core`.
 
-Every import of `nascar_dfs.core` that costs time (PyMC, PyTensor) happens inside a function, so
-loading the Dagster definitions stays fast and the compile-cache environment is set before the
-model module is imported. Tests replace these functions to exercise the platform without a fit.
+Two reasons for the seam, no logic: every import of the core happens inside a function, so loading
+the Dagster definitions stays fast and the compile-cache environment is set before the model module
+is imported; and the platform's tests (nascar_dfs_tests/platform/fakes.py) replace these functions
+to exercise the platform in seconds, without a fit.
 """
 
 from __future__ import annotations
@@ -44,12 +45,6 @@ def slate_field(slate: Any, history: Any, race_id: str) -> Field:
     from nascar_dfs.core.data.fields import field_from_slate
 
     return field_from_slate(slate, history, race_id)
-
-
-def history_field(history: Any, race_id: str) -> Field:
-    from nascar_dfs.core.data.fields import field_from_history
-
-    return field_from_history(history, race_id)
 
 
 def fit(history: Any, race_id: str, options: dict[str, Any]) -> Any:
@@ -99,17 +94,9 @@ def contest_portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet, 
 def contest_report(
     slate: Any, scenarios: ScenarioSet, portfolio: Any, field: Any, contest: Any, tolerance: float
 ) -> dict[str, Any]:
-    """The portfolio and the field played in the scenario set's races, as JSON-ready figures (with
-    the field's ownership check, so a reader of the report sees it too)."""
-    from nascar_dfs.core.contest.slate import portfolio_report, report_dict
-    from nascar_dfs.core.optimizer.build import as_pool
+    from nascar_dfs.core.contest.slate import contest_report as report
 
-    names = list(as_pool(slate).names)
-    passed, figures = field_check(field, tolerance, names)
-    ids = [list(lineup.dk_ids) for lineup in portfolio.lineups]
-    report, in_sample = portfolio_report(slate, scenarios, ids, field, contest)
-    who = [{"drivers": list(lineup.drivers), "dk_ids": list(lineup.dk_ids)} for lineup in portfolio.lineups]
-    return report_dict(report, in_sample, who, figures, passed)
+    return report(slate, scenarios, portfolio, field, contest, tolerance)
 
 
 def upload_csv_text(lineups: list[list[int]], workdir: Path) -> str:
@@ -122,50 +109,12 @@ def upload_csv_text(lineups: list[list[int]], workdir: Path) -> str:
 
 
 def score_finish(model: Any, history: Any, race_id: str, scenarios: int, seed: int) -> dict[str, Any]:
-    """Finish-position CRPS of the model and of the naive baseline on one completed race, plus PIT.
+    from nascar_dfs.core.evaluation.finish_score import score_finish as score
 
-    Built from the evaluation module's own pieces, as its walk-forward backtest scores a race.
-    """
-    import numpy as np
-
-    from nascar_dfs.core.evaluation.backtest import observed_outcome, results_before
-    from nascar_dfs.core.evaluation.baseline import naive_baseline
-    from nascar_dfs.core.evaluation.metrics import crps_ensemble, pit_randomized
-
-    race_field = history_field(history, race_id)
-    sims = simulate(model, race_field, ConstraintSpec(scenarios=scenarios), seed)
-    observed = observed_outcome(history, race_field)
-    base = naive_baseline(results_before(history, race_id), race_field)
-    pit = pit_randomized(sims.finish, observed.finish, np.random.default_rng(seed))
-    return {
-        "race": race_id,
-        "crps": float(crps_ensemble(sims.finish, observed.finish).mean()),
-        "baseline_crps": float(crps_ensemble(base.finish, observed.finish).mean()),
-        "pit": [round(float(u), 4) for u in pit],
-    }
+    return score(model, history, race_id, scenarios, seed)
 
 
 def ingest_feed(feed_path: Path, data_dir: Path) -> str:
-    """Append the race of a NASCAR weekend feed JSON to the data folder; returns its race_id.
+    from nascar_dfs.core.data.feed import append_feed_file
 
-    The feed names its track ("Sonoma Raceway"); the venue slug is the tracks.csv row carrying that
-    name (current or earlier), so a feed for a venue the folder does not know is refused.
-    """
-    import pandas as pd
-
-    from nascar_dfs.core.data.feed import FeedError, append_feed_race
-
-    tracks = pd.read_csv(data_dir / "tracks.csv", dtype=str).fillna("")
-    slugs: dict[str, str] = {}
-    for row in tracks.itertuples():
-        for name in [row.track_name, *str(getattr(row, "other_names", "")).split(";")]:
-            if name.strip():
-                slugs[name.strip().lower()] = row.track_slug
-
-    def slug_of(race: Any) -> str:
-        name = str(race.get("track_name", "")).strip().lower()
-        if name not in slugs:
-            raise FeedError(f"track {race.get('track_name')!r} of {feed_path.name} is not in tracks.csv")
-        return slugs[name]
-
-    return append_feed_race(data_dir, feed_path, slug_of)
+    return append_feed_file(data_dir, feed_path)

@@ -152,3 +152,21 @@ def report_dict(
     body["lineups"] = [{**who, **result} for who, result in zip(lineups, body["lineups"], strict=True)]
     body["field"] = {**field_figures, "ownership_check_passed": field_passed}
     return body
+
+
+def contest_report(
+    slate: Any,
+    scenarios: ScenarioSet,
+    portfolio: Any,
+    field: SimulatedField,
+    contest: ContestSpec,
+    tolerance: float,
+) -> dict[str, Any]:
+    """The portfolio (an optimizer `Portfolio`) and the field played in the scenario set's races, as
+    JSON-ready figures, with the field's ownership check so a reader of the report sees it too."""
+    names = list(as_pool(slate).names)
+    passed, figures = field_check(field, tolerance, names)
+    ids = [list(lineup.dk_ids) for lineup in portfolio.lineups]
+    report, in_sample = portfolio_report(slate, scenarios, ids, field, contest)
+    who = [{"drivers": list(lineup.drivers), "dk_ids": list(lineup.dk_ids)} for lineup in portfolio.lineups]
+    return report_dict(report, in_sample, who, figures, passed)

@@ -307,3 +307,33 @@ def _validate_in_scratch(folder: Path, races: pd.DataFrame, results: pd.DataFram
             load_history(target)
         except DataValidationError as exc:
             raise FeedError(f"the appended race would break the data folder: {exc}") from exc
+
+
+def track_slugs(data_dir: Path | str) -> dict[str, str]:
+    """Venue slug by every name tracks.csv gives a track (current or earlier), lower-cased: a feed
+    names its track ("Sonoma Raceway"), the data folder its venue ("sonoma")."""
+    tracks = pd.read_csv(Path(data_dir) / TRACKS_FILE, dtype=str).fillna("")
+    slugs: dict[str, str] = {}
+    for row in tracks.itertuples():
+        for name in [row.track_name, *str(getattr(row, "other_names", "")).split(";")]:
+            if name.strip():
+                slugs[name.strip().lower()] = row.track_slug
+    return slugs
+
+
+def append_feed_file(data_dir: Path | str, feed_path: Path | str) -> str:
+    """Append the race of a weekend feed JSON file to the data folder; returns its race_id.
+
+    The venue is the tracks.csv row carrying the feed's track name, so a feed for a venue the
+    folder does not know is refused (FeedError) and nothing is written.
+    """
+    feed = Path(feed_path)
+    slugs = track_slugs(data_dir)
+
+    def slug_of(race: Mapping[str, Any]) -> str:
+        name = str(race.get("track_name", "")).strip().lower()
+        if name not in slugs:
+            raise FeedError(f"track {race.get('track_name')!r} of {feed.name} is not in {TRACKS_FILE}")
+        return slugs[name]
+
+    return append_feed_race(data_dir, feed, slug_of)

@@ -6,7 +6,8 @@ from typing import Any
 
 import dagster as dg
 
-from nascar_dfs.defs.lineups.validity import LINEUP_VALIDITY, lineup_ids, validity_check
+from nascar_dfs.core.optimizer.validity import lineup_ids
+from nascar_dfs.defs.lineups.checks import LINEUP_VALIDITY, validity_check
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output

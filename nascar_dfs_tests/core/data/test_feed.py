@@ -9,10 +9,12 @@ import pytest
 
 from nascar_dfs.core.data.feed import (
     FeedError,
+    append_feed_file,
     append_feed_race,
     fastest_laps_from_live_feed,
     fastest_laps_from_loopstats,
     parse_weekend_feed,
+    track_slugs,
 )
 from nascar_dfs.core.data.history import load_history
 
@@ -125,3 +127,39 @@ def test_append_refuses_duplicates_and_trimmed_feeds(small_data_dir: Path, weeke
     append_feed_race(small_data_dir, _complete_field(weekend), "sonoma")
     with pytest.raises(FeedError, match=r"already in races\.csv"):
         append_feed_race(small_data_dir, _complete_field(weekend), "sonoma")
+
+
+def _feed_file(folder: Path, doc: dict, track_name: str | None = None) -> Path:
+    doc = copy.deepcopy(doc)
+    if track_name is not None:
+        doc["weekend_race"][0]["track_name"] = track_name
+    path = folder / "weekend.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_a_feed_file_finds_its_venue_by_the_track_name_in_tracks_csv(
+    small_data_dir: Path, weekend: dict, tmp_path: Path
+) -> None:
+    feed = _feed_file(tmp_path, _complete_field(weekend))  # "Sonoma Raceway"
+    assert track_slugs(small_data_dir)["sonoma raceway"] == "sonoma"
+    assert append_feed_file(small_data_dir, feed) == "2026-cup-sonoma-1"
+    assert load_history(small_data_dir).race("2026-cup-sonoma-1").track_type == "road"
+
+
+def test_an_earlier_name_of_a_venue_counts_and_an_unknown_one_is_refused_writing_nothing(
+    small_data_dir: Path, weekend: dict, tmp_path: Path
+) -> None:
+    tracks = small_data_dir / "tracks.csv"
+    text = tracks.read_text(encoding="utf-8")
+    tracks.write_text(
+        text.replace("sonoma,Sonoma Raceway,,", "sonoma,Sonoma Raceway,Infineon Raceway;Sears Point,")
+    )
+    before = (small_data_dir / "cup_results.csv").read_bytes()
+    with pytest.raises(FeedError, match=r"track 'Mars Oval' of weekend\.json is not in tracks\.csv"):
+        append_feed_file(small_data_dir, _feed_file(tmp_path, _complete_field(weekend), "Mars Oval"))
+    assert (small_data_dir / "cup_results.csv").read_bytes() == before
+
+    assert append_feed_file(
+        small_data_dir, _feed_file(tmp_path, _complete_field(weekend), " sears point ")
+    ) == ("2026-cup-sonoma-1")

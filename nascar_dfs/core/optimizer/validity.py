@@ -1,25 +1,36 @@
-"""The blocking lineup check: every lineup legal on the slate and the portfolio within the spec.
+"""Whether a portfolio obeys the DraftKings NASCAR Classic rules and its constraint spec.
 
 Checked independently of the optimizer's own bookkeeping, from the slate and the spec alone, so a
-bug in the optimizer cannot vouch for itself.
+bug in the optimizer cannot vouch for itself (the platform's blocking `lineup_validity` check).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import dagster as dg
 import numpy as np
 
 from nascar_dfs.core.names import name_key
 from nascar_dfs.core.optimizer.rules import DK_NASCAR_CLASSIC
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
-LINEUP_VALIDITY = "lineup_validity"
 _TOLERANCE = 1e-9
 
 
+@dataclass(frozen=True)
+class Validity:
+    lineups: int
+    problems: list[str]  # empty when the portfolio is valid
+    exposures: dict[str, float]  # share of lineups holding each rostered driver
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
 def lineup_ids(portfolio: Any) -> list[list[int]]:
+    """DraftKings ids of each lineup of a portfolio."""
     return [list(map(int, row)) for row in portfolio.dk_id_rows()]
 
 
@@ -82,25 +93,12 @@ def _exposure_problems(
     return problems, exposures
 
 
-def validity_check(portfolio: Any, slate: Any, spec: ConstraintSpec) -> dg.AssetCheckResult:
+def check_portfolio(portfolio: Any, slate: Any, spec: ConstraintSpec) -> Validity:
+    """Every lineup legal on the slate (6 distinct slate drivers, under the cap and the spec's salary
+    bounds), the lineups distinct and min_unique apart, locks, excludes and exposures honoured."""
     rows = lineup_ids(portfolio)
     players = slate.players
     salary = dict(zip(players["dk_id"].astype(int), players["salary"].astype(int), strict=True))
     problems = _lineup_problems(rows, salary, spec) + _uniqueness_problems(rows, spec.min_unique)
     exposure_problems, exposures = _exposure_problems(rows, players, spec)
-    problems += exposure_problems
-    top = sorted(exposures.items(), key=lambda kv: -kv[1])[:10]
-    metadata: dict[str, Any] = {
-        "lineups": len(rows),
-        "problems": len(problems),
-        "max_exposure": max(exposures.values(), default=0.0),
-        "top_exposures": dg.MetadataValue.md("\n".join(f"- {n}: {s:.0%}" for n, s in top) or "none"),
-    }
-    if problems:
-        metadata["first_problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:10]))
-    return dg.AssetCheckResult(
-        check_name=LINEUP_VALIDITY,
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
-    )
+    return Validity(lineups=len(rows), problems=problems + exposure_problems, exposures=exposures)

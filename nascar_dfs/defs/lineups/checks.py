@@ -1,0 +1,32 @@
+"""The blocking lineup check: the core's rule check of a portfolio (core/optimizer/validity.py) as
+an asset check result the UI shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from nascar_dfs.core.optimizer.validity import check_portfolio
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+
+LINEUP_VALIDITY = "lineup_validity"
+
+
+def validity_check(portfolio: Any, slate: Any, spec: ConstraintSpec) -> dg.AssetCheckResult:
+    validity = check_portfolio(portfolio, slate, spec)
+    top = sorted(validity.exposures.items(), key=lambda kv: -kv[1])[:10]
+    metadata: dict[str, Any] = {
+        "lineups": validity.lineups,
+        "problems": len(validity.problems),
+        "max_exposure": max(validity.exposures.values(), default=0.0),
+        "top_exposures": dg.MetadataValue.md("\n".join(f"- {n}: {s:.0%}" for n, s in top) or "none"),
+    }
+    if validity.problems:
+        metadata["first_problems"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in validity.problems[:10]))
+    return dg.AssetCheckResult(
+        check_name=LINEUP_VALIDITY,
+        passed=validity.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
