@@ -6,3 +6,4 @@ nascar_dfs/defs/lineups/jobs.py; what each job builds is read from the definitio
 
 CALIBRATION_JOB = "calibration_job"
 LINEUP_JOB = "lineup_job"
+FEED_JOB = "feed_job"

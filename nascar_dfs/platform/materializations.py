@@ -68,6 +68,13 @@ def materialization_count(instance: dg.DagsterInstance, asset: str, partition: s
     return len(instance.fetch_materializations(_partition_filter(asset, partition), limit=10_000).records)
 
 
+def recent_materializations(instance: dg.DagsterInstance, asset: str, limit: int) -> list[Materialized]:
+    """The latest `limit` materializations of an asset (every partition), newest first."""
+    result = instance.fetch_materializations(dg.AssetKey(asset), limit=limit)
+    found = (_materialized(asset, record) for record in result.records)
+    return [m for m in found if m is not None]
+
+
 def all_materializations(instance: dg.DagsterInstance, asset: str, limit: int = 1000) -> list[Materialized]:
     """Every partition's materializations, oldest first."""
     result = instance.fetch_materializations(dg.AssetKey(asset), limit=limit, ascending=True)

@@ -19,9 +19,12 @@ MAX_RUNTIME = "dagster/max_runtime"
 
 CALIBRATION = "calibration"
 LINEUPS = "lineups"
+FEED = "feed"
 
 CALIBRATION_MAX_SECONDS = 3600
 LINEUPS_MAX_SECONDS = 900
+FEED_MAX_SECONDS = 600  # appending one race to the data folder: seconds; the cap only ends a hung run
+_MAX_SECONDS = {CALIBRATION: CALIBRATION_MAX_SECONDS, LINEUPS: LINEUPS_MAX_SECONDS, FEED: FEED_MAX_SECONDS}
 
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
@@ -29,12 +32,11 @@ PARTITION = "dagster/partition"
 
 
 def run_tags(kind: str, reason: str, race: str | None = None) -> dict[str, str]:
-    if kind not in (CALIBRATION, LINEUPS):
+    if kind not in _MAX_SECONDS:
         raise ValueError(f"unknown run kind {kind!r}")
     if reason not in REASONS:
         raise ValueError(f"unknown run reason {reason!r}; expected one of {', '.join(REASONS)}")
-    limit = CALIBRATION_MAX_SECONDS if kind == CALIBRATION else LINEUPS_MAX_SECONDS
-    tags = {KIND: kind, REASON: reason, MAX_RUNTIME: str(limit)}
+    tags = {KIND: kind, REASON: reason, MAX_RUNTIME: str(_MAX_SECONDS[kind])}
     if race is not None:
         tags[RACE] = race
         if kind == CALIBRATION:

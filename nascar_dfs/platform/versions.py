@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+WEEKEND_FEED_CODE = "1"
 RACE_HISTORY_CODE = "1"
 RACE_SLATE_CODE = "1"
 CALIBRATED_MODEL_CODE = "1"

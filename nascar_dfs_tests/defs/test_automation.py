@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from nascar_dfs.defs.calibration.feeds import weekend_feed
 from nascar_dfs.defs.calibration.schedules import weekly_recalibration
 from nascar_dfs.defs.calibration.sensors import new_race_sensor
 from nascar_dfs.platform import science
@@ -106,7 +107,24 @@ def test_sensor_sees_a_new_completed_race_and_requests_recalibration_of_upcoming
     assert third.run_requests == [] and third.skip_reason is not None
 
 
-def test_sensor_ingests_a_weekend_feed_dropped_in_the_watch_folder(sqlite_instance, tmp_path, monkeypatch):
+def ingest_as_asked(
+    instance: dg.DagsterInstance, data_dir: Path, request: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
+    """What the daemon does with the sensor's feed request: run the feed job's asset on its config."""
+    assert request.job_name == "feed_job"
+    return dg.materialize(
+        [weekend_feed],
+        instance=instance,
+        resources={"nascar_data": NascarData(data_dir=str(data_dir))},
+        run_config=request.run_config,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+
+
+def test_sensor_asks_for_the_ingestion_of_a_weekend_feed_dropped_in_the_watch_folder(
+    sqlite_instance, tmp_path, monkeypatch
+):
     data_dir = tmp_path / "data"
     write_calendar(data_dir, RACES + NEXT, RACES, DATES)
     first, _ = run_sensor(sqlite_instance, data_dir, cursor=None)
@@ -121,13 +139,27 @@ def test_sensor_ingests_a_weekend_feed_dropped_in_the_watch_folder(sqlite_instan
     monkeypatch.setattr(science, "ingest_feed", ingest)
     (data_dir / "feeds").mkdir()
     (data_dir / "feeds" / "daytona.json").write_text("{}")
+    files_before = {p.name: p.read_bytes() for p in data_dir.iterdir() if p.is_file()}
 
     second, _ = run_sensor(sqlite_instance, data_dir, cursor=first.cursor)
+
+    # The sensor only asks: one feed run, and nothing written into the data folder.
+    (request,) = second.run_requests
+    assert request.run_key == "feed:daytona.json"
+    assert request.tags["nascar/reason"] == "new-feed" and request.tags["nascar/kind"] == "feed"
+    assert int(request.tags["dagster/max_runtime"]) > 0
+    assert ingested == []
+    assert {p.name: p.read_bytes() for p in data_dir.iterdir() if p.is_file()} == files_before
+    assert ingest_as_asked(sqlite_instance, data_dir, request).success
+    again, _ = run_sensor(sqlite_instance, data_dir, cursor=first.cursor)  # a repeated tick: same run key
+    assert request.run_key in [r.run_key for r in again.run_requests]
+
     third, _ = run_sensor(sqlite_instance, data_dir, cursor=second.cursor)
+    fourth, _ = run_sensor(sqlite_instance, data_dir, cursor=third.cursor)
 
     assert ingested == ["daytona.json"]  # once, not on every tick
-    assert {r.tags["nascar/reason"] for r in second.run_requests} == {"new-feed"}
-    assert third.run_requests == [] and third.skip_reason is not None
+    assert third.run_requests and {r.tags["nascar/reason"] for r in third.run_requests} == {"new-feed"}
+    assert fourth.run_requests == [] and fourth.skip_reason is not None
 
 
 def test_sensor_refuses_a_race_key_that_cannot_be_a_partition(sqlite_instance, tmp_path):
@@ -138,7 +170,9 @@ def test_sensor_refuses_a_race_key_that_cannot_be_a_partition(sqlite_instance, t
         run_sensor(sqlite_instance, data_dir, cursor=None)
 
 
-def test_a_refused_feed_is_logged_once_and_does_not_break_later_ticks(sqlite_instance, tmp_path, monkeypatch):
+def test_a_refused_feed_fails_its_run_with_the_reason_once_and_does_not_break_later_ticks(
+    sqlite_instance, tmp_path, monkeypatch
+):
     data_dir = tmp_path / "data"
     write_calendar(data_dir, RACES, RACES, {})
     first, _ = run_sensor(sqlite_instance, data_dir, cursor=None)
@@ -154,7 +188,15 @@ def test_a_refused_feed_is_logged_once_and_does_not_break_later_ticks(sqlite_ins
     (data_dir / "feeds" / "bad.json").write_text("{}")
 
     second, _ = run_sensor(sqlite_instance, data_dir, cursor=first.cursor)
+    (request,) = second.run_requests
+    result = ingest_as_asked(sqlite_instance, data_dir, request)
     third, _ = run_sensor(sqlite_instance, data_dir, cursor=second.cursor)
+    fourth, _ = run_sensor(sqlite_instance, data_dir, cursor=third.cursor)
 
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "feed bad.json refused: track 'Nowhere Speedway' is not in tracks.csv" in str(
+        failure.step_failure_data.error.message
+    )
     assert attempts == ["bad.json"]
-    assert second.skip_reason is not None and third.skip_reason is not None
+    assert third.skip_reason is not None and fourth.skip_reason is not None

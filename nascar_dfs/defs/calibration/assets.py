@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
+from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
@@ -20,7 +21,8 @@ CRPS_DRIFT = "crps_drift"
 MODEL_AGE = "model_age"
 
 
-@dg.asset(group_name="data", code_version=versions.RACE_HISTORY_CODE)
+# The history reads the data folder the weekend feeds are appended to: lineage in the UI.
+@dg.asset(group_name="data", code_version=versions.RACE_HISTORY_CODE, deps=[WEEKEND_FEED])
 def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData) -> dg.Output[Any]:
     """Every race and result of the data folder, validated by the data module."""
     history = science.load_history(nascar_data.root())

@@ -6,62 +6,74 @@ from pathlib import Path
 import dagster as dg
 
 from nascar_dfs.core.data.calendar import read_calendar
-from nascar_dfs.defs.calibration.jobs import calibration_job
+from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED, FeedFile
+from nascar_dfs.defs.calibration.jobs import calibration_job, feed_job
 from nascar_dfs.defs.calibration.schedules import UPCOMING_RACES
-from nascar_dfs.platform import science, tags
+from nascar_dfs.platform import tags
+from nascar_dfs.platform.jobs import CALIBRATION_JOB, FEED_JOB
+from nascar_dfs.platform.materializations import recent_materializations
 from nascar_dfs.platform.partitions import RACE, race_partitions
 from nascar_dfs.platform.resources import NascarData
 
+FED_RACES_LOOKBACK = 100  # weekend_feed materializations searched for the race a feed appended
 
-def _ingest_new_feeds(
-    context: dg.SensorEvaluationContext, feed_dir: Path, data_dir: Path, seen: set[str]
-) -> list[str]:
-    """Append every feed file not seen before to the data folder; returns the feed names.
 
-    A feed the data module refuses is logged and remembered as seen, so one bad file does not
-    fail every later tick.
-    """
+def _new_feeds(feed_dir: Path, seen: set[str]) -> list[str]:
+    """Feed files of the watch folder not asked for before, by name."""
     if not feed_dir.is_dir():
         return []
-    new = sorted(p.name for p in feed_dir.glob("*.json") if p.name not in seen)
-    for name in new:
-        try:
-            race = science.ingest_feed(feed_dir / name, data_dir)
-            context.log.info(f"feed {name}: appended race {race}")
-        except (ValueError, KeyError, OSError) as exc:
-            context.log.error(f"feed {name} refused: {exc}")
-    return new
+    return sorted(p.name for p in feed_dir.glob("*.json") if p.name not in seen)
+
+
+def _feed_run(name: str) -> dg.RunRequest:
+    """One weekend_feed run per file: the run key makes a repeated tick a no-op, and a file the data
+    module refuses fails its own run (the UI shows why) without holding up the others."""
+    return dg.RunRequest(
+        job_name=FEED_JOB,
+        run_key=f"feed:{name}",
+        run_config=dg.RunConfig(ops={WEEKEND_FEED: FeedFile(feed=name)}),
+        tags=tags.run_tags(tags.FEED, "new-feed"),
+    )
+
+
+def _races_from_feeds(instance: dg.DagsterInstance) -> set[str]:
+    return {
+        str(m.value("race_id")) for m in recent_materializations(instance, WEEKEND_FEED, FED_RACES_LOOKBACK)
+    }
 
 
 @dg.sensor(
-    job=calibration_job,
+    jobs=[calibration_job, feed_job],
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def new_race_sensor(context: dg.SensorEvaluationContext, nascar_data: NascarData):
-    """Add partitions for new races and recalibrate the upcoming ones when a race gets results.
+    """Ask for the ingestion of new feed files, add partitions for new races and recalibrate the
+    upcoming ones when a race gets results. Writes nothing itself.
 
     The first tick only records what is there: a fresh deployment does not refit every race.
     """
     data_dir = nascar_data.root()
     cursor = json.loads(context.cursor) if context.cursor else None
     seen_feeds = set(cursor["feeds"]) if cursor else set()
-    new_feeds = _ingest_new_feeds(context, nascar_data.feeds(), data_dir, seen_feeds)
+    new_feeds = _new_feeds(nascar_data.feeds(), seen_feeds)
     calendar = read_calendar(data_dir)
     completed = calendar.completed()
     known = set(context.instance.get_dynamic_partitions(RACE))
     missing = [r for r in calendar.race_ids() if r not in known]
 
     newly_completed = [] if cursor is None else sorted(set(completed) - set(cursor["completed"]))
-    runs = []
+    runs = [_feed_run(name) for name in new_feeds]
     if newly_completed:
-        reason = "new-feed" if new_feeds else "new-race"
+        fed = _races_from_feeds(context.instance)
+        reason = "new-feed" if any(r in fed for r in newly_completed) else "new-race"
         latest = max(newly_completed, key=calendar.race_ids().index)
         # The races right after the new result get models that include it; with none scheduled
         # yet, the new race's own model (a backtest of it) is refreshed instead.
         targets = calendar.next_after(latest, UPCOMING_RACES) or newly_completed
-        runs = [
+        runs += [
             dg.RunRequest(
+                job_name=CALIBRATION_JOB,
                 run_key=f"{reason}:{latest}:{race}",
                 partition_key=race,
                 tags=tags.run_tags(tags.CALIBRATION, reason, race),
