@@ -1,5 +1,6 @@
 """The real launcher: launches and terminates through the Dagster webserver's GraphQL API and
-reads run state, events and outputs from the Dagster instance (same DAGSTER_HOME), dagster.md §4.
+reads run state and events from the Dagster instance (same DAGSTER_HOME) and outputs through the
+platform's read surface (nascar_dfs.platform.reads).
 
 A lineup request is planned with the platform's shared decision function, through its launch
 surface (`nascar_dfs.platform.launch`, on the asset graph the webserver serves): when the race's
@@ -330,7 +331,7 @@ class DagsterLauncher:
 
     # --- helpers ---------------------------------------------------------------------------
     def _newest(self, run_id: str) -> Any:
-        """Follow Dagster's auto-retries: a retried run gets a new run id (dagster.md §5)."""
+        """Follow Dagster's auto-retries: a retried run gets a new run id."""
         run = self.instance.get_run_by_id(run_id)
         seen = set()
         while run is not None and run.tags.get(_RETRY_TAG) and run.run_id not in seen:

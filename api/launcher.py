@@ -28,7 +28,7 @@ class RunState(StrEnum):
     NOT_FOUND = "NOT_FOUND"
 
 
-# Dagster status -> lineup-request status (api.md §3 decision 3).
+# Dagster status -> lineup-request status (docs/api.md).
 STATUS_FOR_STATE: dict[RunState, str] = {
     RunState.QUEUED: "queued",
     RunState.NOT_STARTED: "queued",

@@ -11,7 +11,7 @@ per operation and the error rate. Locust's CSV files are kept in --csv-dir.
 
 Rate limits are on, with quotas above what the test sends (a 429 would count as an expected
 refusal, not an error); the active-run cap is raised, since fake runs never finish. With
---budgets the exit code also enforces api.md §9's smoke budgets: p95 of a status read < 100 ms,
+--budgets the exit code also enforces the API's smoke budgets: p95 of a status read < 100 ms,
 p95 of a submit < 300 ms, no failed request.
 """
 

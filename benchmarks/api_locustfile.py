@@ -3,7 +3,7 @@
 Each user submits a lineup request, polls it, asks for its lineups (a 409 `run-not-finished` is
 the documented answer while the run is queued, so it counts as a success), lists its requests,
 and starts again. The API key comes from NASCAR_DFS_LOAD_KEY. Expected refusals are classified
-as in api.md §9: 409 on results before the run finished and 429 from a rate limit are not
+as the API's contract does: 409 on results before the run finished and 429 from a rate limit are not
 failures; any other non-2xx or transport error is.
 """
 

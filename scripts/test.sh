@@ -10,7 +10,7 @@ eval "$(bash scripts/services/postgres.sh start)"
 eval "$(NEO4J_REQUIRED=${CI:+1} bash scripts/services/neo4j.sh start)"
 trap 'bash scripts/services/neo4j.sh stop >/dev/null 2>&1 || true' EXIT
 
-# Compile caches survive between runs (refit.md: a cold PyTensor/numba cache costs ~25 s per fit).
+# Compile caches survive between runs (a cold PyTensor/numba cache costs ~25 s per fit).
 export NASCAR_DFS_CACHE_DIR="${NASCAR_DFS_CACHE_DIR:-$HOME/.cache/nascar-dfs}"
 export PYTENSOR_FLAGS="${PYTENSOR_FLAGS:-base_compiledir=$NASCAR_DFS_CACHE_DIR/pytensor}"
 # The default suite's fits are short demo chains, dominated by compiling; level 0 compiles fastest

@@ -41,7 +41,8 @@ def upcoming_demo_race(data_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Before anything imports PyTensor: compiled models are reused across runs (refit.md).
+    # Before anything imports PyTensor: compiled models are reused across runs (a cold compile
+    # cache costs minutes per model layout; nascar_dfs/core/model/fit.py).
     from nascar_dfs.core.model.fit import CompileCacheError, configure_compile_cache
 
     try:

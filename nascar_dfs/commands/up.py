@@ -2,7 +2,8 @@
 
 Children are started with default signal handling in their own sessions, and this process
 forwards Ctrl-C/SIGTERM to every one of them and waits: a child that inherited "ignore SIGINT"
-from a background shell would otherwise ignore SIGTERM too (dagster.md §5 "Signals").
+from a background shell would otherwise ignore SIGTERM too (Dagster maps SIGTERM onto the SIGINT
+handler, and a background job of a non-interactive shell inherits SIGINT = ignored).
 """
 
 from __future__ import annotations

@@ -83,13 +83,6 @@ def _fail_first(bad: np.ndarray, file: str, column: str, text: pd.Series, proble
         raise DataValidationError(file, sheet_row(position), column, f"{text.iloc[position]!r} {problem}")
 
 
-def fail_where(bad: np.ndarray | pd.Series, file: str, column: str, message: str) -> None:
-    """Raise for the first True of `bad` (aligned with the table's rows) with `message` about that row."""
-    mask = np.asarray(bad, dtype=bool)
-    if mask.any():
-        raise DataValidationError(file, sheet_row(int(np.flatnonzero(mask)[0])), column, message)
-
-
 def first_bad_position(bad: np.ndarray | pd.Series) -> int | None:
     """0-based position of the first True, or None."""
     mask = np.asarray(bad, dtype=bool)

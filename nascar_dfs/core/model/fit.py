@@ -101,7 +101,7 @@ def configure_compile_cache(base_dir: str | Path | None = None) -> Path:
     Call it first thing in a process (CLI, Dagster op): pytensor reads the setting when imported.
     Raises ``CompileCacheError`` if pytensor is already imported with another cache dir.
 
-    NUMBA_OPT is deliberately left alone (refit.md suggested 0): at level 0 numba also compiles the
+    NUMBA_OPT is deliberately left alone (level 0 compiles faster): at level 0 numba also compiles the
     model's graph code, which then lands in the cache, and one gradient took 20.6 ms instead of
     0.56 ms. Level 0 only pays when the graph code is already cached at full optimisation.
     """
@@ -141,11 +141,6 @@ def _parse_flags(text: str) -> dict[str, str]:
 
 # compiled nutpie models of this process, by (capacity, priors): refits swap the data in
 _COMPILED: dict[tuple[Capacity, Priors], Any] = {}
-
-
-def clear_compiled_models() -> None:
-    """Forget this process's compiled models (tests, or to free memory)."""
-    _COMPILED.clear()
 
 
 # --- fitting -----------------------------------------------------------------------------------
