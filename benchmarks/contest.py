@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nascar_dfs.core.contest.field import simulate_field
+from nascar_dfs.core.contest.opponents import simulate_field
 from nascar_dfs.core.contest.ownership import OwnershipModel
 from nascar_dfs.core.contest.selection import select_by_contest_roi
 from nascar_dfs.core.contest.simulate import simulate_contest

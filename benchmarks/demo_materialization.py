@@ -40,13 +40,13 @@ def main() -> int:
     from nascar_dfs.definitions import build_definitions
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import request_lineups
-    from nascar_dfs.platform.resources import FitSettings, NascarData, NascarStorage
+    from nascar_dfs.platform.resources import FileStorage, FitSettings, NascarData
 
     data_dir = NascarData().root()
     race = upcoming_demo_race(data_dir)
     spec = ConstraintSpec(lineups=args.lineups, scenarios=args.scenarios)
     defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)} if args.quick else None)
-    storage = NascarStorage().root()
+    storage = FileStorage().root()
     load_before = os.getloadavg()
     with dg.DagsterInstance.get() as instance:
         register_races(instance, read_calendar(data_dir).race_ids())

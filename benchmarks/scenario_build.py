@@ -116,7 +116,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from nascar_dfs.core.data.fields import field_from_history
+    from nascar_dfs.core.data.entry_list import field_from_history
     from nascar_dfs.core.data.history import load_history
     from nascar_dfs.core.model.fitted import FittedModel
     from nascar_dfs.core.optimizer import build_portfolio, lineup_scores

@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 import nascar_dfs.defs  # noqa: E402
 from nascar_dfs.platform.hooks import PhaseHooks  # noqa: E402
 from nascar_dfs.platform.io_manager import NascarIOManager  # noqa: E402
-from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage  # noqa: E402
+from nascar_dfs.platform.resources import CheckSettings, FileStorage, FitSettings, NascarData  # noqa: E402
 
 PROJECT_ROOT = Path(nascar_dfs.__file__).resolve().parent.parent
 
@@ -36,8 +36,8 @@ def area_definitions() -> dg.Definitions:
     return dg.ComponentTree.from_module(defs_module=nascar_dfs.defs, project_root=PROJECT_ROOT).build_defs()
 
 
-def default_resources(storage: NascarStorage | None = None) -> dict[str, Any]:
-    storage = storage or NascarStorage()
+def default_resources(storage: FileStorage | None = None) -> dict[str, Any]:
+    storage = storage or FileStorage()
     return {
         "storage": storage,
         "io_manager": NascarIOManager(storage=storage),

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.platform.io_manager import output_path
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import RequestFailedError, request_lineups
-    from nascar_dfs.platform.resources import FitSettings, NascarData, NascarStorage
+    from nascar_dfs.platform.resources import FileStorage, FitSettings, NascarData
 
     try:
         contest = None
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     data_dir = NascarData().root()
-    storage = NascarStorage()
+    storage = FileStorage()
     defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)} if args.quick else None)
     race = args.race or upcoming_demo_race(data_dir)
     started = time.perf_counter()

@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ["DAGSTER_HOME"] = str(home)
     env = _environment(home, args)
     added = _register_race_partitions()
-    storage = "PostgreSQL" if uses_postgres(os.environ) else "SQLite"
-    print(f"instance {home} ({storage}); {added} new race partitions registered", flush=True)
+    database = "PostgreSQL" if uses_postgres(os.environ) else "SQLite"
+    print(f"instance {home} ({database}); {added} new race partitions registered", flush=True)
 
     stop = {"requested": False}
 

@@ -17,7 +17,7 @@ from nascar_dfs.platform.codecs import (
     ScenarioSetCodec,
     TextCodec,
 )
-from nascar_dfs.platform.resources import NascarStorage
+from nascar_dfs.platform.resources import FileStorage
 from nascar_dfs.platform.storage import asset_path
 
 CODECS: dict[str, Codec] = {
@@ -61,7 +61,7 @@ def read_output(base: Path, asset_name: str, parts: list[str]) -> Any | None:
 class NascarIOManager(dg.ConfigurableIOManager):
     """Files under the storage resource's base path, so assets and the IO manager agree on it."""
 
-    storage: NascarStorage
+    storage: FileStorage
 
     def root(self) -> Path:
         return self.storage.root()

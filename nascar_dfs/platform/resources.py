@@ -47,8 +47,9 @@ class NascarData(dg.ConfigurableResource):
         return digest.hexdigest()[:16]
 
 
-class NascarStorage(dg.ConfigurableResource):
-    """Base folder of every stored output, spec and uploaded slate (see storage.py)."""
+class FileStorage(dg.ConfigurableResource):
+    """The platform's file storage: the base folder of every stored output, spec and uploaded slate
+    (layout in storage.py). Dagster's own run and event storage is the instance's (dagster.yaml)."""
 
     base_path: str = ""
 

@@ -42,7 +42,7 @@ def match_slate(slate: Any, history: Any) -> Any:
 
 
 def slate_field(slate: Any, history: Any, race_id: str) -> Field:
-    from nascar_dfs.core.data.fields import field_from_slate
+    from nascar_dfs.core.data.entry_list import field_from_slate
 
     return field_from_slate(slate, history, race_id)
 

@@ -24,7 +24,7 @@ def main(storage_dir: str, data_dir: str, min_salary: int) -> None:
     from nascar_dfs.platform.io_manager import NascarIOManager
     from nascar_dfs.platform.partitions import register_races
     from nascar_dfs.platform.plan import request_lineups
-    from nascar_dfs.platform.resources import NascarData, NascarStorage
+    from nascar_dfs.platform.resources import FileStorage, NascarData
     from nascar_dfs_tests.platform.conftest import SCIENCE_FUNCTIONS
     from nascar_dfs_tests.platform.fakes import RACES, UPCOMING, FakeScience
 
@@ -34,7 +34,7 @@ def main(storage_dir: str, data_dir: str, min_salary: int) -> None:
     io_manager.CODECS["calibrated_model"] = codecs.PickleCodec()
 
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home())
-    storage = NascarStorage(base_path=storage_dir)
+    storage = FileStorage(base_path=storage_dir)
     defs = build_definitions(
         {
             "storage": storage,

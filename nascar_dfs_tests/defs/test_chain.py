@@ -22,7 +22,7 @@ from nascar_dfs.platform.io_manager import NascarIOManager
 from nascar_dfs.platform.materializations import latest_materialization
 from nascar_dfs.platform.partitions import register_races
 from nascar_dfs.platform.plan import AssetGraph, StepResult, plan_lineup_request, request_lineups
-from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+from nascar_dfs.platform.resources import CheckSettings, FileStorage, FitSettings, NascarData
 
 SPEC = ConstraintSpec(lineups=5, scenarios=300)
 
@@ -35,7 +35,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     with contextlib.suppress(CompileCacheError):
         configure_compile_cache()
     storage_dir = tmp_path_factory.mktemp("chain") / "storage"
-    storage = NascarStorage(base_path=str(storage_dir))
+    storage = FileStorage(base_path=str(storage_dir))
     defs = build_definitions(
         {
             "storage": storage,

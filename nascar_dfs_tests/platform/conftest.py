@@ -11,7 +11,7 @@ from nascar_dfs.definitions import build_definitions
 from nascar_dfs.platform import codecs, io_manager, science
 from nascar_dfs.platform.io_manager import NascarIOManager
 from nascar_dfs.platform.partitions import register_races
-from nascar_dfs.platform.resources import CheckSettings, NascarData, NascarStorage
+from nascar_dfs.platform.resources import CheckSettings, FileStorage, NascarData
 from nascar_dfs_tests.platform.fakes import COMPLETED, RACES, FakeScience, write_calendar
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -53,7 +53,7 @@ def storage_dir(tmp_path: Path) -> Path:
 
 
 def make_defs(storage_dir: Path, data_dir: Path, **check_settings: float) -> dg.Definitions:
-    storage = NascarStorage(base_path=str(storage_dir))
+    storage = FileStorage(base_path=str(storage_dir))
     return build_definitions(
         {
             "storage": storage,

@@ -11,8 +11,8 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "SimulatedField": "field",
-    "simulate_field": "field",
+    "SimulatedField": "opponents",
+    "simulate_field": "opponents",
     "FEATURES": "ownership",
     "OwnershipModel": "ownership",
     "fit_ownership": "ownership",

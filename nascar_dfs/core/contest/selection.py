@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nascar_dfs.core.contest.field import SimulatedField, simulate_field
+from nascar_dfs.core.contest.opponents import SimulatedField, simulate_field
 from nascar_dfs.core.contest.simulate import (
     TOP_SHARE,
     ContestReport,

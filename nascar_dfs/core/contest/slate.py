@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nascar_dfs.core.contest.field import SimulatedField, simulate_field
+from nascar_dfs.core.contest.opponents import SimulatedField, simulate_field
 from nascar_dfs.core.contest.ownership import (
     DEFAULT_MEAN_SPEND,
     SLOTS,

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.evaluation.baseline import naive_baseline
 from nascar_dfs.core.evaluation.metrics import crps_ensemble, interval_hits, pit_deciles, pit_randomized

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.evaluation.backtest import observed_outcome, results_before
 from nascar_dfs.core.evaluation.baseline import naive_baseline

@@ -12,7 +12,7 @@ from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
-from nascar_dfs.platform.resources import CheckSettings, FitSettings, NascarData, NascarStorage
+from nascar_dfs.platform.resources import CheckSettings, FileStorage, FitSettings, NascarData
 
 CALIBRATED_MODEL = "calibrated_model"
 SAMPLER_DIAGNOSTICS = "sampler_diagnostics"
@@ -40,9 +40,7 @@ def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData) -> 
 
 
 @dg.asset(partitions_def=race_partitions, group_name="data", code_version=versions.RACE_SLATE_CODE)
-def race_slate(
-    context: dg.AssetExecutionContext, race_history: Any, storage: NascarStorage
-) -> dg.Output[Any]:
+def race_slate(context: dg.AssetExecutionContext, race_history: Any, storage: FileStorage) -> dg.Output[Any]:
     """The race's DraftKings salaries (an uploaded slates/<race>.csv, else the demo slate), with
     each DraftKings name matched to the history's spelling so model, scenarios and lineups agree."""
     race = context.partition_key

@@ -15,7 +15,7 @@ import dagster as dg
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.materializations import recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
-from nascar_dfs.platform.resources import CheckSettings, NascarStorage
+from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.spec_store import load_spec
 
 OWNERSHIP_PROJECTION = "ownership_projection"
@@ -78,7 +78,7 @@ def ownership_projection(
 def contest_field(
     context: dg.AssetExecutionContext,
     ownership_projection: Any,
-    storage: NascarStorage,
+    storage: FileStorage,
     check_settings: CheckSettings,
 ):
     """The opponents: contest entries minus the spec's lineups, valid lineups drawn from the projection."""
@@ -132,7 +132,7 @@ def contest_report(
     contest_field: Any,
     scenario_set: Any,
     race_slate: Any,
-    storage: NascarStorage,
+    storage: FileStorage,
     check_settings: CheckSettings,
 ) -> dg.Output[Any]:
     """Expected ROI, P(top 1%), P(first), duplicates with the field and the return distribution, per

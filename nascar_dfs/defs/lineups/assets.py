@@ -13,7 +13,7 @@ from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
 from nascar_dfs.platform.materializations import recorded, require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
-from nascar_dfs.platform.resources import CheckSettings, NascarStorage
+from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.spec_store import load_spec
 
 SCENARIO_SET = "scenario_set"
@@ -64,7 +64,7 @@ def scenario_set(
     calibrated_model: Any,
     race_slate: Any,
     race_history: Any,
-    storage: NascarStorage,
+    storage: FileStorage,
     check_settings: CheckSettings,
     phase_hooks: PhaseHooks,
 ):
@@ -114,7 +114,7 @@ def lineups(
     context: dg.AssetExecutionContext,
     scenario_set: Any,
     race_slate: Any,
-    storage: NascarStorage,
+    storage: FileStorage,
     phase_hooks: PhaseHooks,
 ):
     """The portfolio the optimizer builds on the scenario set under the spec's constraints; with a
@@ -156,7 +156,7 @@ def lineups(
     yield validity_check(built, race_slate, spec)
 
 
-def _stored(storage: NascarStorage, asset: str, race: str, spec_key: str) -> Any:
+def _stored(storage: FileStorage, asset: str, race: str, spec_key: str) -> Any:
     """An upstream output read from storage as the IO manager wrote it."""
     stored = read_output(storage.root(), asset, [race, spec_key])
     if stored is None:

@@ -7,7 +7,7 @@ import pytest
 
 from nascar_dfs.core.data.demo import DEMO_DIR, DEMO_SEED, write_demo_data
 from nascar_dfs.core.data.draftkings import match_slate_drivers, read_dk_salaries
-from nascar_dfs.core.data.fields import field_from_slate
+from nascar_dfs.core.data.entry_list import field_from_slate
 from nascar_dfs.core.data.history import load_history
 from nascar_dfs.core.tracks import TRACK_TYPES
 

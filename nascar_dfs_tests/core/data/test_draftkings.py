@@ -15,8 +15,8 @@ from nascar_dfs.core.data.draftkings import (
     write_dk_entries,
     write_upload_csv,
 )
+from nascar_dfs.core.data.entry_list import field_from_slate
 from nascar_dfs.core.data.errors import DataValidationError
-from nascar_dfs.core.data.fields import field_from_slate
 
 HEADER = "Position,Name + ID,Name,ID,Roster Position,Salary,Game Info,TeamAbbrev,AvgPointsPerGame"
 GAME = "Cup Series Race 11/10/2024 03:00PM ET"

@@ -65,7 +65,7 @@ def test_results_before_hold_only_earlier_races(history: RaceHistory) -> None:
 
 
 def test_observed_dk_points_reproduce_published_totals(history: RaceHistory) -> None:
-    from nascar_dfs.core.data.fields import field_from_history
+    from nascar_dfs.core.data.entry_list import field_from_history
 
     field = field_from_history(history, "2021-cup-talladega-2")
     observed = observed_outcome(history, field)

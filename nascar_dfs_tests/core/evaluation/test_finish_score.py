@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import RaceHistory, load_history
 from nascar_dfs.core.evaluation.finish_score import score_finish
 from nascar_dfs.core.field import Field

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import load_history
 from nascar_dfs.core.model.fit import FitConfig, fit_model
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import RaceHistory, load_history
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.types import FieldParams

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nascar_dfs.core.data.demo import DEMO_DIR
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import load_history
 from nascar_dfs.core.scenarios.kernel import simulate_for_spec
 from nascar_dfs.core.scenarios.spec import ConstraintSpec

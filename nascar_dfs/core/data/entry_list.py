@@ -1,4 +1,5 @@
-"""Building the `Field` of a race: from its results (past race) or from a DraftKings slate (upcoming race)."""
+"""The entry list of a race as its `Field` (core/field.py): from its results (past race) or from a
+DraftKings slate (upcoming race)."""
 
 from __future__ import annotations
 

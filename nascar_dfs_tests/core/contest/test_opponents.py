@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nascar_dfs.core.contest.field import simulate_field
+from nascar_dfs.core.contest.opponents import simulate_field
 from nascar_dfs.core.contest.ownership import OwnershipModel
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nascar_dfs.core.data.fields import field_from_history
+from nascar_dfs.core.data.entry_list import field_from_history
 
 
 def test_field_of_a_past_race_lists_drivers_in_start_order(shared_history) -> None:
