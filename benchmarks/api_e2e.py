@@ -38,12 +38,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nascar_dfs_tests.api.dagster_stack import (  # noqa: E402
-    E2E_MODULE,
-    POSTGRES_INSTANCE,
-    dagster_stack,
-    free_port,
-)
+from benchmarks.stack import POSTGRES_INSTANCE, dagster_stack, free_port, private_postgres  # noqa: E402
+
+QUICK_MODULE = "benchmarks.quick_defs"  # the real definitions with the demo's short chain
 
 RACE = "2026-cup-demo-mile-2"  # the demo slate's race
 
@@ -109,8 +106,6 @@ def _storage(work: Path, postgres: bool) -> Iterator[tuple[dict[str, str], str, 
         return
     import sqlalchemy as sa
 
-    from nascar_dfs_tests.reliability.servers import private_postgres
-
     with private_postgres() as pg:
         engine = sa.create_engine(pg.url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
@@ -138,7 +133,7 @@ def main() -> int:
     parser.add_argument("--full-fit", action="store_true", help="warm-up with the model's default chain")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="api-e2e-bench-"))
-    module = "nascar_dfs.definitions" if args.full_fit else E2E_MODULE
+    module = "nascar_dfs.definitions" if args.full_fit else QUICK_MODULE
     seconds: list[float] = []
     outcomes: list[str] = []
     phases: dict[str, list[float]] = defaultdict(list)

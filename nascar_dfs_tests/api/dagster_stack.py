@@ -1,143 +1,27 @@
-"""A real Dagster deployment for end-to-end tests and benchmarks: webserver + daemon on loopback,
-a temporary DAGSTER_HOME with the project's dagster.yaml (or deploy/postgres/dagster.yaml, with
-DAGSTER_PG_* in `extra_env`) and a temporary storage folder."""
+"""A real Dagster deployment for end-to-end tests (benchmarks/stack.py, shared with the benchmarks),
+and the tests' own code location with a short MCMC chain."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class DagsterStack:
-    home: Path
-    storage: Path
-    url: str
-    env: dict[str, str]
-
-
-def wait_http(url: str, timeout_s: float, procs: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"{p.args[0]} exited with {p.returncode}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not up within {timeout_s} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
-E2E_MODULE = "nascar_dfs_tests.api.e2e_defs"  # the real definitions with a short MCMC chain
-POSTGRES_INSTANCE = REPO / "deploy" / "postgres" / "dagster.yaml"
-STACK_CACHE = (
-    Path(os.environ.get("NASCAR_DFS_CACHE_DIR") or Path.home() / ".cache" / "nascar-dfs") / "dagster-stack"
+from benchmarks.stack import (
+    POSTGRES_INSTANCE,
+    REPO,
+    STACK_CACHE,
+    DagsterStack,
+    dagster_stack,
+    free_port,
+    wait_http,
 )
 
+E2E_MODULE = "nascar_dfs_tests.api.e2e_defs"  # the real definitions with a short MCMC chain
 
-@contextmanager
-def dagster_stack(
-    workdir: Path,
-    extra_env: dict[str, str] | None = None,
-    module: str = "nascar_dfs.definitions",
-    instance_yaml: Path = REPO / "dagster.yaml",
-) -> Iterator[DagsterStack]:
-    home, storage = workdir / "dagster_home", workdir / "storage"
-    home.mkdir(parents=True, exist_ok=True)
-    storage.mkdir(parents=True, exist_ok=True)
-    shutil.copy(instance_yaml, home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "NASCAR_DFS_STORAGE": str(storage),
-        # A compile cache of these stacks' own, compiled at numba's default level: scripts/test.sh
-        # exports NUMBA_OPT=0 for the suite, and graph code compiled at level 0 samples ~37x
-        # slower (nascar_dfs/core/model/fit.py) and would then be reused from the shared cache.
-        # Run workers read PyTensor's cache location from PYTENSOR_FLAGS (as under `nascar-dfs up`).
-        "NASCAR_DFS_CACHE_DIR": str(STACK_CACHE),
-        "PYTENSOR_FLAGS": f"base_compiledir={STACK_CACHE / 'pytensor'}",
-        **(extra_env or {}),
-    }
-    if "NUMBA_OPT" not in (extra_env or {}):
-        env.pop("NUMBA_OPT", None)
-    port = free_port()
-    bindir = Path(sys.executable).parent
-    logs = (workdir / "webserver.log").open("wb"), (workdir / "daemon.log").open("wb")
-    # Create the instance's tables once, before two processes race to do it (alembic then
-    # records two heads in a fresh SQLite storage and every later read fails).
-    subprocess.run(
-        [str(bindir / "dagster"), "instance", "migrate"],
-        env=env,
-        cwd=REPO,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    procs = [
-        subprocess.Popen(
-            [
-                str(bindir / "dagster-webserver"),
-                "-m",
-                module,
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=logs[0],
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    ]
-    try:
-        wait_http(f"http://127.0.0.1:{port}/server_info", 120, procs)
-        procs.append(
-            subprocess.Popen(
-                [str(bindir / "dagster-daemon"), "run", "-m", module],
-                env=env,
-                cwd=REPO,
-                stdout=logs[1],
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-        yield DagsterStack(home, storage, f"http://127.0.0.1:{port}", env)
-    finally:
-        for p in procs:
-            _stop(p)
-        for f in logs:
-            f.close()
+__all__ = [
+    "E2E_MODULE",
+    "POSTGRES_INSTANCE",
+    "REPO",
+    "STACK_CACHE",
+    "DagsterStack",
+    "dagster_stack",
+    "free_port",
+    "wait_http",
+]

@@ -1,10 +1,6 @@
-"""Real processes for the fault-injection tests: the API under uvicorn (fake Dagster launcher) and
-a private, throwaway PostgreSQL server.
-
-The PostgreSQL server is this test's own (initdb in a temp dir, free loopback port) rather than
-the shared cluster of scripts/services/postgres.sh: stopping the shared one would fail every other
-test that happens to be using it at the same time.
-"""
+"""Real processes for the fault-injection tests: the API under uvicorn (fake Dagster launcher),
+Dagster servers of a test's code location, and a private, throwaway PostgreSQL server (its start
+and stop live in benchmarks/stack.py, which the API benchmark shares)."""
 
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +21,9 @@ import httpx
 import sqlalchemy as sa
 import yaml
 
-from nascar_dfs_tests.api.dagster_stack import free_port
+from benchmarks.stack import PrivatePostgres, free_port, postgres_available, private_postgres  # noqa: F401 (the tests import them from here)
 
 from .conftest import REPO
-
-PG_BIN_ROOT = Path("/usr/lib/postgresql")
 
 
 @dataclass
@@ -117,89 +110,6 @@ def running_api(database_url: str, log: Path, **settings: Any) -> Iterator[ApiPr
         if api.proc.poll() is None:
             api.proc.kill()
             api.proc.wait(5)
-
-
-def _pg_bin(tool: str) -> Path:
-    versions = sorted(PG_BIN_ROOT.glob("*/bin"), key=lambda p: int(p.parent.name))
-    if not versions:
-        raise FileNotFoundError(f"no PostgreSQL server binaries under {PG_BIN_ROOT}")
-    return versions[-1] / tool
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    # initdb/postgres refuse to run as root.
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-@dataclass
-class PrivatePostgres:
-    data_dir: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _ctl(self, *args: str) -> None:
-        subprocess.run(
-            _as_postgres([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "30", *args]),
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def start(self) -> None:
-        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=off"
-        self._ctl("-o", opts, "-l", str(self.data_dir / "server.log"), "start")
-
-    def stop(self) -> None:
-        self._ctl("-m", "fast", "stop")
-
-    def running(self) -> bool:
-        return (self.data_dir / "postmaster.pid").exists()
-
-
-def postgres_available() -> bool:
-    return any(PG_BIN_ROOT.glob("*/bin/initdb")) and (
-        os.geteuid() != 0 or shutil.which("runuser") is not None
-    )
-
-
-@contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """A fresh PostgreSQL server on a free loopback port, trust auth; stopped and deleted afterwards.
-
-    Its directory is made directly under the system temp dir: pytest's tmp_path sits below a
-    0700 directory the postgres user (needed when running as root) cannot traverse.
-    """
-    root = Path(tempfile.mkdtemp(prefix="nascar-dfs-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    server = PrivatePostgres(root / "pgdata", free_port())
-    try:
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(_pg_bin("initdb")),
-                    "-D",
-                    str(server.data_dir),
-                    "-U",
-                    "postgres",
-                    "-A",
-                    "trust",
-                    "--no-sync",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        server.start()
-        yield server
-    finally:
-        if server.running():
-            server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
@@ -302,7 +212,7 @@ def dagster_processes(
         "NASCAR_DFS_STORAGE": str(workdir / "storage"),
         **(extra_env or {}),
     }
-    # One process creates the schema before two race to (see nascar_dfs_tests/api/dagster_stack.py).
+    # One process creates the schema before two race to (see benchmarks/stack.py).
     subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "instance", "migrate"],
         env=env,
