@@ -50,7 +50,7 @@ class DagsterWithPartitions:
 def dagster_with_partitions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterWithPartitions]:
     """The demo request chain (calibration run, then the lineup run) plus the calibration of a
     completed race (the only kind that gets a CRPS), materialized through the real asset and check
-    code. The science is replaced by the platform tests' stand-ins (nascar_dfs_tests/defs/fakes.py)
+    code. The science is replaced by the platform tests' stand-ins (nascar_dfs_tests/platform/fakes.py)
     so this takes seconds, not the minutes of a real fit; the metrics only read what Dagster
     recorded, which is the same either way."""
     work = tmp_path_factory.mktemp("dagster-metrics")
