@@ -32,9 +32,6 @@ from nascar_dfs.platform.resources import scenario_ttl_hours as configured_ttl_h
 from nascar_dfs.platform.spec_store import register_spec_partition
 from nascar_dfs.platform.storage import slate_upload_path
 
-# Built for race x spec only when the spec names a contest (defs/contest).
-CONTEST_ASSETS = frozenset({"ownership_projection", "contest_field", "contest_report"})
-
 
 class UnknownRaceError(KeyError):
     def __str__(self) -> str:
