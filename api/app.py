@@ -21,16 +21,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
-from api.db import create_db_engine, migrate
-from api.health import HealthChecker
-from api.launcher import Launcher
-from api.metrics import Metrics
-from api.observability import RequestContextMiddleware, configure_logging
-from api.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, install_problem_handlers
-from api.races import RaceCatalogue
-from api.routes import router
-from api.settings import Settings
-from api.worker import Worker
+from api.core.config import Settings
+from api.core.db import create_db_engine, migrate
+from api.core.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, install_problem_handlers
+from api.observability.health import HealthChecker
+from api.observability.metrics import Metrics
+from api.observability.middleware import RequestContextMiddleware, configure_logging
+from api.orchestration.launcher import Launcher
+from api.orchestration.race_catalogue import RaceCatalogue
+from api.orchestration.worker import Worker
+from api.routes.lineup_requests import router
 
 log = logging.getLogger("api.app")
 HEALTH_MEDIA_TYPE = "application/health+json"
@@ -44,7 +44,7 @@ def create_app(
     settings = settings or Settings()
     configure_logging()
     if launcher is None:
-        from api.dagster_launcher import DagsterLauncher
+        from api.orchestration.dagster_launcher import DagsterLauncher
 
         launcher = DagsterLauncher(settings)
     engine = create_db_engine(settings.database_url)

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from api.launcher import Launcher
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.launcher import Launcher
 
 if TYPE_CHECKING:
-    from api.health import HealthChecker
-    from api.metrics import Metrics
-    from api.races import RaceCatalogue
+    from api.observability.health import HealthChecker
+    from api.observability.metrics import Metrics
+    from api.orchestration.race_catalogue import RaceCatalogue
 
 Clock = Callable[[], float]
 

@@ -9,10 +9,10 @@ from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import audit, ratelimit
 from api.context import AppContext
-from api.keys import Principal, authenticate, parse_key
-from api.problems import ProblemError
+from api.core.problems import ProblemError
+from api.services import audit, ratelimit
+from api.services.keys import Principal, authenticate, parse_key
 
 log = logging.getLogger("api.auth")
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ndfs_<id>_<secret>`")

@@ -39,8 +39,8 @@ BUDGETS_MS = {"GET /v1/lineup-requests/{id}": 100.0, "POST /v1/lineup-requests":
 def make_app():  # type: ignore[no-untyped-def]
     """uvicorn factory (in the server process): the real app, fake launcher, env settings."""
     from api.app import create_app
-    from api.launcher import FakeLauncher
-    from api.settings import Settings
+    from api.core.config import Settings
+    from api.orchestration.launcher import FakeLauncher
 
     return create_app(Settings(), launcher=FakeLauncher(races=[RACE]))
 
@@ -84,8 +84,8 @@ def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[by
 
 
 def create_api_key(database_url: str) -> str:
-    from api.db import create_db_engine, migrate
-    from api.keys import create_key
+    from api.core.db import create_db_engine, migrate
+    from api.services.keys import create_key
 
     engine = create_db_engine(database_url)
     try:

@@ -33,15 +33,15 @@ RACE = "2024-cup-phoenix-2"
 def make_app():  # type: ignore[no-untyped-def]
     """uvicorn factory: the real app with the fake launcher (settings from the environment)."""
     from api.app import create_app
-    from api.launcher import FakeLauncher
-    from api.settings import Settings
+    from api.core.config import Settings
+    from api.orchestration.launcher import FakeLauncher
 
     return create_app(Settings(), launcher=FakeLauncher(races=[RACE]))
 
 
 def _seed(database_url: str, owners: int) -> list[str]:
-    from api.db import create_db_engine, migrate
-    from api.keys import create_key
+    from api.core.db import create_db_engine, migrate
+    from api.services.keys import create_key
 
     engine = create_db_engine(database_url)
     migrate(engine, time.time())

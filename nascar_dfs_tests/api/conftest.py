@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import create_key
-from api.launcher import FakeLauncher
-from api.settings import Settings
-from api.worker import Worker
+from api.core.config import Settings
+from api.orchestration.launcher import FakeLauncher
+from api.orchestration.worker import Worker
+from api.services.keys import create_key
 
 RACE = "2024-cup-phoenix-2"
 OTHER_RACE = "2024-cup-daytona-1"

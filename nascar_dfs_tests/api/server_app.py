@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from api.app import create_app
-from api.launcher import FakeLauncher
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.launcher import FakeLauncher
 
 from .conftest import RACE
 

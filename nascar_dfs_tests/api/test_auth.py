@@ -7,9 +7,9 @@ import uuid
 import sqlalchemy as sa
 from fastapi.routing import APIRoute
 
-from api.db import api_keys, audit_log
-from api.keys import create_key, revoke_key
-from api.routes import router
+from api.core.db import api_keys, audit_log
+from api.routes.lineup_requests import router
+from api.services.keys import create_key, revoke_key
 
 from .conftest import Api
 from .helpers import assert_problem, body, fake_results, submit

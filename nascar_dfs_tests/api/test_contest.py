@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 
-from api.launcher import RunResults
+from api.orchestration.launcher import RunResults
 from nascar_dfs.core.contest.simulate import simulate_contest
 from nascar_dfs.core.contest.slate import report_dict
 from nascar_dfs.core.contest.spec import ContestSpec
@@ -95,8 +95,8 @@ def test_the_contest_figures_are_in_the_openapi_schema(api: Api) -> None:
 def test_the_dagster_launcher_reads_the_report_the_run_wrote(tmp_path, monkeypatch) -> None:
     import dagster as dg
 
-    from api.dagster_launcher import DagsterLauncher
-    from api.settings import Settings
+    from api.core.config import Settings
+    from api.orchestration.dagster_launcher import DagsterLauncher
     from nascar_dfs.core.optimizer.portfolio import Lineup, Portfolio
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
     from nascar_dfs.defs.io_manager import codec_for, output_path

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from api.app import create_app
-from api.keys import create_key
-from api.launcher import FakeLauncher
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.launcher import FakeLauncher
+from api.services.keys import create_key
 
 from .conftest import OTHER_RACE, RACE
 

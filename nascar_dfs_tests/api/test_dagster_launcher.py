@@ -13,9 +13,9 @@ import dagster as dg
 import httpx
 import pytest
 
-from api.dagster_launcher import REQUEST_TAG, STEP_TAG, DagsterLauncher
-from api.launcher import LaunchRequest, RunState
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.dagster_launcher import REQUEST_TAG, STEP_TAG, DagsterLauncher
+from api.orchestration.launcher import LaunchRequest, RunState
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 RACE = "2026-cup-demo-mile-2"

@@ -9,8 +9,8 @@ import threading
 
 import sqlalchemy as sa
 
-from api.launcher import RunMetrics
-from api.observability import JsonFormatter
+from api.observability.middleware import JsonFormatter
+from api.orchestration.launcher import RunMetrics
 
 from .conftest import Api
 from .helpers import assert_problem, fake_results, submit

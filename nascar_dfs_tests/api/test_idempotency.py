@@ -8,7 +8,7 @@ import json
 import httpx
 import sqlalchemy as sa
 
-from api.db import idempotency_keys, lineup_requests
+from api.core.db import idempotency_keys, lineup_requests
 
 from .conftest import Api
 from .helpers import assert_problem, body, submit

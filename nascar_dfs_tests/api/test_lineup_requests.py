@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from api.launcher import RunMetrics, RunState
+from api.orchestration.launcher import RunMetrics, RunState
 
 from .conftest import OTHER_RACE, Api
 from .helpers import assert_problem, body, fake_results, submit

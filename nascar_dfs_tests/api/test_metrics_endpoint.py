@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.launcher import FakeLauncher
+from api.orchestration.launcher import FakeLauncher
 from nascar_dfs_tests.reliability.servers import wait_ready
 
 from .conftest import OTHER_RACE, RACE
@@ -135,7 +135,7 @@ def test_counters_add_up_across_two_worker_processes(tmp_path: Path) -> None:
     }
     # Create the API's tables once, before two workers race to migrate an empty SQLite file.
     subprocess.run(
-        [sys.executable, "-c", "from api.db import create_db_engine, migrate; import sys, time; "
+        [sys.executable, "-c", "from api.core.db import create_db_engine, migrate; import sys, time; "
          "migrate(create_db_engine(sys.argv[1]), time.time())", env["NASCAR_DFS_API_DATABASE_URL"]],
         env=env, cwd=REPO, check=True, timeout=120,
     )  # fmt: skip

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from api.db import create_db_engine, lineup_requests, migrate
+from api.core.db import create_db_engine, lineup_requests, migrate
 
 from .conftest import Api
 from .helpers import body, submit

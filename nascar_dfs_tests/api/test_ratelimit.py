@@ -6,7 +6,7 @@ import re
 
 import sqlalchemy as sa
 
-from api.db import audit_log
+from api.core.db import audit_log
 
 from .conftest import Api
 from .helpers import assert_problem, fake_results, submit

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 import sqlalchemy as sa
 
-from api.db import webhook_deliveries
-from api.launcher import FakeLauncher, LauncherError, RunState
-from api.webhooks import UnsafeCallbackError, check_resolved
+from api.core.db import webhook_deliveries
+from api.orchestration.launcher import FakeLauncher, LauncherError, RunState
+from api.services.webhooks import UnsafeCallbackError, check_resolved
 
 from .conftest import OTHER_RACE, RACE, Api
 from .helpers import assert_problem, body, fake_results, submit
@@ -80,7 +80,7 @@ def test_signed_webhook_is_retried_with_the_same_id(make_api, monkeypatch) -> No
     receiver = Receiver([500, 500, 200])
     api: Api = make_api(webhook_allow_private=True)
     # The receiver speaks plain HTTP on loopback; the API only builds https URLs, so rewrite here.
-    import api.webhooks as wh
+    import api.services.webhooks as wh
 
     real_client = wh.httpx.Client
 

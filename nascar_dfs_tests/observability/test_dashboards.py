@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.keys import create_key
-from api.launcher import FakeLauncher, RunMetrics
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.launcher import FakeLauncher, RunMetrics
+from api.services.keys import create_key
 from nascar_dfs_tests.api.conftest import OTHER_RACE, RACE, Clock
 from nascar_dfs_tests.api.helpers import body, fake_results
 

@@ -7,7 +7,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from api.db import audit_log
+from api.core.db import audit_log
 
 log = logging.getLogger("api.audit")
 

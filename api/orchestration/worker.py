@@ -18,9 +18,8 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api import ratelimit, webhooks
 from api.context import AppContext
-from api.db import (
+from api.core.db import (
     idempotency_keys,
     insert_ignoring_conflict,
     lineup_contests,
@@ -30,9 +29,10 @@ from api.db import (
     outbox,
     run_metrics,
 )
-from api.launcher import STATUS_FOR_STATE, LaunchRequest, RunState
 from api.models import TERMINAL
-from api.store import advance, run_problem
+from api.orchestration.launcher import STATUS_FOR_STATE, LaunchRequest, RunState
+from api.services import ratelimit, webhooks
+from api.services.request_store import advance, run_problem
 
 log = logging.getLogger("api.worker")
 LEASE_S = 60.0

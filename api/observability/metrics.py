@@ -26,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Connection, Engine
 
-from api.db import lineup_requests, run_metrics
+from api.core.db import lineup_requests, run_metrics
 from api.models import TERMINAL
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -154,7 +154,7 @@ class Metrics:
 
     def attach(self, ctx: Any) -> None:
         """Dagster-side domain metrics and dependency readiness, once the app context is built."""
-        from api.dagster_metrics import CachedSnapshot, DagsterCollector, DagsterReader
+        from api.observability.dagster_metrics import CachedSnapshot, DagsterCollector, DagsterReader
 
         launcher, settings = ctx.launcher, ctx.settings
         cache = None

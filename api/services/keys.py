@@ -16,8 +16,8 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from api import audit
-from api.db import api_keys
+from api.core.db import api_keys
+from api.services import audit
 
 KEY_PREFIX = "ndfs"
 KEY_PATTERN = re.compile(r"^ndfs_([0-9a-f]{16})_([0-9a-f]{64})$")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api.context import AppContext
-from api.problems import ProblemError
+from api.core.problems import ProblemError
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 log = logging.getLogger("api.preview")

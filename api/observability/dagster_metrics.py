@@ -29,7 +29,7 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from api.dagster_launcher import STEP_PHASES
+from api.orchestration.dagster_launcher import STEP_PHASES
 
 log = logging.getLogger("api.metrics")
 

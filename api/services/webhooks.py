@@ -19,8 +19,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api.db import webhook_deliveries
-from api.store import enqueue
+from api.core.db import webhook_deliveries
+from api.services.request_store import enqueue
 
 if TYPE_CHECKING:
     from api.context import AppContext

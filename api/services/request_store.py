@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api.db import lineup_request_runs, lineup_requests, outbox
-from api.keys import Principal
+from api.core.db import lineup_request_runs, lineup_requests, outbox
+from api.core.problems import TITLES, Problem, ProblemError, problem_type
 from api.models import TERMINAL, LineupRequestOut, Progress, ResultLinks, RunAttemptOut
-from api.problems import TITLES, Problem, ProblemError, problem_type
+from api.services.keys import Principal
 
 # A status only moves forward; a late, stale reading never moves it back.
 STATUS_RANK = {"queued": 0, "running": 1, "canceling": 2, "succeeded": 3, "failed": 3, "canceled": 3}

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from api.db import idempotency_keys, insert_ignoring_conflict, is_postgres, lineup_requests
-from api.keys import Principal
+from api.core.db import idempotency_keys, insert_ignoring_conflict, is_postgres, lineup_requests
+from api.core.problems import ProblemError
 from api.models import LineupRequestCreate
-from api.problems import ProblemError
-from api.store import count_active, enqueue
+from api.services.keys import Principal
+from api.services.request_store import count_active, enqueue
 
 IDEMPOTENCY_KEY = re.compile(r'^"?([A-Za-z0-9_-]{8,255})"?$')
 SUBMIT_ROUTE = "/v1/lineup-requests"

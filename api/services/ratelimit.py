@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from api.db import rate_limit_counters, upsert_increment
+from api.core.db import rate_limit_counters, upsert_increment
 
 
 @dataclass(frozen=True)

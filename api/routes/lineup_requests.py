@@ -11,12 +11,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Connection, Row
 from starlette.concurrency import run_in_threadpool
 
-from api import audit, slates
 from api.context import AppContext
-from api.db import lineup_contests, lineup_requests, lineup_results
+from api.core.db import lineup_contests, lineup_requests, lineup_results
+from api.core.problems import ProblemError, problem_responses
 from api.deps import client_ip, ctx_dependency, read_limit, require_admin, require_principal, submit_limit
-from api.health import HealthChecker
-from api.keys import Principal
 from api.models import (
     TERMINAL,
     HealthDetail,
@@ -32,10 +30,12 @@ from api.models import (
     RecalibrationRequest,
     SlateOut,
 )
-from api.problems import ProblemError, problem_responses
-from api.store import Cursor, NotFound, enqueue, list_page, load_history, load_owned, to_out
-from api.submissions import SubmitContext, parse_idempotency_key, submit
-from api.webhooks import UnsafeCallbackError, check_url_syntax
+from api.observability.health import HealthChecker
+from api.services import audit, slates
+from api.services.keys import Principal
+from api.services.request_store import Cursor, NotFound, enqueue, list_page, load_history, load_owned, to_out
+from api.services.submissions import SubmitContext, parse_idempotency_key, submit
+from api.services.webhooks import UnsafeCallbackError, check_url_syntax
 
 COMMON = (400, 401, 404, 405, 422, 429, 500, 503)
 router = APIRouter(
@@ -399,7 +399,7 @@ async def post_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal:
     summary="Estimated scenario acceptance rate of a spec (launches nothing)",
 )
 def preview_spec(body: PreviewRequest, ctx: Ctx) -> PreviewOut:
-    from api.preview import estimate_acceptance
+    from api.services.preview import estimate_acceptance
 
     if ctx.races is not None and not ctx.races.exists(body.race_id):
         raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")

@@ -172,7 +172,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 def _record_audit(request: Request, event: dict[str, Any]) -> None:
-    from api.audit import record_now
+    from api.services.audit import record_now
 
     ctx = request.app.state.ctx
     fields = {k: v for k, v in event.items() if k != "event"}
@@ -215,7 +215,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         # This handler runs outside the request middleware: rebind the id so the log line has it.
-        from api.observability import request_id_var
+        from api.observability.middleware import request_id_var
 
         request_id_var.set(getattr(request.state, "request_id", None))
         log.exception("unhandled error")

@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 
-from api.launcher import (
+from api.core.config import Settings
+from api.orchestration.launcher import (
     LauncherError,
     LaunchRequest,
     RunAttempt,
@@ -27,7 +28,6 @@ from api.launcher import (
     RunState,
     RunStatus,
 )
-from api.settings import Settings
 
 log = logging.getLogger("api.dagster")
 

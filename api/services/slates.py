@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from api.context import AppContext
-from api.problems import ProblemError
+from api.core.problems import ProblemError
 from nascar_dfs.core.data.errors import DataValidationError
 
 

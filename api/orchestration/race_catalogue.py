@@ -6,7 +6,7 @@ import csv
 import logging
 from pathlib import Path
 
-from api.launcher import Launcher, LauncherError
+from api.orchestration.launcher import Launcher, LauncherError
 
 log = logging.getLogger("api.races")
 
