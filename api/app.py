@@ -23,13 +23,15 @@ from starlette.concurrency import run_in_threadpool
 from api.context import AppContext
 from api.core.config import Settings
 from api.core.db import create_db_engine, migrate
-from api.core.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, install_problem_handlers
+from api.core.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
 from api.observability.health import HealthChecker
+from api.observability.logs import configure_logging
 from api.observability.metrics import Metrics
-from api.observability.middleware import RequestContextMiddleware, configure_logging
+from api.observability.middleware import RequestContextMiddleware
 from api.orchestration.launcher import Launcher
 from api.orchestration.race_catalogue import RaceCatalogue
 from api.orchestration.worker import Worker
+from api.problem_handlers import install_problem_handlers
 from api.routes.lineup_requests import router
 
 log = logging.getLogger("api.app")

@@ -9,7 +9,7 @@ import threading
 
 import sqlalchemy as sa
 
-from api.observability.middleware import JsonFormatter
+from api.observability.logs import JsonFormatter
 from api.orchestration.launcher import RunMetrics
 
 from .conftest import Api
