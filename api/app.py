@@ -11,7 +11,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,28 +20,25 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from api.context import AppContext
+from api.context import AppContext, build_context
 from api.core.config import Settings
 from api.core.db import create_db_engine, migrate
 from api.core.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError
-from api.observability.health import HealthChecker
+from api.core.runtime import Clock, Lifecycle
+from api.observability.health import HEALTH_MEDIA_TYPE
 from api.observability.logs import configure_logging
-from api.observability.metrics import Metrics
 from api.observability.middleware import RequestContextMiddleware
 from api.orchestration.launcher import Launcher
-from api.orchestration.race_catalogue import RaceCatalogue
-from api.orchestration.worker import Worker
 from api.problem_handlers import install_problem_handlers
 from api.routes.lineup_requests import router
 
 log = logging.getLogger("api.app")
-HEALTH_MEDIA_TYPE = "application/health+json"
 
 
 def create_app(
     settings: Settings | None = None,
     launcher: Launcher | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = time.time,
 ) -> FastAPI:
     settings = settings or Settings()
     configure_logging()
@@ -50,30 +47,24 @@ def create_app(
 
         launcher = DagsterLauncher(settings)
     engine = create_db_engine(settings.database_url)
-    ctx = AppContext(settings=settings, engine=engine, launcher=launcher, clock=clock)
-    ctx.metrics = Metrics(engine)
-    ctx.health = HealthChecker(ctx)
-    ctx.metrics.attach(ctx)
-    ctx.races = RaceCatalogue(launcher, settings.data_dir)
-    worker = Worker(ctx)
-    ctx.extras["worker"] = worker
+    ctx = build_context(settings, engine, launcher, clock)
     migrate(engine, clock())  # before serving: a replica never answers with an old schema
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ctx.shutting_down = False
-        ctx.health.open()  # type: ignore[union-attr]
-        _flip_readiness_on_sigterm(ctx)
+        ctx.lifecycle.shutting_down = False
+        ctx.health.open()
+        _flip_readiness_on_sigterm(ctx.lifecycle)
         if settings.background_worker:
-            worker.start()
+            ctx.worker.start()
         log.info("api started")
         try:
             yield
         finally:
-            ctx.shutting_down = True
-            worker.stop()
-            ctx.metrics.close()  # type: ignore[union-attr]
-            ctx.health.close()  # type: ignore[union-attr]
+            ctx.lifecycle.shutting_down = True
+            ctx.worker.stop()
+            ctx.metrics.close()
+            ctx.health.close()
             engine.dispose()
             log.info("api lifespan shutdown complete")
 
@@ -98,7 +89,7 @@ def app_from_env() -> FastAPI:
     return create_app(Settings())
 
 
-def _flip_readiness_on_sigterm(ctx: AppContext) -> None:
+def _flip_readiness_on_sigterm(lifecycle: Lifecycle) -> None:
     # uvicorn installs its own handlers after startup; chain ours so /readyz answers 503 while
     # in-flight requests drain, then let uvicorn's graceful shutdown continue.
     try:
@@ -107,7 +98,7 @@ def _flip_readiness_on_sigterm(ctx: AppContext) -> None:
         return
 
     def _handler(signum: int, frame: Any) -> None:
-        ctx.shutting_down = True
+        lifecycle.shutting_down = True
         if callable(previous):
             previous(signum, frame)
 
@@ -143,11 +134,10 @@ def _add_probes(app: FastAPI, ctx: AppContext) -> None:
         summary="Readiness: API database and Dagster storage (cached, time-boxed)",
     )
     async def readyz() -> Response:
-        if ctx.shutting_down:
+        if ctx.lifecycle.shutting_down:
             return _health_response("fail")
-        checker: HealthChecker = ctx.health  # type: ignore[assignment]
-        results = await run_in_threadpool(checker.results)
-        return _health_response(checker.overall(results))
+        results = await run_in_threadpool(ctx.health.results)
+        return _health_response(ctx.health.overall(results))
 
     @app.get(
         "/metrics",
@@ -156,8 +146,7 @@ def _add_probes(app: FastAPI, ctx: AppContext) -> None:
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
     def metrics() -> Response:
-        registry = ctx.metrics.registry  # type: ignore[union-attr]
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _add_test_routes(app: FastAPI) -> None:

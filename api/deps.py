@@ -42,7 +42,7 @@ def _unauthenticated() -> ProblemError:
 
 
 def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
-    policy = ratelimit.Policy("auth-failures", ctx.settings.auth_failures_per_minute, 60)
+    policy = ratelimit.auth_failure_policy(ctx.settings)
     try:
         with ctx.engine.begin() as conn:
             decision = ratelimit.hit(conn, [policy], f"ip:{ip}", ctx.clock())
@@ -50,8 +50,7 @@ def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
         log.warning("auth-failure limiter unavailable")
         return
     if not decision.allowed:
-        if ctx.metrics:
-            ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
+        ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
         raise ProblemError(
             429,
             "quota-exceeded",
@@ -142,9 +141,8 @@ def _apply_limit(
         return
     headers = decision.headers()
     if not decision.allowed:
-        if ctx.metrics:
-            for name in decision.violated:
-                ctx.metrics.rate_limited.labels(policy=name).inc()
+        for name in decision.violated:
+            ctx.metrics.rate_limited.labels(policy=name).inc()
         # Sampled: one audit row per owner and minute; a client hammering a closed limit must not
         # turn every refused request into a write.
         _audit_breach_once_a_minute(ctx, request, principal, ",".join(decision.violated))
@@ -184,23 +182,12 @@ def _audit_breach_once_a_minute(
 def submit_limit(
     request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
 ) -> None:
-    s = get_ctx(request).settings
-    _apply_limit(
-        request,
-        response,
-        principal,
-        [
-            ratelimit.Policy("submit", s.submit_per_minute, 60),
-            ratelimit.Policy("submit-daily", s.submit_per_day, 86400),
-        ],
-        fail_closed=True,
-    )
+    policies = ratelimit.submit_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=True)
 
 
 def read_limit(
     request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
 ) -> None:
-    s = get_ctx(request).settings
-    _apply_limit(
-        request, response, principal, [ratelimit.Policy("read", s.read_per_minute, 60)], fail_closed=False
-    )
+    policies = ratelimit.read_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=False)

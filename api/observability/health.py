@@ -17,10 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
-from api.context import AppContext
+from api.core.config import Settings
+from api.core.runtime import Lifecycle
+from api.orchestration.launcher import Launcher
 
 log = logging.getLogger("api.health")
+HEALTH_MEDIA_TYPE = "application/health+json"
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,11 @@ def _neo4j_check() -> Callable[[], None] | None:
 
 
 class HealthChecker:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(self, engine: Engine, launcher: Launcher, settings: Settings, lifecycle: Lifecycle) -> None:
+        self.engine = engine
+        self.launcher = launcher
+        self.settings = settings
+        self.lifecycle = lifecycle
         self._lock = threading.Lock()
         self._cached: tuple[float, list[CheckResult]] | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -82,7 +89,7 @@ class HealthChecker:
         """Cached for `health_cache_s`; one refresh at a time (others wait and reuse it)."""
         with self._lock:
             now = time.monotonic()
-            if self._cached and now - self._cached[0] < self.ctx.settings.health_cache_s:
+            if self._cached and now - self._cached[0] < self.settings.health_cache_s:
                 return self._cached[1]
             results = self._run_all()
             self._cached = (time.monotonic(), results)
@@ -91,13 +98,13 @@ class HealthChecker:
     def _run_all(self) -> list[CheckResult]:
         checks: list[tuple[str, str, bool, Callable[[], str | None]]] = [
             ("database:responseTime", "datastore", True, self._check_db),
-            ("dagster-storage:responseTime", "datastore", True, self.ctx.launcher.ping),
+            ("dagster-storage:responseTime", "datastore", True, self.launcher.ping),
             ("dagster-daemon:heartbeat", "system", False, self._check_daemon),
         ]
         neo4j = _neo4j_check()
         if neo4j is not None:
             checks.append(("neo4j:responseTime", "datastore", False, neo4j))
-        timeout = self.ctx.settings.health_check_timeout_s
+        timeout = self.settings.health_check_timeout_s
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
         pool = self._pool
@@ -130,22 +137,26 @@ class HealthChecker:
 
     def _check_db(self) -> str | None:
         self.db_checks += 1
-        with self.ctx.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         return None
 
     def _check_daemon(self) -> str | None:
-        age = self.ctx.launcher.daemon_heartbeat_age()
+        age = self.launcher.daemon_heartbeat_age()
         if age is None:
             return "no daemon heartbeat"
-        if age > self.ctx.settings.daemon_heartbeat_max_age_s:
+        if age > self.settings.daemon_heartbeat_max_age_s:
             return f"daemon heartbeat {age:.0f} s old"
         return None
 
     def overall(self, results: list[CheckResult]) -> str:
-        if self.ctx.shutting_down or any(r.status == "fail" and r.fatal for r in results):
+        if self.lifecycle.shutting_down or any(r.status == "fail" and r.fatal for r in results):
             return "fail"
         return "warn" if any(r.status != "pass" for r in results) else "pass"
+
+    def readiness(self) -> dict[str, bool]:
+        """Per dependency, whether its (cached, time-boxed) check passed (for dfs_dependency_up)."""
+        return {r.name.split(":")[0]: r.status == "pass" for r in self.results()}
 
     def detail(self) -> tuple[str, dict[str, list[dict[str, Any]]]]:
         results = self.results()

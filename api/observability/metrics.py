@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
@@ -26,8 +26,11 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Connection, Engine
 
+from api.core.config import Settings
 from api.core.db import lineup_requests, run_metrics
 from api.models import TERMINAL
+from api.observability.dagster_metrics import CachedSnapshot, DagsterCollector, DagsterReader
+from api.orchestration.launcher import Launcher
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Bracket the 30-60 s a calibration takes (api.md §8).
@@ -119,7 +122,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, dagster: CachedSnapshot | None, readiness: Callable[[], dict[str, bool]]
+    ) -> None:
         # `registry` is what /metrics exposes. In multiprocess mode the counters live in the
         # shared files and are read back through the MultiProcessCollector, so the instruments
         # go to a registry of their own that is never exposed (else they would count twice).
@@ -130,7 +135,7 @@ class Metrics:
             instruments = CollectorRegistry(auto_describe=False)
         else:
             instruments = self.registry
-        self.dagster: Any = None
+        self.dagster = dagster
         self.http_requests = Counter(
             "http_requests", "HTTP requests", ["handler", "method", "status"], registry=instruments
         )
@@ -151,19 +156,7 @@ class Metrics:
             "dfs_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=instruments
         )
         self.registry.register(DomainCollector(engine))
-
-    def attach(self, ctx: Any) -> None:
-        """Dagster-side domain metrics and dependency readiness, once the app context is built."""
-        from api.observability.dagster_metrics import CachedSnapshot, DagsterCollector, DagsterReader
-
-        launcher, settings = ctx.launcher, ctx.settings
-        cache = None
-        # Only a launcher backed by a Dagster instance has runs and materializations to read.
-        if isinstance(getattr(type(launcher), "instance", None), property):
-            reader = DagsterReader(lambda: launcher.instance, _data_dir(settings.data_dir))
-            cache = CachedSnapshot(reader, settings.metrics_cache_s, settings.metrics_dagster_timeout_s)
-        self.dagster = cache
-        self.registry.register(DagsterCollector(cache, _readiness(ctx)))
+        self.registry.register(DagsterCollector(dagster, readiness))
 
     def close(self) -> None:
         """Stop the Dagster reader's thread, so a hung storage read cannot hold up shutdown."""
@@ -173,6 +166,22 @@ class Metrics:
     def observe_http(self, handler: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(handler=handler, method=method, status=f"{status // 100}xx").inc()
         self.http_duration.labels(handler=handler, method=method).observe(seconds)
+
+
+class _OnDagster(Protocol):
+    @property
+    def instance(self) -> Any: ...
+
+
+def dagster_snapshot(launcher: Launcher, settings: Settings) -> CachedSnapshot | None:
+    """The cached reader of Dagster-side domain metrics; None for a launcher that has no Dagster
+    instance behind it (it has no runs or materializations to read)."""
+    # Looked up on the type: reading the property would open the instance here, at build time.
+    if not isinstance(getattr(type(launcher), "instance", None), property):
+        return None
+    backed = cast(_OnDagster, launcher)
+    reader = DagsterReader(lambda: backed.instance, _data_dir(settings.data_dir))
+    return CachedSnapshot(reader, settings.metrics_cache_s, settings.metrics_dagster_timeout_s)
 
 
 def _data_dir(configured: Path | None) -> Callable[[], Path | None]:
@@ -190,14 +199,3 @@ def _data_dir(configured: Path | None) -> Callable[[], Path | None]:
             return None
 
     return find
-
-
-def _readiness(ctx: Any) -> Callable[[], dict[str, bool]]:
-    """Per dependency, whether its (cached, time-boxed) health check passed."""
-
-    def read() -> dict[str, bool]:
-        if ctx.health is None:
-            return {}
-        return {r.name.split(":")[0]: r.status == "pass" for r in ctx.health.results()}
-
-    return read

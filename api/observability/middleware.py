@@ -17,7 +17,7 @@ access_log = logging.getLogger("api.access")
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics | None) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
 
@@ -46,7 +46,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             handler = getattr(route, "path", None) or "none"
-            if self.metrics is not None and handler not in UNMEASURED:
+            if handler not in UNMEASURED:
                 self.metrics.observe_http(handler, scope["method"], status_holder["status"], elapsed)
             principal = scope.get("state", {}).get("principal")
             access_log.info(

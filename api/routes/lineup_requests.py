@@ -30,10 +30,10 @@ from api.models import (
     RecalibrationRequest,
     SlateOut,
 )
-from api.observability.health import HealthChecker
 from api.services import audit, slates
 from api.services.keys import Principal
-from api.services.request_store import Cursor, NotFound, enqueue, list_page, load_history, load_owned, to_out
+from api.services.outbox import enqueue
+from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
 from api.services.submissions import SubmitContext, parse_idempotency_key, submit
 from api.services.webhooks import UnsafeCallbackError, check_url_syntax
 
@@ -126,10 +126,9 @@ def create_lineup_request(
     except ProblemError as exc:
         _count_refusal(ctx, exc, sctx)
         raise
-    if ctx.metrics:
-        ctx.metrics.idempotency.labels(outcome="replayed" if outcome.replayed else "created").inc()
+    ctx.metrics.idempotency.labels(outcome="replayed" if outcome.replayed else "created").inc()
     if not outcome.replayed:
-        _wake_worker(ctx)
+        ctx.worker.wake()
     response.headers["Location"] = _location(outcome.row.id)
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
     if outcome.replayed:
@@ -151,14 +150,13 @@ def _validate_submission(ctx: AppContext, body: LineupRequestCreate) -> None:
             check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
         except UnsafeCallbackError as exc:
             raise _invalid(["callback_url"], str(exc)) from exc
-    if ctx.races is not None and not ctx.races.exists(body.race_id):
+    if not ctx.races.exists(body.race_id):
         raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:
     if exc.slug == "idempotency-key-reused":
-        if ctx.metrics:
-            ctx.metrics.idempotency.labels(outcome="mismatch").inc()
+        ctx.metrics.idempotency.labels(outcome="mismatch").inc()
         audit.record_now(
             ctx.engine,
             "idempotency.mismatch",
@@ -169,17 +167,10 @@ def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> N
             request_id=sctx.http_request_id,
             outcome="422",
         )
-    elif exc.slug == "idempotency-request-in-progress" and ctx.metrics:
+    elif exc.slug == "idempotency-request-in-progress":
         ctx.metrics.idempotency.labels(outcome="in_progress").inc()
-    elif exc.slug == "quota-exceeded" and ctx.metrics:
+    elif exc.slug == "quota-exceeded":
         ctx.metrics.rate_limited.labels(policy="active-runs").inc()
-
-
-def _wake_worker(ctx: AppContext) -> None:
-    """Launch soon rather than at the next poll of the relay."""
-    worker = ctx.extras.get("worker")
-    if worker is not None:
-        worker.wake()  # type: ignore[attr-defined]
 
 
 @router.get(
@@ -330,14 +321,14 @@ def cancel_lineup_request(
         )
         row = conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == row.id)).one()
         history = load_history(conn, [row.id])[row.id]
-    _wake_worker(ctx)
+    ctx.worker.wake()
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
     return to_out(row, history=history)
 
 
 @router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
 def list_races(ctx: Ctx) -> RaceList:
-    races = ctx.races.all() if ctx.races is not None else []
+    races = ctx.races.all()
     return RaceList(items=[Race(race_id=r) for r in races])
 
 
@@ -351,9 +342,9 @@ async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal:
     body = await request.body()
     if len(body) > ctx.settings.slate_max_bytes:
         raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
-    if ctx.races is not None and not await run_in_threadpool(ctx.races.exists, race_id):
+    if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
-    drivers = await run_in_threadpool(slates.store_slate, ctx, race_id, body)
+    drivers = await run_in_threadpool(slates.store_slate, ctx.settings.slate_dir, race_id, body)
     audit.record_now(
         ctx.engine,
         "slate.uploaded",
@@ -401,9 +392,9 @@ async def post_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal:
 def preview_spec(body: PreviewRequest, ctx: Ctx) -> PreviewOut:
     from api.services.preview import estimate_acceptance
 
-    if ctx.races is not None and not ctx.races.exists(body.race_id):
+    if not ctx.races.exists(body.race_id):
         raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
-    rate = estimate_acceptance(ctx, body.race_id, body.spec)
+    rate = estimate_acceptance(body.race_id, body.spec)
     return PreviewOut(race_id=body.race_id, spec_key=body.spec.key, acceptance_rate=rate)
 
 
@@ -420,7 +411,7 @@ def trigger_recalibration(
     ctx: Ctx,
     principal: Annotated[Principal, Depends(require_admin)],
 ) -> RecalibrationOut:
-    if ctx.races is not None and not ctx.races.exists(body.race_id):
+    if not ctx.races.exists(body.race_id):
         raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
     now = ctx.clock()
     with ctx.engine.begin() as conn:
@@ -436,7 +427,7 @@ def trigger_recalibration(
             target=f"race:{body.race_id}",
             outcome="202",
         )
-    _wake_worker(ctx)
+    ctx.worker.wake()
     return RecalibrationOut(race_id=body.race_id, status="accepted")
 
 
@@ -459,8 +450,7 @@ class HealthJSONResponse(JSONResponse):
     summary="Admin: per-component health",
 )
 def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin)]) -> HealthJSONResponse:
-    checker: HealthChecker = ctx.health  # type: ignore[assignment]
-    status, checks = checker.detail()
+    status, checks = ctx.health.detail()
     return HealthJSONResponse(
         {"status": status, "checks": checks}, status_code=503 if status == "fail" else 200
     )

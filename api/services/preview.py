@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from api.context import AppContext
 from api.core.problems import ProblemError
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
@@ -25,7 +24,7 @@ def _stored(root: Path, asset: str, parts: list[str]) -> Any:
     return codec_for(asset).read(path)
 
 
-def estimate_acceptance(ctx: AppContext, race_id: str, spec: ConstraintSpec) -> float:
+def estimate_acceptance(race_id: str, spec: ConstraintSpec) -> float:
     if not spec.views:
         return 1.0  # no scenario condition: every simulated race is kept
     try:

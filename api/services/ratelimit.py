@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from api.core.config import Settings
 from api.core.db import rate_limit_counters, upsert_increment
 
 
@@ -21,6 +22,22 @@ class Policy:
     name: str
     quota: int
     window_s: int
+
+
+def submit_policies(settings: Settings) -> list[Policy]:
+    return [
+        Policy("submit", settings.submit_per_minute, 60),
+        Policy("submit-daily", settings.submit_per_day, 86400),
+    ]
+
+
+def read_policies(settings: Settings) -> list[Policy]:
+    return [Policy("read", settings.read_per_minute, 60)]
+
+
+def auth_failure_policy(settings: Settings) -> Policy:
+    """Failed authentications per client address (counted only when a key was refused)."""
+    return Policy("auth-failures", settings.auth_failures_per_minute, 60)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,10 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from api.core.db import lineup_request_runs, lineup_requests, outbox
+from api.core.db import lineup_request_runs, lineup_requests
 from api.core.problems import TITLES, Problem, ProblemError, problem_type
 from api.models import TERMINAL, LineupRequestOut, Progress, ResultLinks, RunAttemptOut
 from api.services.keys import Principal
+from api.services.webhooks import WebhookSender
+
+log = logging.getLogger("api.requests")
 
 # A status only moves forward; a late, stale reading never moves it back.
 STATUS_RANK = {"queued": 0, "running": 1, "canceling": 2, "succeeded": 3, "failed": 3, "canceled": 3}
@@ -28,6 +32,10 @@ class NotFound(ProblemError):
 
 def iso(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def load(conn: Connection, request_id: str) -> Row | None:
+    return conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == request_id)).first()
 
 
 def load_owned(conn: Connection, request_id: str, principal: Principal, *, for_admin: bool = True) -> Row:
@@ -141,12 +149,6 @@ def list_page(
     return rows, (Cursor(rows[-1].created_at, rows[-1].id) if more and rows else None)
 
 
-def enqueue(conn: Connection, kind: str, target: str, now: float) -> None:
-    conn.execute(
-        sa.insert(outbox).values(kind=kind, target=target, available_at=now, attempts=0, created_at=now)
-    )
-
-
 def count_active(conn: Connection, owner: str) -> int:
     c = lineup_requests.c
     return int(
@@ -179,3 +181,26 @@ def advance(conn: Connection, row: Row, now: float, **values: Any) -> bool:
         .values(updated_at=max(now, row.updated_at), **values)
     )
     return result.rowcount == 1
+
+
+def finish(
+    conn: Connection,
+    req: Row,
+    status: str,
+    now: float,
+    webhooks: WebhookSender,
+    error: dict[str, Any] | None = None,
+    **values: Any,
+) -> bool:
+    """Move a request to a terminal status and, if this writer made the move, stage its webhook
+    in the same transaction (so it is sent exactly once, whichever replica finished it)."""
+    if error is not None:
+        values["error_json"] = json.dumps(error)
+    if status == "succeeded":
+        values.update(progress_phase="optimization", progress_percent=100.0)
+    moved = advance(conn, req, now, status=status, **values)
+    if moved:
+        if req.callback_url:
+            webhooks.stage(conn, req, status)
+        log.info("request finished", extra={"lineup_request_id": req.id, "status": status})
+    return moved

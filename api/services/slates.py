@@ -6,15 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from api.context import AppContext
 from api.core.problems import ProblemError
 from nascar_dfs.core.data.errors import DataValidationError
 
 
-def slate_path(ctx: AppContext, race_id: str) -> Path:
+def slate_path(slate_dir: Path | None, race_id: str) -> Path:
     """Where the platform's race_slate asset reads it: <storage>/slates/<race>.csv."""
-    if ctx.settings.slate_dir is not None:
-        return ctx.settings.slate_dir / f"{race_id}.csv"
+    if slate_dir is not None:
+        return slate_dir / f"{race_id}.csv"
     from nascar_dfs.defs.storage import default_base_path
 
     return default_base_path() / "slates" / f"{race_id}.csv"
@@ -33,10 +32,10 @@ def _reader():  # type: ignore[no-untyped-def]
     return read_dk_salaries
 
 
-def store_slate(ctx: AppContext, race_id: str, content: bytes) -> int:
+def store_slate(slate_dir: Path | None, race_id: str, content: bytes) -> int:
     """Validate the file, then move it into place atomically; returns the number of drivers."""
     read_dk_salaries = _reader()
-    target = slate_path(ctx, race_id)
+    target = slate_path(slate_dir, race_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".DKSalaries.", suffix=".csv", dir=target.parent)
     tmp = Path(tmp_name)

@@ -16,7 +16,8 @@ from api.core.db import idempotency_keys, insert_ignoring_conflict, is_postgres,
 from api.core.problems import ProblemError
 from api.models import LineupRequestCreate
 from api.services.keys import Principal
-from api.services.request_store import count_active, enqueue
+from api.services.outbox import enqueue
+from api.services.request_store import count_active
 
 IDEMPOTENCY_KEY = re.compile(r'^"?([A-Za-z0-9_-]{8,255})"?$')
 SUBMIT_ROUTE = "/v1/lineup-requests"

@@ -12,18 +12,17 @@ import logging
 import socket
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from prometheus_client import Counter
+from sqlalchemy.engine import Connection, Engine, Row
 
+from api.core.config import Settings
 from api.core.db import webhook_deliveries
-from api.services.request_store import enqueue
-
-if TYPE_CHECKING:
-    from api.context import AppContext
+from api.core.runtime import Clock
+from api.services.outbox import enqueue
 
 log = logging.getLogger("api.webhooks")
 # Delay before attempt n+1 (Standard Webhooks' example schedule, shortened at the tail).
@@ -83,80 +82,101 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def enqueue_delivery(conn: Connection, ctx: AppContext, req: Row, status: str) -> None:
-    """Stage the delivery in the transaction that made the request terminal (outbox)."""
-    now = ctx.clock()
-    msg_id = f"msg_{uuid.uuid4().hex}"
-    base = f"{ctx.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
-    payload = {
-        "type": f"lineup_request.{status}",
-        "timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(),
-        "data": {"id": req.id, "status": status, "links": {"self": base}},
-    }
-    if status == "succeeded":
-        payload["data"]["links"].update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
-    conn.execute(
-        sa.insert(webhook_deliveries).values(
-            id=msg_id,
-            request_id=req.id,
-            url=req.callback_url,
-            event=payload["type"],
-            payload=json.dumps(payload, separators=(",", ":")),
-            state="pending",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
+class WebhookSender:
+    """Stages a finished request's webhook in the transaction that finished it (outbox), and
+    makes one delivery attempt per outbox row, scheduling the next attempt itself."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Clock, outcomes: Counter) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.outcomes = outcomes  # counts attempts by outcome (delivered | failed)
+
+    def stage(self, conn: Connection, req: Row, status: str) -> None:
+        now = self.clock()
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
+        payload = {
+            "type": f"lineup_request.{status}",
+            "timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(),
+            "data": {"id": req.id, "status": status, "links": {"self": base}},
+        }
+        if status == "succeeded":
+            payload["data"]["links"].update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
+        conn.execute(
+            sa.insert(webhook_deliveries).values(
+                id=msg_id,
+                request_id=req.id,
+                url=req.callback_url,
+                event=payload["type"],
+                payload=json.dumps(payload, separators=(",", ":")),
+                state="pending",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
         )
-    )
-    enqueue(conn, "webhook", msg_id, now)
+        enqueue(conn, "webhook", msg_id, now)
 
-
-def deliver(ctx: AppContext, msg_id: str) -> None:
-    """One attempt; schedules the next one itself, so the outbox row is always finished."""
-    with ctx.engine.connect() as conn:
-        row = conn.execute(sa.select(webhook_deliveries).where(webhook_deliveries.c.id == msg_id)).first()
-    if row is None or row.state != "pending":
-        return
-    settings = ctx.settings
-    if not settings.webhook_secret:
-        _set_state(ctx, row, "failed", error="webhooks are not configured (no secret)")
-        return
-    try:
-        check_resolved(row.url, settings.webhook_allow_private)
-    except UnsafeCallbackError as exc:
-        _set_state(ctx, row, "refused", error=str(exc))
-        return
-    now = ctx.clock()
-    body = row.payload.encode()
-    ts = int(now)
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": row.id,
-        "webhook-timestamp": str(ts),
-        "webhook-signature": sign(settings.webhook_secret, row.id, ts, body),
-    }
-    code: int | None = None
-    try:
-        with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
-            code = client.post(row.url, content=body, headers=headers).status_code
-        error = None
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}"
-    attempts = row.attempts + 1
-    if code is not None and 200 <= code < 300:
-        _set_state(ctx, row, "delivered", attempts=attempts, code=code)
-    elif code == 410:
-        _set_state(ctx, row, "disabled", attempts=attempts, code=code)
-    elif attempts >= settings.webhook_max_attempts:
-        _set_state(ctx, row, "failed", attempts=attempts, code=code, error=error)
-    else:
-        delay = RETRY_SCHEDULE_S[min(attempts - 1, len(RETRY_SCHEDULE_S) - 1)]
-        with ctx.engine.begin() as conn:
-            _update(conn, row, "pending", attempts, code, error, now)
-            enqueue(conn, "webhook", row.id, now + delay)
-    if ctx.metrics:
+    def deliver(self, msg_id: str) -> None:
+        """One attempt; schedules the next one itself, so the outbox row is always finished."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(webhook_deliveries).where(webhook_deliveries.c.id == msg_id)).first()
+        if row is None or row.state != "pending":
+            return
+        settings = self.settings
+        if not settings.webhook_secret:
+            self._set_state(row, "failed", error="webhooks are not configured (no secret)")
+            return
+        try:
+            check_resolved(row.url, settings.webhook_allow_private)
+        except UnsafeCallbackError as exc:
+            self._set_state(row, "refused", error=str(exc))
+            return
+        now = self.clock()
+        body = row.payload.encode()
+        ts = int(now)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": row.id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(settings.webhook_secret, row.id, ts, body),
+        }
+        code: int | None = None
+        try:
+            with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+                code = client.post(row.url, content=body, headers=headers).status_code
+            error = None
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}"
+        attempts = row.attempts + 1
+        if code is not None and 200 <= code < 300:
+            self._set_state(row, "delivered", attempts=attempts, code=code)
+        elif code == 410:
+            self._set_state(row, "disabled", attempts=attempts, code=code)
+        elif attempts >= settings.webhook_max_attempts:
+            self._set_state(row, "failed", attempts=attempts, code=code, error=error)
+        else:
+            delay = RETRY_SCHEDULE_S[min(attempts - 1, len(RETRY_SCHEDULE_S) - 1)]
+            with self.engine.begin() as conn:
+                _update(conn, row, "pending", attempts, code, error, now)
+                enqueue(conn, "webhook", row.id, now + delay)
         outcome = "delivered" if code is not None and 200 <= code < 300 else "failed"
-        ctx.metrics.webhooks.labels(outcome=outcome).inc()
+        self.outcomes.labels(outcome=outcome).inc()
+
+    def _set_state(
+        self,
+        row: Row,
+        state: str,
+        attempts: int | None = None,
+        code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            _update(
+                conn, row, state, row.attempts if attempts is None else attempts, code, error, self.clock()
+            )
+        log.info("webhook %s", state, extra={"lineup_request_id": row.request_id})
 
 
 def _update(
@@ -167,16 +187,3 @@ def _update(
         .where(webhook_deliveries.c.id == row.id)
         .values(state=state, attempts=attempts, last_status_code=code, last_error=error, updated_at=now)
     )
-
-
-def _set_state(
-    ctx: AppContext,
-    row: Row,
-    state: str,
-    attempts: int | None = None,
-    code: int | None = None,
-    error: str | None = None,
-) -> None:
-    with ctx.engine.begin() as conn:
-        _update(conn, row, state, row.attempts if attempts is None else attempts, code, error, ctx.clock())
-    log.info("webhook %s", state, extra={"lineup_request_id": row.request_id})

@@ -57,7 +57,7 @@ class Api:
 
     @property
     def worker(self) -> Worker:
-        return self.ctx.extras["worker"]
+        return self.ctx.worker
 
     def key(self, owner: str = "alice", scope: str = "user") -> dict[str, str]:
         issued = create_key(self.ctx.engine, owner, scope, self.clock())
@@ -65,7 +65,8 @@ class Api:
 
 
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'api.db'}"
+    # A folder of its own, so a test can take the database away (test_health_metrics.py).
+    return f"sqlite:///{tmp_path / 'db' / 'api.db'}"
 
 
 @pytest.fixture

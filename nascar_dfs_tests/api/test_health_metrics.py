@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import threading
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -19,10 +20,11 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 
 def _break_database(api: Api) -> None:
-    """Point the app at a database server that refuses connections."""
-    api.ctx.engine = sa.create_engine(
-        "postgresql+psycopg2://nobody:x@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
-    )
+    """Take the database away under the running app: its folder is moved, so every new
+    connection fails, as against a database server that is down."""
+    path = Path(sa.engine.make_url(api.settings.database_url).database)
+    api.ctx.engine.dispose()  # pooled connections would keep the moved file open
+    path.parent.rename(path.parent.with_name(path.parent.name + "-gone"))
 
 
 def test_livez_answers_with_every_dependency_down(api: Api) -> None:
@@ -81,7 +83,7 @@ def test_detailed_health_needs_an_admin(api: Api) -> None:
 
 
 def test_readyz_fails_during_shutdown(api: Api) -> None:
-    api.ctx.shutting_down = True
+    api.ctx.lifecycle.shutting_down = True
     assert api.client.get("/readyz").status_code == 503
 
 

@@ -100,7 +100,7 @@ def scrape(
         request_id = first.json()["id"]
         assert client.get(f"/v1/lineup-requests/{request_id}", headers=headers).status_code == 200
         assert client.get("/v1/races", headers=headers).status_code == 200
-        worker = ctx.extras["worker"]
+        worker = ctx.worker
         worker.run_once()
         run = launcher.only_run_for(request_id)
         clock.advance(40)
