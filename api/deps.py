@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.context import AppContext
-from api.core.problems import ProblemError
+from api.core.problems import ProblemError, problem_responses
 from api.services import audit, ratelimit
 from api.services.keys import Principal, authenticate, parse_key
 
 log = logging.getLogger("api.auth")
+# Statuses every /v1 operation may answer with (each route adds its own).
+V1_PROBLEMS = (400, 401, 404, 405, 422, 429, 500, 503)
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ndfs_<id>_<secret>`")
 
 
@@ -25,6 +27,9 @@ def get_ctx(request: Request) -> AppContext:
 async def ctx_dependency(request: Request) -> AppContext:
     """Async on purpose: a sync dependency costs a thread-pool hop on every request."""
     return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(ctx_dependency)]
 
 
 def client_ip(request: Request) -> str:
@@ -191,3 +196,16 @@ def read_limit(
 ) -> None:
     policies = ratelimit.read_policies(get_ctx(request).settings)
     _apply_limit(request, response, principal, policies, fail_closed=False)
+
+
+Caller = Annotated[Principal, Depends(require_principal)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+def v1_router() -> APIRouter:
+    """The router every /v1 resource is built on: authentication is a router-level dependency,
+    so no route can forget it. (Each resource carries the prefix itself: the route template it
+    reports to the HTTP metrics is then the whole path.)"""
+    return APIRouter(
+        prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*V1_PROBLEMS)
+    )

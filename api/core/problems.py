@@ -82,6 +82,11 @@ class ProblemError(Exception):
         self.audit: dict[str, Any] | None = None  # a security event to record once the request failed
 
 
+def invalid_body(field: list[str], detail: str) -> ProblemError:
+    """A 422 for what the request model cannot check itself, naming the body field at fault."""
+    return ProblemError(422, "validation-error", detail, errors=[{"loc": ["body", *field], "msg": detail}])
+
+
 def problem_body(
     status: int, slug: str, detail: str | None, request: Request, **extensions: Any
 ) -> dict[str, Any]:

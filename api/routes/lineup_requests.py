@@ -1,4 +1,4 @@
-"""The /v1 routes. Authentication is a router-level dependency: no route can forget it."""
+"""Lineup requests: submit, list, status, results (lineups JSON, DraftKings CSV) and cancel."""
 
 from __future__ import annotations
 
@@ -6,47 +6,27 @@ import json
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.engine import Connection, Row
-from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
 from api.core.db import lineup_contests, lineup_requests, lineup_results
-from api.core.problems import ProblemError, problem_responses
-from api.deps import client_ip, ctx_dependency, read_limit, require_admin, require_principal, submit_limit
-from api.models import (
-    TERMINAL,
-    HealthDetail,
-    LineupRequestCreate,
-    LineupRequestOut,
-    LineupRequestPage,
-    LineupsOut,
-    PreviewOut,
-    PreviewRequest,
-    Race,
-    RaceList,
-    RecalibrationOut,
-    RecalibrationRequest,
-    SlateOut,
-)
-from api.services import audit, slates
+from api.core.problems import ProblemError, invalid_body, problem_responses
+from api.deps import Caller, Ctx, client_ip, read_limit, submit_limit, v1_router
+from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
+from api.services import audit
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
 from api.services.submissions import SubmitContext, parse_idempotency_key, submit
 from api.services.webhooks import UnsafeCallbackError, check_url_syntax
 
-COMMON = (400, 401, 404, 405, 422, 429, 500, 503)
-router = APIRouter(
-    prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*COMMON)
-)
+router = v1_router()
 RequestId = Annotated[str, Path(max_length=64, description="lineup request id (UUID)")]
-Ctx = Annotated[AppContext, Depends(ctx_dependency)]
-Caller = Annotated[Principal, Depends(require_principal)]
 
 
-def _owned(ctx: AppContext, conn: Connection, request: Request, request_id: str, principal: Principal) -> Row:
+def _owned(conn: Connection, request: Request, request_id: str, principal: Principal) -> Row:
     """Load the caller's request; a foreign one is a 404 like a missing one, and is audited."""
     try:
         return load_owned(conn, request_id, principal)
@@ -136,22 +116,18 @@ def create_lineup_request(
     return to_out(outcome.row)
 
 
-def _invalid(field: list[str], detail: str) -> ProblemError:
-    return ProblemError(422, "validation-error", detail, errors=[{"loc": ["body", *field], "msg": detail}])
-
-
 def _validate_submission(ctx: AppContext, body: LineupRequestCreate) -> None:
     """What pydantic cannot know: the plan limit, the callback's address, the race's existence."""
     limit = ctx.settings.max_lineups_per_request
     if body.spec.lineups > limit:
-        raise _invalid(["spec", "lineups"], f"spec.lineups above the plan limit of {limit}")
+        raise invalid_body(["spec", "lineups"], f"spec.lineups above the plan limit of {limit}")
     if body.callback_url is not None:
         try:
             check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
         except UnsafeCallbackError as exc:
-            raise _invalid(["callback_url"], str(exc)) from exc
+            raise invalid_body(["callback_url"], str(exc)) from exc
     if not ctx.races.exists(body.race_id):
-        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
+        raise invalid_body(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:
@@ -213,7 +189,7 @@ def get_lineup_request(
     request_id: RequestId, request: Request, response: Response, ctx: Ctx, principal: Caller
 ) -> LineupRequestOut:
     with ctx.engine.connect() as conn:
-        row = _owned(ctx, conn, request, request_id, principal)
+        row = _owned(conn, request, request_id, principal)
         history = load_history(conn, [row.id])[row.id]
     if row.status not in TERMINAL:
         response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
@@ -224,7 +200,7 @@ def _finished_results(
     ctx: AppContext, request: Request, request_id: str, principal: Principal
 ) -> tuple[Row, Row]:
     with ctx.engine.connect() as conn:
-        row = _owned(ctx, conn, request, request_id, principal)
+        row = _owned(conn, request, request_id, principal)
         result = conn.execute(sa.select(lineup_results).where(lineup_results.c.request_id == row.id)).first()
     if row.status == "failed":
         raise ProblemError(409, "run-failed", "the run failed: see the request's error")
@@ -296,7 +272,7 @@ def cancel_lineup_request(
 ) -> LineupRequestOut:
     now = ctx.clock()
     with ctx.engine.begin() as conn:
-        row = _owned(ctx, conn, request, request_id, principal)
+        row = _owned(conn, request, request_id, principal)
         if row.status in ("succeeded", "failed"):
             raise ProblemError(409, "run-already-finished", f"the request already {row.status}")
         if row.cancel_requested or row.status in ("canceling", "canceled"):
@@ -324,133 +300,3 @@ def cancel_lineup_request(
     ctx.worker.wake()
     response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
     return to_out(row, history=history)
-
-
-@router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
-def list_races(ctx: Ctx) -> RaceList:
-    races = ctx.races.all()
-    return RaceList(items=[Race(race_id=r) for r in races])
-
-
-_SLATE_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
-
-
-async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal: Principal) -> SlateOut:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("text/csv", "application/octet-stream", "text/plain"):
-        raise ProblemError(415, "unsupported-media-type", "send the DKSalaries.csv as text/csv")
-    body = await request.body()
-    if len(body) > ctx.settings.slate_max_bytes:
-        raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
-    if not await run_in_threadpool(ctx.races.exists, race_id):
-        raise NotFound()
-    drivers = await run_in_threadpool(slates.store_slate, ctx.settings.slate_dir, race_id, body)
-    audit.record_now(
-        ctx.engine,
-        "slate.uploaded",
-        ctx.clock(),
-        principal=principal.owner,
-        key_id=principal.key_id,
-        request_id=request.state.request_id,
-        target=f"race:{race_id}",
-    )
-    return SlateOut(race_id=race_id, drivers=drivers)
-
-
-_RACE_PATH = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
-
-
-@router.put(
-    "/races/{race_id}/slate",
-    response_model=SlateOut,
-    openapi_extra=_SLATE_BODY,
-    responses=problem_responses(413, 415),
-    summary="Upload the race's DKSalaries.csv",
-)
-async def put_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
-    return await _put_slate(race_id, request, ctx, principal)
-
-
-@router.post(
-    "/races/{race_id}/slate",
-    response_model=SlateOut,
-    openapi_extra=_SLATE_BODY,
-    responses=problem_responses(413, 415),
-    summary="Upload the race's DKSalaries.csv (same as PUT)",
-)
-async def post_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
-    return await _put_slate(race_id, request, ctx, principal)
-
-
-@router.post(
-    "/specs/preview",
-    response_model=PreviewOut,
-    responses=problem_responses(409),
-    dependencies=[Depends(read_limit)],
-    summary="Estimated scenario acceptance rate of a spec (launches nothing)",
-)
-def preview_spec(body: PreviewRequest, ctx: Ctx) -> PreviewOut:
-    from api.services.preview import estimate_acceptance
-
-    if not ctx.races.exists(body.race_id):
-        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
-    rate = estimate_acceptance(body.race_id, body.spec)
-    return PreviewOut(race_id=body.race_id, spec_key=body.spec.key, acceptance_rate=rate)
-
-
-@router.post(
-    "/admin/recalibrations",
-    response_model=RecalibrationOut,
-    status_code=202,
-    responses=problem_responses(403),
-    summary="Admin: recalibrate a race's model",
-)
-def trigger_recalibration(
-    body: RecalibrationRequest,
-    request: Request,
-    ctx: Ctx,
-    principal: Annotated[Principal, Depends(require_admin)],
-) -> RecalibrationOut:
-    if not ctx.races.exists(body.race_id):
-        raise _invalid(["race_id"], f"unknown race_id {body.race_id!r}")
-    now = ctx.clock()
-    with ctx.engine.begin() as conn:
-        enqueue(conn, "calibrate", f"{body.race_id}|{principal.owner}", now)
-        audit.record(
-            conn,
-            "admin.recalibration",
-            now,
-            principal=principal.owner,
-            key_id=principal.key_id,
-            source_ip=client_ip(request),
-            request_id=request.state.request_id,
-            target=f"race:{body.race_id}",
-            outcome="202",
-        )
-    ctx.worker.wake()
-    return RecalibrationOut(race_id=body.race_id, status="accepted")
-
-
-class HealthJSONResponse(JSONResponse):
-    media_type = "application/health+json"
-
-
-@router.get(
-    "/health",
-    response_model=HealthDetail,
-    response_class=HealthJSONResponse,
-    responses={
-        **problem_responses(403),
-        503: {
-            "model": HealthDetail,
-            "description": "a dependency this API needs is down",
-            "content": {"application/health+json": {}},
-        },
-    },
-    summary="Admin: per-component health",
-)
-def detailed_health(ctx: Ctx, _admin: Annotated[Principal, Depends(require_admin)]) -> HealthJSONResponse:
-    status, checks = ctx.health.detail()
-    return HealthJSONResponse(
-        {"status": status, "checks": checks}, status_code=503 if status == "fail" else 200
-    )
