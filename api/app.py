@@ -74,8 +74,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)
     for router in ROUTERS:
         app.include_router(router)
-    if settings.test_routes:
-        _add_test_routes(app)
     return app
 
 
@@ -98,24 +96,3 @@ def _flip_readiness_on_sigterm(lifecycle: Lifecycle) -> None:
 
     with contextlib.suppress(ValueError):  # not the main thread (e.g. an in-process test client)
         signal.signal(signal.SIGTERM, _handler)
-
-
-def _add_test_routes(app: FastAPI) -> None:
-    from fastapi import Request
-
-    from api.core.problems import ProblemError
-
-    @app.get("/_test/boom", include_in_schema=False)
-    def boom() -> None:
-        raise RuntimeError("injected fault /srv/secret/path.py")
-
-    @app.get("/_test/forbidden", include_in_schema=False)
-    def forbidden() -> None:
-        raise ProblemError(403, "forbidden-scope", "test")
-
-    @app.get("/_test/sleep", include_in_schema=False)
-    async def sleep(request: Request, seconds: float = 3.0) -> dict[str, str]:
-        import asyncio
-
-        await asyncio.sleep(seconds)
-        return {"slept": str(seconds)}

@@ -72,5 +72,3 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
-
-    test_routes: bool = False  # exposes /_test/* fault-injection routes; never in production

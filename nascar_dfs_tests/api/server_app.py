@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from api.app import create_app
 from api.core.config import Settings
-from api.orchestration.launcher import FakeLauncher
 
 from .conftest import RACE
+from .fakes import FakeLauncher
+from .fault_routes import add_fault_routes
 
 
 def make_app():  # type: ignore[no-untyped-def]
-    return create_app(Settings(test_routes=True), launcher=FakeLauncher(races=[RACE]))
+    return add_fault_routes(create_app(Settings(), launcher=FakeLauncher(races=[RACE])))

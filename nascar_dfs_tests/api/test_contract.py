@@ -15,10 +15,10 @@ from schemathesis import checks
 
 from api.app import create_app
 from api.core.config import Settings
-from api.orchestration.launcher import FakeLauncher
 from api.services.keys import create_key
 
 from .conftest import OTHER_RACE, RACE
+from .fakes import FakeLauncher
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="api-contract-"))
 APP = create_app(

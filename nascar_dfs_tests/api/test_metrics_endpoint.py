@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.orchestration.launcher import FakeLauncher
 from nascar_dfs_tests.reliability.servers import wait_ready
 
 from .conftest import OTHER_RACE, RACE
 from .dagster_stack import REPO, free_port
+from .fakes import FakeLauncher
 
 
 class StorageDown(RuntimeError):

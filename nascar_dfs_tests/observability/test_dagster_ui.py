@@ -202,7 +202,7 @@ def test_api_metrics_read_the_materialized_demo_race(
 
     from api.app import create_app
     from api.core.config import Settings
-    from api.orchestration.launcher import FakeLauncher
+    from nascar_dfs_tests.api.fakes import FakeLauncher
 
     # The instance's dagster.yaml reads its folders from the environment, as the API's would.
     for name in ("DAGSTER_HOME", "NASCAR_DFS_STORAGE"):

@@ -18,9 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.core.config import Settings
-from api.orchestration.launcher import FakeLauncher, RunMetrics
+from api.orchestration.launcher import RunMetrics
 from api.services.keys import create_key
 from nascar_dfs_tests.api.conftest import OTHER_RACE, RACE, Clock
+from nascar_dfs_tests.api.fakes import FakeLauncher
 from nascar_dfs_tests.api.helpers import body, fake_results
 
 from .conftest import DagsterWithPartitions
@@ -84,7 +85,6 @@ def scrape(
         background_worker=False,
         slate_dir=tmp / "slates",
         data_dir=dagster_with_partitions.data_dir,
-        test_routes=True,
         webhook_secret="whsec_" + "0123456789abcdefghijABCDEFGHIJ01",
     )
     launcher = LauncherOnDagster(dagster_with_partitions.instance, races=[RACE, OTHER_RACE])
