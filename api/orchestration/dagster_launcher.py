@@ -1,5 +1,5 @@
 """The real launcher: launches and terminates through the Dagster webserver's GraphQL API and
-reads run state, events and outputs from the Dagster instance (same DAGSTER_HOME), dagster.md §4.
+reads run state, events and outputs from the Dagster instance (the same DAGSTER_HOME).
 
 A lineup request is planned with the platform's shared decision function
 (`nascar_dfs.defs.requests.plan_lineup_request`): when the race's model or slate must be built
@@ -345,7 +345,8 @@ class DagsterLauncher:
 
     # --- helpers ---------------------------------------------------------------------------
     def _newest(self, run_id: str) -> Any:
-        """Follow Dagster's auto-retries: a retried run gets a new run id (dagster.md §5)."""
+        """Follow Dagster's auto-retries: the retry is a new run, whose id the failed run carries
+        in its dagster/auto_retry_run_id tag."""
         run = self.instance.get_run_by_id(run_id)
         seen = set()
         while run is not None and run.tags.get(_RETRY_TAG) and run.run_id not in seen:

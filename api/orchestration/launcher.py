@@ -26,7 +26,8 @@ class RunState(StrEnum):
     NOT_FOUND = "NOT_FOUND"
 
 
-# Dagster status -> lineup-request status (api.md §3 decision 3).
+# Dagster status -> lineup-request status: a request is running only once its run worker has
+# started (QUEUED, NOT_STARTED and STARTING all read as queued).
 STATUS_FOR_STATE: dict[RunState, str] = {
     RunState.QUEUED: "queued",
     RunState.NOT_STARTED: "queued",
@@ -50,7 +51,8 @@ class LaunchRequest:
     max_runtime_s: int
 
     def tags(self) -> dict[str, str]:
-        """Run tags: all three partition tags (dagster.md §1) plus the request's identity."""
+        """Run tags: all three partition tags (with dagster/partition alone, a multi-partitioned
+        asset gets a plain str as its partition key and fails) plus the request's identity."""
         tags = {
             "dagster/partition": f"{self.race_id}|{self.spec_key}",
             "dagster/partition/race": self.race_id,

@@ -14,6 +14,7 @@ from api.observability.logs import JsonFormatter
 from api.orchestration.launcher import RunMetrics
 
 from .conftest import Api
+from .dagster_stack import free_port
 from .helpers import assert_problem, fake_results, submit
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -60,6 +61,21 @@ def test_stale_daemon_heartbeat_is_a_warning_not_unready(make_api) -> None:  # t
     checks = detail.json()["checks"]
     assert checks["dagster-daemon:heartbeat"][0]["status"] == "warn"
     assert checks["database:responseTime"][0]["status"] == "pass"
+
+
+def test_a_neo4j_outage_is_named_in_the_detail_and_never_makes_the_api_unready(  # type: ignore[no-untyped-def]
+    make_api, monkeypatch
+) -> None:
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{free_port()}")  # nothing listens there
+    api = make_api(health_cache_s=0)
+    admin = api.key("root", "admin")
+    resp = api.client.get("/readyz")
+    assert resp.status_code == 200 and resp.json() == {"status": "warn"}
+    (check,) = api.client.get("/v1/health", headers=admin).json()["checks"]["neo4j:responseTime"]
+    assert check["status"] == "warn" and "127.0.0.1" in check["output"]
+    monkeypatch.delenv("NEO4J_URI")  # the embedded graph: no server to lose
+    (check,) = api.client.get("/v1/health", headers=admin).json()["checks"]["neo4j:responseTime"]
+    assert check["status"] == "pass" and "output" not in check
 
 
 def test_readyz_is_cached_one_query_for_fifty_calls(api: Api) -> None:
