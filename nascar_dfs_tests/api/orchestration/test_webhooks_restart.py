@@ -16,9 +16,9 @@ from api.core.db import webhook_deliveries
 from api.orchestration.launcher import LauncherError, RunState
 from api.services.webhooks import UnsafeCallbackError, check_resolved
 
-from .conftest import OTHER_RACE, RACE, Api
-from .fakes import FakeLauncher
-from .helpers import assert_problem, body, fake_results, submit
+from ..conftest import OTHER_RACE, RACE, Api
+from ..fakes import FakeLauncher
+from ..helpers import assert_problem, body, fake_results, submit
 
 
 class Receiver:

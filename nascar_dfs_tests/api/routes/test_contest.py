@@ -12,8 +12,8 @@ from nascar_dfs.core.contest.simulate import simulate_contest
 from nascar_dfs.core.contest.slate import report_dict
 from nascar_dfs.core.contest.spec import ContestSpec
 
-from .conftest import Api
-from .helpers import assert_problem, body, fake_results, submit
+from ..conftest import Api
+from ..helpers import assert_problem, body, fake_results, submit
 
 CONTEST = {"entries": 500, "entry_fee": 20}
 

@@ -7,8 +7,8 @@ import io
 
 from api.orchestration.launcher import RunMetrics, RunState
 
-from .conftest import OTHER_RACE, Api
-from .helpers import assert_problem, body, fake_results, submit
+from ..conftest import OTHER_RACE, Api
+from ..helpers import assert_problem, body, fake_results, submit
 
 
 def test_submit_is_accepted_and_points_at_a_queued_request(api: Api) -> None:

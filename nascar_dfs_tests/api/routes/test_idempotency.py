@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from api.core.db import idempotency_keys, lineup_requests
 
-from .conftest import Api
-from .helpers import assert_problem, body, submit
+from ..conftest import Api
+from ..helpers import assert_problem, body, submit
 
 
 def _rows(api: Api) -> int:

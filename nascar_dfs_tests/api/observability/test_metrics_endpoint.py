@@ -17,9 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nascar_dfs_tests.reliability.servers import wait_ready
 
-from .conftest import OTHER_RACE, RACE
-from .dagster_stack import REPO, free_port
-from .fakes import FakeLauncher
+from ..conftest import OTHER_RACE, RACE
+from ..dagster_stack import REPO, free_port
+from ..fakes import FakeLauncher
 
 
 class StorageDown(RuntimeError):

@@ -8,8 +8,8 @@ import pytest
 
 from nascar_dfs.core.data.demo import DEMO_DIR
 
-from .conftest import RACE, Api
-from .helpers import assert_problem
+from ..conftest import RACE, Api
+from ..helpers import assert_problem
 
 DEMO_SLATE = (DEMO_DIR / "DKSalaries.csv").read_bytes()
 

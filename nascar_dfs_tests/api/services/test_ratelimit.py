@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from api.core.db import audit_log
 
-from .conftest import Api
-from .helpers import assert_problem, fake_results, submit
+from ..conftest import Api
+from ..helpers import assert_problem, fake_results, submit
 
 
 def test_eleventh_submit_in_a_minute_is_429_across_two_app_instances(make_api) -> None:  # type: ignore[no-untyped-def]

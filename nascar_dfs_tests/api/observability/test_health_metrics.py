@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from api.observability.logs import JsonFormatter
 from api.orchestration.launcher import RunMetrics
 
-from .conftest import Api
-from .dagster_stack import free_port
-from .helpers import assert_problem, fake_results, submit
+from ..conftest import Api
+from ..dagster_stack import free_port
+from ..helpers import assert_problem, fake_results, submit
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from api.core.db import create_db_engine, lineup_requests, migrate
 
-from .conftest import Api
-from .helpers import body, submit
+from ..conftest import Api
+from ..helpers import body, submit
 
 pytestmark = pytest.mark.postgres
 
