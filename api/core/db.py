@@ -7,8 +7,7 @@ to compare for windows and timeouts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -319,9 +318,3 @@ def migrate(engine: Engine, now: float) -> list[int]:
             conn.execute(sa.insert(schema_migrations).values(version=version, name=name, applied_at=now))
             applied.append(version)
     return applied
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.begin() as conn:
-        yield conn

@@ -1,6 +1,6 @@
 """Prometheus metrics: HTTP metrics by route template, domain metrics read from the API's tables
 at scrape time (so every replica reports the same shared totals and a restart loses none), and
-domain metrics read from Dagster (api/dagster_metrics.py).
+domain metrics read from Dagster (api/observability/dagster_metrics.py).
 
 Several worker processes (uvicorn --workers N) each count their own requests; with
 PROMETHEUS_MULTIPROC_DIR set (an empty folder, wiped before the server starts) the counters are

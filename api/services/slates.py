@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from api.core.problems import ProblemError
+from nascar_dfs.core.data.draftkings import read_dk_salaries
 from nascar_dfs.core.data.errors import DataValidationError
 
 
@@ -19,22 +20,8 @@ def slate_path(slate_dir: Path | None, race_id: str) -> Path:
     return default_base_path() / "slates" / f"{race_id}.csv"
 
 
-def _reader():  # type: ignore[no-untyped-def]
-    try:
-        from nascar_dfs.core.data.draftkings import read_dk_salaries
-    except ImportError as exc:
-        raise ProblemError(
-            503,
-            "dependency-unavailable",
-            "slate validation is not available in this build",
-            headers={"Retry-After": "60"},
-        ) from exc
-    return read_dk_salaries
-
-
 def store_slate(slate_dir: Path | None, race_id: str, content: bytes) -> int:
     """Validate the file, then move it into place atomically; returns the number of drivers."""
-    read_dk_salaries = _reader()
     target = slate_path(slate_dir, race_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".DKSalaries.", suffix=".csv", dir=target.parent)
