@@ -1,33 +1,59 @@
-"""Per-application state shared by routes, middleware and the background worker."""
+"""The application context: every part a route, a dependency or the background worker uses,
+built once, in dependency order, before the app serves (nothing is filled in afterwards)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.engine import Engine
 
-from api.launcher import Launcher
-from api.settings import Settings
+from api.core.config import Settings
+from api.core.runtime import Clock, Lifecycle
+from api.observability.health import HealthChecker
+from api.observability.metrics import Metrics, dagster_snapshot
+from api.orchestration.launcher import Launcher
+from api.orchestration.race_catalogue import RaceCatalogue
+from api.orchestration.reconciler import Reconciler
+from api.orchestration.relay import OutboxRelay
+from api.orchestration.worker import Worker
+from api.services.retention import forget_expired
+from api.services.webhooks import WebhookSender
 
-if TYPE_CHECKING:
-    from api.health import HealthChecker
-    from api.metrics import Metrics
-    from api.races import RaceCatalogue
 
-Clock = Callable[[], float]
-
-
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
     settings: Settings
     engine: Engine
     launcher: Launcher
-    clock: Clock = time.time
-    metrics: Metrics | None = None
-    health: HealthChecker | None = None
-    races: RaceCatalogue | None = None
-    shutting_down: bool = False
-    extras: dict[str, object] = field(default_factory=dict)
+    clock: Clock
+    lifecycle: Lifecycle  # the only mutable part: set while the process shuts down
+    health: HealthChecker
+    metrics: Metrics
+    races: RaceCatalogue
+    worker: Worker
+
+
+def build_context(settings: Settings, engine: Engine, launcher: Launcher, clock: Clock) -> AppContext:
+    lifecycle = Lifecycle()
+    health = HealthChecker(engine, launcher, settings, lifecycle)
+    metrics = Metrics(engine, dagster_snapshot(launcher, settings), health.readiness)
+    webhooks = WebhookSender(engine, settings, clock, metrics.webhooks)
+    worker = Worker(
+        OutboxRelay(engine, launcher, settings, clock, webhooks),
+        Reconciler(engine, launcher, settings, clock, webhooks),
+        partial(forget_expired, engine, settings),
+        clock,
+        settings.worker_interval_s,
+    )
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        launcher=launcher,
+        clock=clock,
+        lifecycle=lifecycle,
+        health=health,
+        metrics=metrics,
+        races=RaceCatalogue(launcher, settings.data_dir),
+        worker=worker,
+    )

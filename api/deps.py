@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import audit, ratelimit
 from api.context import AppContext
-from api.keys import Principal, authenticate, parse_key
-from api.problems import ProblemError
+from api.core.problems import ProblemError, problem_responses
+from api.services import audit, ratelimit
+from api.services.keys import Principal, authenticate, parse_key
 
 log = logging.getLogger("api.auth")
+# Statuses every /v1 operation may answer with (each route adds its own).
+V1_PROBLEMS = (400, 401, 404, 405, 422, 429, 500, 503)
 bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer ndfs_<id>_<secret>`")
 
 
@@ -25,6 +27,9 @@ def get_ctx(request: Request) -> AppContext:
 async def ctx_dependency(request: Request) -> AppContext:
     """Async on purpose: a sync dependency costs a thread-pool hop on every request."""
     return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(ctx_dependency)]
 
 
 def client_ip(request: Request) -> str:
@@ -42,7 +47,7 @@ def _unauthenticated() -> ProblemError:
 
 
 def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
-    policy = ratelimit.Policy("auth-failures", ctx.settings.auth_failures_per_minute, 60)
+    policy = ratelimit.auth_failure_policy(ctx.settings)
     try:
         with ctx.engine.begin() as conn:
             decision = ratelimit.hit(conn, [policy], f"ip:{ip}", ctx.clock())
@@ -50,8 +55,7 @@ def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
         log.warning("auth-failure limiter unavailable")
         return
     if not decision.allowed:
-        if ctx.metrics:
-            ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
+        ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
         raise ProblemError(
             429,
             "quota-exceeded",
@@ -142,9 +146,8 @@ def _apply_limit(
         return
     headers = decision.headers()
     if not decision.allowed:
-        if ctx.metrics:
-            for name in decision.violated:
-                ctx.metrics.rate_limited.labels(policy=name).inc()
+        for name in decision.violated:
+            ctx.metrics.rate_limited.labels(policy=name).inc()
         # Sampled: one audit row per owner and minute; a client hammering a closed limit must not
         # turn every refused request into a write.
         _audit_breach_once_a_minute(ctx, request, principal, ",".join(decision.violated))
@@ -184,23 +187,25 @@ def _audit_breach_once_a_minute(
 def submit_limit(
     request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
 ) -> None:
-    s = get_ctx(request).settings
-    _apply_limit(
-        request,
-        response,
-        principal,
-        [
-            ratelimit.Policy("submit", s.submit_per_minute, 60),
-            ratelimit.Policy("submit-daily", s.submit_per_day, 86400),
-        ],
-        fail_closed=True,
-    )
+    policies = ratelimit.submit_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=True)
 
 
 def read_limit(
     request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
 ) -> None:
-    s = get_ctx(request).settings
-    _apply_limit(
-        request, response, principal, [ratelimit.Policy("read", s.read_per_minute, 60)], fail_closed=False
+    policies = ratelimit.read_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=False)
+
+
+Caller = Annotated[Principal, Depends(require_principal)]
+Admin = Annotated[Principal, Depends(require_admin)]
+
+
+def v1_router() -> APIRouter:
+    """The router every /v1 resource is built on: authentication is a router-level dependency,
+    so no route can forget it. (Each resource carries the prefix itself: the route template it
+    reports to the HTTP metrics is then the whole path.)"""
+    return APIRouter(
+        prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*V1_PROBLEMS)
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from api.db import create_db_engine, migrate
-from api.keys import ApiKeyError, create_key, revoke_key
-from api.settings import Settings
+from api.core.config import Settings
+from api.core.db import create_db_engine, migrate
+from api.services.keys import ApiKeyError, create_key, revoke_key
 from nascar_dfs.cli import CliError
 
 HELP = "create or revoke API keys of the REST API (database from NASCAR_DFS_API_DATABASE_URL)"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.problems import Problem
+from api.core.problems import Problem
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 RACE_ID_PATTERN = r"^[a-z0-9-]{1,64}$"

@@ -144,8 +144,8 @@ def main() -> int:
         os.environ.update({"DAGSTER_HOME": str(stack.home), **dagster_env})
         import dagster as dg
 
-        from api.db import create_db_engine, migrate
-        from api.keys import create_key
+        from api.core.db import create_db_engine, migrate
+        from api.services.keys import create_key
 
         engine = create_db_engine(database_url)
         migrate(engine, time.time())

@@ -1,16 +1,17 @@
 """Bounded locust load test of the REST API on loopback: mixed submits and polls, one command.
 
-Starts the real app under uvicorn (one worker) with the fake Dagster launcher (runs stay queued,
-so this measures the API and its database, not the pipeline), creates an API key, runs locust
-headless with the users of benchmarks/api_locustfile.py (submit -> 4 polls -> lineups (409 while
-queued) -> list, in a loop) for --duration seconds, and prints throughput, latency percentiles
-per operation and the error rate. Locust's CSV files are kept in --csv-dir.
+Starts the real app under uvicorn (one worker) with a launcher whose runs stay queued
+(benchmarks/queued_launcher.py: this measures the API and its database, not the pipeline),
+creates an API key, runs locust headless with the users of benchmarks/api_locustfile.py
+(submit -> 4 polls -> lineups (409 while queued) -> list, in a loop) for --duration seconds, and
+prints throughput, latency percentiles per operation and the error rate. Locust's CSV files are
+kept in --csv-dir.
 
     python benchmarks/api_load.py [--users 20] [--spawn-rate 10] [--duration 30]
                                   [--database-url postgresql+psycopg2://...] [--budgets]
 
 Rate limits are on, with quotas above what the test sends (a 429 would count as an expected
-refusal, not an error); the active-run cap is raised, since fake runs never finish. With
+refusal, not an error); the active-run cap is raised, since its runs never finish. With
 --budgets the exit code also enforces the API's smoke budgets: p95 of a status read < 100 ms,
 p95 of a submit < 300 ms, no failed request.
 """
@@ -37,12 +38,13 @@ BUDGETS_MS = {"GET /v1/lineup-requests/{id}": 100.0, "POST /v1/lineup-requests":
 
 
 def make_app():  # type: ignore[no-untyped-def]
-    """uvicorn factory (in the server process): the real app, fake launcher, env settings."""
-    from api.app import create_app
-    from api.launcher import FakeLauncher
-    from api.settings import Settings
+    """uvicorn factory (in the server process): the real app, runs that stay queued, env settings."""
+    from queued_launcher import QueuedLauncher
 
-    return create_app(Settings(), launcher=FakeLauncher(races=[RACE]))
+    from api.app import create_app
+    from api.core.config import Settings
+
+    return create_app(Settings(), launcher=QueuedLauncher(races=[RACE]))
 
 
 def _free_port() -> int:
@@ -84,8 +86,8 @@ def start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[by
 
 
 def create_api_key(database_url: str) -> str:
-    from api.db import create_db_engine, migrate
-    from api.keys import create_key
+    from api.core.db import create_db_engine, migrate
+    from api.services.keys import create_key
 
     engine = create_db_engine(database_url)
     try:

@@ -4,10 +4,11 @@ request rate (default 100 req/s for 30 s), open loop, reporting p50/p95/p99 (tar
     python benchmarks/api_status_reads.py [--rate 100] [--seconds 30] [--database-url URL]
                                           [--workers N] [--owners 100]
 
-The server is uvicorn in a subprocess with the fake launcher (status reads never touch Dagster:
-they read the API's own tables), SQLite by default or PostgreSQL via --database-url. The reads
-come from --owners API keys round-robin, each polling its own request, with the default limits
-on: every read authenticates, counts against its owner's read limit and loads the request.
+The server is uvicorn in a subprocess whose runs stay queued (benchmarks/queued_launcher.py;
+status reads never touch Dagster: they read the API's own tables), SQLite by default or
+PostgreSQL via --database-url. The reads come from --owners API keys round-robin, each polling
+its own request, with the default limits on: every read authenticates, counts against its
+owner's read limit and loads the request.
 """
 
 from __future__ import annotations
@@ -31,17 +32,18 @@ RACE = "2024-cup-phoenix-2"
 
 
 def make_app():  # type: ignore[no-untyped-def]
-    """uvicorn factory: the real app with the fake launcher (settings from the environment)."""
-    from api.app import create_app
-    from api.launcher import FakeLauncher
-    from api.settings import Settings
+    """uvicorn factory: the real app, runs that stay queued (settings from the environment)."""
+    from queued_launcher import QueuedLauncher
 
-    return create_app(Settings(), launcher=FakeLauncher(races=[RACE]))
+    from api.app import create_app
+    from api.core.config import Settings
+
+    return create_app(Settings(), launcher=QueuedLauncher(races=[RACE]))
 
 
 def _seed(database_url: str, owners: int) -> list[str]:
-    from api.db import create_db_engine, migrate
-    from api.keys import create_key
+    from api.core.db import create_db_engine, migrate
+    from api.services.keys import create_key
 
     engine = create_db_engine(database_url)
     migrate(engine, time.time())

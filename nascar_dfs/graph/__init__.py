@@ -5,7 +5,7 @@ A store, not science: the model and the optimizer ask through the `RaceGraph` pr
 Schema and queries: docs/graph.md.
 """
 
-from nascar_dfs.graph.factory import graph_health, health_check, neo4j_settings_from_env, open_race_graph
+from nascar_dfs.graph.factory import graph_health, neo4j_settings_from_env, open_race_graph
 from nascar_dfs.graph.neo4j_graph import Neo4jRaceGraph, Neo4jSettings
 from nascar_dfs.graph.protocol import RaceGraph
 from nascar_dfs.graph.table import TableRaceGraph
@@ -40,7 +40,6 @@ __all__ = [
     "UnknownDriverError",
     "UnknownRaceError",
     "graph_health",
-    "health_check",
     "neo4j_settings_from_env",
     "open_race_graph",
 ]

@@ -48,11 +48,3 @@ def graph_health(timeout_s: float = 2.0, settings: Neo4jSettings | None = None) 
             status="pass", latency_ms=0.0, detail="NEO4J_URI unset: embedded table graph", backend="table"
         )
     return neo4j_health(resolved, timeout_s)
-
-
-def health_check(timeout_s: float = 2.0) -> str | None:
-    """The API's probe signature (api/health.py): None when the graph is usable, else why not.
-
-    Without NEO4J_URI the embedded graph needs no server, so it is None as well."""
-    health = graph_health(timeout_s)
-    return None if health.status == "pass" else health.detail

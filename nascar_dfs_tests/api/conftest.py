@@ -12,10 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import create_key
-from api.launcher import FakeLauncher
-from api.settings import Settings
-from api.worker import Worker
+from api.core.config import Settings
+from api.orchestration.worker import Worker
+from api.services.keys import create_key
+
+from .fakes import FakeLauncher
+from .fault_routes import add_fault_routes
 
 RACE = "2024-cup-phoenix-2"
 OTHER_RACE = "2024-cup-daytona-1"
@@ -57,7 +59,7 @@ class Api:
 
     @property
     def worker(self) -> Worker:
-        return self.ctx.extras["worker"]
+        return self.ctx.worker
 
     def key(self, owner: str = "alice", scope: str = "user") -> dict[str, str]:
         issued = create_key(self.ctx.engine, owner, scope, self.clock())
@@ -65,7 +67,8 @@ class Api:
 
 
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'api.db'}"
+    # A folder of its own, so a test can take the database away (test_health_metrics.py).
+    return f"sqlite:///{tmp_path / 'db' / 'api.db'}"
 
 
 @pytest.fixture
@@ -82,14 +85,13 @@ def make_api(tmp_path: Path) -> Iterator[Callable[..., Api]]:
             "database_url": database or database_url(tmp_path),
             "background_worker": False,
             "slate_dir": tmp_path / "slates",
-            "test_routes": True,
             "webhook_secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         }
         values.update(overrides)
         settings = Settings(**values)  # type: ignore[arg-type]
         launcher = launcher or FakeLauncher(races=[RACE, OTHER_RACE])
         clock = clock or Clock()
-        app = create_app(settings, launcher=launcher, clock=clock)
+        app = add_fault_routes(create_app(settings, launcher=launcher, clock=clock))
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         opened.append(client)

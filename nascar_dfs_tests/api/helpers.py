@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.launcher import RunResults
+from api.orchestration.launcher import RunResults
 
 from .conftest import RACE, Api
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from api.app import create_app
-from api.launcher import FakeLauncher
-from api.settings import Settings
+from api.core.config import Settings
 
 from .conftest import RACE
+from .fakes import FakeLauncher
+from .fault_routes import add_fault_routes
 
 
 def make_app():  # type: ignore[no-untyped-def]
-    return create_app(Settings(test_routes=True), launcher=FakeLauncher(races=[RACE]))
+    return add_fault_routes(create_app(Settings(), launcher=FakeLauncher(races=[RACE])))

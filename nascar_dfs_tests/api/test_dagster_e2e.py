@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import create_key
-from api.settings import Settings
+from api.core.config import Settings
+from api.services.keys import create_key
 
 from .dagster_stack import E2E_MODULE, POSTGRES_INSTANCE, REPO, dagster_stack
 

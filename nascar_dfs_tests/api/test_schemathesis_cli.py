@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from api.db import create_db_engine, migrate
-from api.keys import create_key
+from api.core.db import create_db_engine, migrate
+from api.services.keys import create_key
 from nascar_dfs_tests.reliability.servers import running_api
 
 EXAMPLES = os.environ.get("NASCAR_DFS_CONTRACT_CLI_EXAMPLES", "50")

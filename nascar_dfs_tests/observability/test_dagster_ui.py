@@ -201,8 +201,8 @@ def test_api_metrics_read_the_materialized_demo_race(
     from prometheus_client.parser import text_string_to_metric_families
 
     from api.app import create_app
-    from api.launcher import FakeLauncher
-    from api.settings import Settings
+    from api.core.config import Settings
+    from nascar_dfs_tests.api.fakes import FakeLauncher
 
     # The instance's dagster.yaml reads its folders from the environment, as the API's would.
     for name in ("DAGSTER_HOME", "NASCAR_DFS_STORAGE"):

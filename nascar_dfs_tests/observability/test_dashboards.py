@@ -17,10 +17,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.keys import create_key
-from api.launcher import FakeLauncher, RunMetrics
-from api.settings import Settings
+from api.core.config import Settings
+from api.orchestration.launcher import RunMetrics
+from api.services.keys import create_key
 from nascar_dfs_tests.api.conftest import OTHER_RACE, RACE, Clock
+from nascar_dfs_tests.api.fakes import FakeLauncher
 from nascar_dfs_tests.api.helpers import body, fake_results
 
 from .conftest import DagsterWithPartitions
@@ -84,7 +85,6 @@ def scrape(
         background_worker=False,
         slate_dir=tmp / "slates",
         data_dir=dagster_with_partitions.data_dir,
-        test_routes=True,
         webhook_secret="whsec_" + "0123456789abcdefghijABCDEFGHIJ01",
     )
     launcher = LauncherOnDagster(dagster_with_partitions.instance, races=[RACE, OTHER_RACE])
@@ -100,7 +100,7 @@ def scrape(
         request_id = first.json()["id"]
         assert client.get(f"/v1/lineup-requests/{request_id}", headers=headers).status_code == 200
         assert client.get("/v1/races", headers=headers).status_code == 200
-        worker = ctx.extras["worker"]
+        worker = ctx.worker
         worker.run_once()
         run = launcher.only_run_for(request_id)
         clock.advance(40)

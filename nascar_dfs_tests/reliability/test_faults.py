@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.db import create_db_engine
-from api.keys import create_key
-from api.settings import Settings
+from api.core.config import Settings
+from api.core.db import create_db_engine
+from api.services.keys import create_key
 from nascar_dfs_tests.api.conftest import RACE
 
 from .servers import postgres_available, private_postgres, running_api

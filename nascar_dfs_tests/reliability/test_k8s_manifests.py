@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from api.settings import Settings
+from api.core.config import Settings
 
 from .conftest import K8S_DIR, load_documents, manifest_files
 from .k8s_schema import ManifestError, validate_document

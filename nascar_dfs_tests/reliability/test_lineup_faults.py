@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
-from api.db import create_db_engine
-from api.keys import create_key
+from api.core.db import create_db_engine
+from api.services.keys import create_key
 from nascar_dfs.platform.io_manager import output_path
 
 from .conftest import REPO

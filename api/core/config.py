@@ -1,0 +1,73 @@
+"""API settings, read from the environment (prefix NASCAR_DFS_API_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "share" / "nascar-dfs" / "api"
+
+
+class Settings(BaseSettings):
+    """Every limit and timeout of the API; docs/api.md lists them with their env names."""
+
+    model_config = SettingsConfigDict(env_prefix="NASCAR_DFS_API_", extra="ignore")
+
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{_default_state_dir() / 'api.db'}",
+        description="SQLAlchemy URL of the API's own tables; PostgreSQL as postgresql+psycopg2://...",
+    )
+    data_dir: Path | None = Field(None, description="race history (races.csv) listing the known races")
+    slate_dir: Path | None = Field(None, description="where uploaded DKSalaries.csv files are stored")
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Rate limits (sliding window, per API key) and the active-run cap.
+    submit_per_minute: int = Field(10, ge=1)
+    submit_per_day: int = Field(100, ge=1)
+    read_per_minute: int = Field(120, ge=1)
+    auth_failures_per_minute: int = Field(20, ge=1)
+    active_runs_per_key: int = Field(2, ge=1)
+    rate_limits_enabled: bool = True
+
+    # Plan limits on one request.
+    max_lineups_per_request: int = Field(500, ge=1, le=500)
+    page_size_max: int = Field(100, ge=1)
+    slate_max_bytes: int = Field(1_000_000, ge=1)
+
+    # Idempotency and retention.
+    idempotency_retention_s: int = Field(24 * 3600, ge=3600)
+
+    # Background relay / reconciler.
+    background_worker: bool = True
+    worker_interval_s: float = Field(1.0, gt=0)
+    launch_max_attempts: int = Field(5, ge=1)
+    run_start_timeout_s: int = Field(300, ge=1)
+    run_lost_timeout_s: int = Field(120, ge=1)
+    run_max_runtime_s: int = Field(900, ge=1)
+    retry_after_s: int = Field(5, ge=1)
+
+    # Health probes.
+    health_check_timeout_s: float = Field(1.0, gt=0)
+    health_cache_s: float = Field(5.0, ge=0)
+    daemon_heartbeat_max_age_s: float = Field(120.0, gt=0)
+
+    # /metrics: the Dagster-side domain metrics are read at most this often, time-boxed.
+    metrics_cache_s: float = Field(15.0, ge=0)
+    metrics_dagster_timeout_s: float = Field(5.0, gt=0)
+
+    # Dagster.
+    dagster_url: str = "http://127.0.0.1:3000"
+    dagster_location: str = "nascar_dfs.definitions"
+    dagster_lineup_job: str = "lineup_job"
+    dagster_calibration_job: str = "calibration_job"
+    dagster_timeout_s: float = Field(10.0, gt=0)
+
+    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").
+    webhook_secret: str | None = Field(None, description="whsec_<base64>; webhooks disabled when unset")
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = Field(15.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)

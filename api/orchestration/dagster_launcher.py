@@ -1,0 +1,453 @@
+"""The real launcher: launches and terminates through the Dagster webserver's GraphQL API and
+reads run state and events from the Dagster instance (same DAGSTER_HOME) and outputs through the
+platform's read surface (nascar_dfs.platform.reads).
+
+A lineup request is planned with the platform's shared decision function, through its launch
+surface (`nascar_dfs.platform.launch`, on the asset graph the webserver serves): when the race's
+model or slate must be built
+first, a calibration run is launched and, once it succeeded, the lineup run of the race x spec
+partition; when everything is current, no run is needed and the request succeeds at once.
+Every run carries the request id as a tag, so the chain can be found again after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.core.config import Settings
+from api.orchestration.launcher import (
+    LauncherError,
+    LaunchRequest,
+    RunAttempt,
+    RunMetrics,
+    RunResults,
+    RunState,
+    RunStatus,
+)
+
+log = logging.getLogger("api.dagster")
+
+REQUEST_TAG = "nascar/request_id"
+STEP_TAG = "nascar/step"
+REUSED_PREFIX = "reused:"
+_RETRY_TAG = "dagster/auto_retry_run_id"
+_WILL_RETRY_TAG = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
+RETRY_WAIT_S = 120.0  # decided to retry: the daemon's retry run must appear within this
+UNDECIDED_WAIT_S = 30.0  # failed with no retry decision recorded yet
+_FAILURE_REASONS = {
+    "UNEXPECTED_TERMINATION": "the run worker stopped unexpectedly (killed or crashed)",
+    "RUN_WORKER_RESTART": "the run worker was restarted",
+    "START_TIMEOUT": "the run worker did not start in time",
+    "JOB_INITIALIZATION_FAILURE": "the run could not be initialised",
+}
+# progress share: calibration 0-40 %, scenarios 40-70 %, optimization 70-100 %
+STEP_PHASES = {
+    "scenario_set": ("scenarios", 40.0),
+    "ownership_projection": ("optimization", 60.0),
+    "contest_field": ("optimization", 65.0),
+    "lineups": ("optimization", 70.0),
+    "contest_report": ("optimization", 85.0),
+    "dk_upload_csv": ("optimization", 90.0),
+}
+
+_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PipelineNotFoundError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+_TERMINATE = """
+mutation Terminate($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on TerminateRunFailure { message }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+_ADD_PARTITION = """
+mutation Add($repo: RepositorySelector!, $name: String!, $key: String!) {
+  addDynamicPartition(repositorySelector: $repo, partitionsDefName: $name, partitionKey: $key) {
+    __typename
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+_REPOSITORIES = """
+query { repositoriesOrError { __typename
+  ... on RepositoryConnection { nodes { name location { name } jobs { name } } } } }"""
+
+
+class DagsterLauncher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._instance: Any = None
+        self._location: str | None = None
+        self._lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=settings.dagster_url.rstrip("/"), timeout=settings.dagster_timeout_s
+        )
+
+    # --- plumbing ---------------------------------------------------------------------------
+    @property
+    def instance(self) -> Any:
+        with self._lock:
+            if self._instance is None:
+                import dagster as dg
+
+                self._instance = dg.DagsterInstance.get()
+            return self._instance
+
+    def storage_root(self) -> Path:
+        from nascar_dfs.platform.reads import storage_root
+
+        return storage_root()
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resp = self._http.post("/graphql", json={"query": query, "variables": variables})
+            resp.raise_for_status()
+            payload = resp.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise LauncherError(f"dagster webserver unreachable: {type(exc).__name__}") from exc
+        if payload.get("errors"):
+            raise LauncherError(f"dagster GraphQL error: {payload['errors'][0].get('message', '')[:300]}")
+        return payload["data"]
+
+    def _location_name(self) -> str:
+        """The code location holding the lineup job (found once, then cached)."""
+        if self._location is None:
+            nodes = self._graphql(_REPOSITORIES, {})["repositoriesOrError"].get("nodes", [])
+            for node in nodes:
+                if any(j["name"] == self.settings.dagster_lineup_job for j in node["jobs"]):
+                    self._location = node["location"]["name"]
+                    break
+            else:
+                self._location = self.settings.dagster_location
+        return self._location
+
+    def _repo(self) -> dict[str, str]:
+        return {"repositoryLocationName": self._location_name(), "repositoryName": "__repository__"}
+
+    def _add_partition(self, name: str, key: str) -> None:
+        result = self._graphql(_ADD_PARTITION, {"repo": self._repo(), "name": name, "key": key})
+        kind = result["addDynamicPartition"]["__typename"]
+        if kind not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
+            raise LauncherError(f"addDynamicPartition {name}={key}: {kind}")
+
+    def _launch_run(self, job: str, assets: tuple[str, ...], tags: dict[str, str]) -> str:
+        selector: dict[str, Any] = {**self._repo(), "jobName": job}
+        if assets:
+            selector["assetSelection"] = [{"path": [a]} for a in assets]
+        params = {
+            "selector": selector,
+            "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]},
+        }
+        result = self._graphql(_LAUNCH, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            detail = result.get("message") or str(result.get("errors", ""))[:300]
+            raise LauncherError(f"launchRun {job}: {result['__typename']} {detail}")
+        return result["run"]["runId"]
+
+    # --- Launcher protocol -------------------------------------------------------------------
+    def find_run(self, request_id: str) -> str | None:
+        import dagster as dg
+
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        roots = [r for r in runs if "dagster/parent_run_id" not in r.tags]
+        if not roots:
+            return None
+        # The first step of the chain: calibration if there is one, else the lineup run.
+        roots.sort(key=lambda r: (r.tags.get(STEP_TAG) != "calibration", r.run_id))
+        return roots[0].run_id
+
+    def launch(self, request: LaunchRequest) -> str:
+        from nascar_dfs.core.scenarios.spec import ConstraintSpec
+        from nascar_dfs.platform import launch as platform
+
+        spec = ConstraintSpec.model_validate_json(request.spec_json)
+        if spec.key != request.spec_key:
+            raise LauncherError(f"spec key mismatch {spec.key} != {request.spec_key}")
+        platform.save_spec(spec)  # the file first: a spec partition never exists without its spec
+        self._add_partition("race", request.race_id)
+        self._add_partition("spec", request.spec_key)
+        graph = platform.AssetGraph.from_graphql(self._graphql(platform.ASSET_GRAPH_QUERY, {}))
+        plan = platform.plan_launch(self.instance, graph, request.race_id, spec)
+        if plan.first is None:
+            return f"{REUSED_PREFIX}{plan.partition}"
+        step = plan.first
+        if step.kind == platform.CALIBRATION:
+            # Model or slate first; the lineup run follows once it succeeded (see run_status).
+            tags = {
+                **step.tags,
+                **{k: v for k, v in request.tags().items() if k.startswith("nascar/")},
+                "nascar/kind": platform.CALIBRATION,
+                "nascar/spec": request.spec_key,
+            }
+        else:
+            tags = {**step.tags, **request.tags()}
+        tags[STEP_TAG] = step.kind
+        return self._launch_run(step.job, step.assets, tags)
+
+    def launch_calibration(self, race_id: str, owner: str) -> str:
+        from nascar_dfs.platform import launch as platform
+
+        self._add_partition("race", race_id)
+        tags = {
+            **platform.run_tags(platform.CALIBRATION, "request", race_id),
+            **platform.partition_tags(race_id),
+            "nascar/owner": owner,
+        }
+        return self._launch_run(self.settings.dagster_calibration_job, (), tags)
+
+    def terminate(self, run_id: str) -> None:
+        if run_id.startswith(REUSED_PREFIX):
+            return
+        run = self._newest(run_id)
+        if run is None:
+            return
+        result = self._graphql(_TERMINATE, {"runId": run.run_id})["terminateRun"]
+        if result["__typename"] not in ("TerminateRunSuccess", "RunNotFoundError"):
+            raise LauncherError(f"terminateRun: {result['__typename']} {result.get('message', '')[:200]}")
+
+    def run_status(self, run_id: str) -> RunStatus:
+        if run_id.startswith(REUSED_PREFIX):
+            return RunStatus(run_id, RunState.SUCCESS, "optimization", 100.0)
+        run = self._newest(run_id)
+        if run is None:
+            return RunStatus(run_id, RunState.NOT_FOUND)
+        state = RunState(run.status.value)
+        if state == RunState.FAILURE and self._retry_pending(run):
+            # The daemon creates the retry of a crashed run a few seconds after the failure: until
+            # then the request is still in progress, not failed.
+            state = RunState.STARTED
+        if run.tags.get(STEP_TAG) == "calibration":
+            if state == RunState.SUCCESS:
+                return self.run_status(self._lineup_run_after(run))
+            pct = 20.0 if state == RunState.STARTED else 0.0
+            return RunStatus(run.run_id, state, "calibration", pct, self._failure_message(run.run_id, state))
+        phase, pct = self._progress(run.run_id, state)
+        return RunStatus(run.run_id, state, phase, pct, self._failure_message(run.run_id, state))
+
+    def run_history(self, request_id: str) -> list[RunAttempt]:
+        import dagster as dg
+
+        records = self.instance.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        attempts = []
+        for record in sorted(records, key=lambda r: (r.create_timestamp.timestamp(), r.dagster_run.run_id)):
+            run = record.dagster_run
+            state = RunState(run.status.value)
+            attempts.append(
+                RunAttempt(
+                    run_id=run.run_id,
+                    step=run.tags.get(STEP_TAG, "lineups"),
+                    attempt=int(run.tags.get("dagster/retry_number", "0")) + 1,
+                    retry_of=run.tags.get("dagster/parent_run_id"),
+                    state=state,
+                    created_at=record.create_timestamp.timestamp(),
+                    started_at=record.start_time,
+                    ended_at=record.end_time,
+                    failure=self._failure_message(run.run_id, state),
+                )
+            )
+        return attempts
+
+    def results(self, run_id: str) -> RunResults:
+        from nascar_dfs.platform import reads
+
+        partition = self._partition_of(run_id)
+        race, spec = partition.split("|")
+        portfolio = reads.stored_lineups(race, spec)
+        csv_text = reads.stored_upload_csv(race, spec)
+        salaries = self._salaries(race)
+        lineups = [
+            [
+                {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
+                for name, dk in zip(lu.drivers, lu.dk_ids, strict=True)
+            ]
+            for lu in portfolio.lineups
+        ]
+        return RunResults(lineups=lineups, upload_csv=csv_text, contest=self._contest_report(race, spec))
+
+    def _contest_report(self, race: str, spec_key: str) -> dict[str, Any] | None:
+        """The contest report the run wrote, when the spec names a contest (never computed here)."""
+        from nascar_dfs.platform import reads
+
+        try:
+            return reads.stored_contest_report(race, spec_key)
+        except FileNotFoundError as exc:
+            raise LauncherError(str(exc)) from exc
+
+    def run_metrics(self, run_id: str) -> RunMetrics | None:
+        """Rejection figures of the scenario set and CRPS of the model built by this request's runs."""
+        import dagster as dg
+
+        if run_id.startswith(REUSED_PREFIX):
+            return None
+        proposals = rejections = 0
+        crps: float | None = None
+        for rid in self._chain(run_id):
+            records = self.instance.get_records_for_run(
+                rid, of_type={dg.DagsterEventType.ASSET_MATERIALIZATION}
+            ).records
+            for record in records:
+                mat = record.event_log_entry.asset_materialization
+                meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+                name = mat.asset_key.path[-1]
+                if name == "scenario_set" and meta.get("draws"):
+                    proposals = int(meta["draws"])
+                    rejections = round(float(meta.get("rejection_rate", 0.0)) * proposals)
+                if name == "calibrated_model" and meta.get("crps") is not None:
+                    crps = float(meta["crps"])
+        if proposals == 0 and crps is None:
+            return None
+        return RunMetrics("views", proposals, rejections, crps)
+
+    def ping(self) -> None:
+        self.instance.get_runs(limit=1)
+
+    def daemon_heartbeat_age(self) -> float | None:
+        beats = self.instance.get_daemon_heartbeats()
+        if not beats:
+            return None
+        return time.time() - max(b.timestamp for b in beats.values())
+
+    def races(self) -> list[str]:
+        return list(self.instance.get_dynamic_partitions("race"))
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _newest(self, run_id: str) -> Any:
+        """Follow Dagster's auto-retries: the retry is a new run, whose id the failed run carries
+        in its dagster/auto_retry_run_id tag."""
+        run = self.instance.get_run_by_id(run_id)
+        seen = set()
+        while run is not None and run.tags.get(_RETRY_TAG) and run.run_id not in seen:
+            seen.add(run.run_id)
+            nxt = self.instance.get_run_by_id(run.tags[_RETRY_TAG])
+            if nxt is None:
+                break
+            run = nxt
+        return run
+
+    def _retry_pending(self, run: Any) -> bool:
+        """Whether Dagster may still retry this failed run (its newest of the chain).
+
+        `dagster/will_retry` is written just after the failure (not in the same transaction), so
+        for a moment a crashed run reads FAILURE with no decision yet; that moment is bounded by
+        UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended.
+        """
+        decision = run.tags.get(_WILL_RETRY_TAG)
+        if decision == "false" or not self.instance.run_retries_enabled:
+            return False
+        limit = int(run.tags.get("dagster/max_retries", self.instance.run_retries_max_retries))
+        if int(run.tags.get("dagster/retry_number", "0")) >= limit:
+            return False
+        record = self.instance.get_run_record_by_id(run.run_id)
+        ended = record.end_time if record is not None and record.end_time else time.time()
+        wait_s = RETRY_WAIT_S if decision == "true" else UNDECIDED_WAIT_S
+        return time.time() - ended < wait_s
+
+    def _lineup_run_after(self, calibration: Any) -> str:
+        """The lineup run that follows a succeeded calibration run (found by tag, else launched)."""
+        import dagster as dg
+
+        request_id = calibration.tags[REQUEST_TAG]
+        runs = self.instance.get_runs(
+            filters=dg.RunsFilter(tags={REQUEST_TAG: request_id, STEP_TAG: "lineups"})
+        )
+        roots = [r for r in runs if "dagster/parent_run_id" not in r.tags]
+        if roots:
+            return roots[0].run_id
+        tags = calibration.tags
+        request = LaunchRequest(
+            request_id=request_id,
+            race_id=tags["dagster/partition"],
+            spec_key=tags["nascar/spec"],
+            spec_json="",
+            owner=tags.get("nascar/owner", ""),
+            http_request_id=tags.get("nascar/http_request_id"),
+            max_runtime_s=self.settings.run_max_runtime_s,
+        )
+        from nascar_dfs.platform import launch as platform
+
+        run_tags = {
+            **platform.run_tags(platform.LINEUPS, "request", request.race_id),
+            **request.tags(),
+            STEP_TAG: "lineups",
+        }
+        return self._launch_run(platform.LINEUP_JOB, (), run_tags)
+
+    def _chain(self, run_id: str) -> list[str]:
+        import dagster as dg
+
+        run = self.instance.get_run_by_id(run_id)
+        if run is None or REQUEST_TAG not in run.tags:
+            return [run_id]
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: run.tags[REQUEST_TAG]}))
+        return [r.run_id for r in runs]
+
+    def _partition_of(self, run_id: str) -> str:
+        if run_id.startswith(REUSED_PREFIX):
+            return run_id.removeprefix(REUSED_PREFIX)
+        run = self._newest(run_id)
+        if run is None:
+            raise LauncherError(f"run {run_id} not found")
+        if run.tags.get(STEP_TAG) == "calibration":
+            return f"{run.tags['dagster/partition']}|{run.tags['nascar/spec']}"
+        return run.tags["dagster/partition"]
+
+    def _progress(self, run_id: str, state: RunState) -> tuple[str | None, float]:
+        import dagster as dg
+
+        if state in (RunState.QUEUED, RunState.NOT_STARTED, RunState.STARTING):
+            return None, 0.0
+        records = self.instance.get_records_for_run(run_id, of_type={dg.DagsterEventType.STEP_START}).records
+        phase, pct = "scenarios", 40.0
+        for record in records:
+            step = (record.event_log_entry.step_key or "").split("[")[0]
+            phase, pct = STEP_PHASES.get(step, (phase, pct))
+        return phase, (100.0 if state == RunState.SUCCESS else pct)
+
+    def _failure_message(self, run_id: str, state: RunState) -> str | None:
+        import dagster as dg
+
+        if state != RunState.FAILURE:
+            return None
+        records = self.instance.get_records_for_run(
+            run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            error = getattr(getattr(event, "event_specific_data", None), "error", None)
+            if error is not None and getattr(error, "message", None):
+                return str(error.message)
+        # No step error: the run died from outside (worker killed, node lost). Dagster's reason
+        # tag says which, where the event only says "marked as failed from outside".
+        run = self.instance.get_run_by_id(run_id)
+        reason = _FAILURE_REASONS.get(run.tags.get("dagster/failure_reason", "")) if run else None
+        if reason:
+            return reason
+        return records[-1].event_log_entry.message if records else None
+
+    def _salaries(self, race: str) -> dict[int, int]:
+        from nascar_dfs.platform import reads
+
+        try:
+            return reads.slate_salaries(race)
+        except Exception:  # salaries are a courtesy in the JSON; the CSV is the deliverable
+            log.warning("could not read the slate of %s for salaries", race)
+            return {}

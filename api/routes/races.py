@@ -1,0 +1,74 @@
+"""Races: the known races, and the upload of a race's DraftKings salary file."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.context import AppContext
+from api.core.problems import ProblemError, problem_responses
+from api.deps import Caller, Ctx, read_limit, v1_router
+from api.models import Race, RaceList, SlateOut
+from api.services import audit, slates
+from api.services.keys import Principal
+from api.services.request_store import NotFound
+
+router = v1_router()
+
+
+@router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
+def list_races(ctx: Ctx) -> RaceList:
+    races = ctx.races.all()
+    return RaceList(items=[Race(race_id=r) for r in races])
+
+
+_SLATE_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal: Principal) -> SlateOut:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "application/octet-stream", "text/plain"):
+        raise ProblemError(415, "unsupported-media-type", "send the DKSalaries.csv as text/csv")
+    body = await request.body()
+    if len(body) > ctx.settings.slate_max_bytes:
+        raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
+    if not await run_in_threadpool(ctx.races.exists, race_id):
+        raise NotFound()
+    drivers = await run_in_threadpool(slates.store_slate, ctx.settings.slate_dir, race_id, body)
+    audit.record_now(
+        ctx.engine,
+        "slate.uploaded",
+        ctx.clock(),
+        principal=principal.owner,
+        key_id=principal.key_id,
+        request_id=request.state.request_id,
+        target=f"race:{race_id}",
+    )
+    return SlateOut(race_id=race_id, drivers=drivers)
+
+
+_RACE_PATH = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+@router.put(
+    "/races/{race_id}/slate",
+    response_model=SlateOut,
+    openapi_extra=_SLATE_BODY,
+    responses=problem_responses(413, 415),
+    summary="Upload the race's DKSalaries.csv",
+)
+async def put_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
+    return await _put_slate(race_id, request, ctx, principal)
+
+
+@router.post(
+    "/races/{race_id}/slate",
+    response_model=SlateOut,
+    openapi_extra=_SLATE_BODY,
+    responses=problem_responses(413, 415),
+    summary="Upload the race's DKSalaries.csv (same as PUT)",
+)
+async def post_slate(race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Caller) -> SlateOut:
+    return await _put_slate(race_id, request, ctx, principal)

@@ -1,0 +1,189 @@
+"""Webhooks (Standard Webhooks 1.0): signed with HMAC-SHA256, retried on a schedule, and never
+sent to loopback, private, link-local or otherwise internal addresses unless configured."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import httpx
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.engine import Connection, Engine, Row
+
+from api.core.config import Settings
+from api.core.db import webhook_deliveries
+from api.core.runtime import Clock
+from api.services.outbox import enqueue
+
+log = logging.getLogger("api.webhooks")
+# Delay before attempt n+1 (Standard Webhooks' example schedule, shortened at the tail).
+RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+
+
+class UnsafeCallbackError(ValueError):
+    """A callback URL the API refuses to call."""
+
+
+def _ip_is_internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def check_url_syntax(url: str, allow_private: bool) -> str:
+    """Checks that need no DNS: https only, no credentials, no internal IP literal or name."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise UnsafeCallbackError("callback_url must be an https URL with a host")
+    if parts.username or parts.password:
+        raise UnsafeCallbackError("callback_url must not carry credentials")
+    host = parts.hostname.rstrip(".").lower()
+    if allow_private:
+        return host
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        raise UnsafeCallbackError("callback_url points at an internal host")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if _ip_is_internal(ip):
+        raise UnsafeCallbackError("callback_url points at a loopback, private or link-local address")
+    return host
+
+
+def check_resolved(url: str, allow_private: bool) -> None:
+    """At delivery: every address the host resolves to must be public."""
+    host = check_url_syntax(url, allow_private)
+    if allow_private:
+        return
+    port = urlsplit(url).port or 443
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise UnsafeCallbackError(f"callback host does not resolve: {exc}") from exc
+    for info in infos:
+        if _ip_is_internal(ipaddress.ip_address(info[4][0])):
+            raise UnsafeCallbackError("callback host resolves to an internal address")
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}` with the whsec_ secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+class WebhookSender:
+    """Stages a finished request's webhook in the transaction that finished it (outbox), and
+    makes one delivery attempt per outbox row, scheduling the next attempt itself."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Clock, outcomes: Counter) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.outcomes = outcomes  # counts attempts by outcome (delivered | failed)
+
+    def stage(self, conn: Connection, req: Row, status: str) -> None:
+        now = self.clock()
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
+        payload = {
+            "type": f"lineup_request.{status}",
+            "timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(),
+            "data": {"id": req.id, "status": status, "links": {"self": base}},
+        }
+        if status == "succeeded":
+            payload["data"]["links"].update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
+        conn.execute(
+            sa.insert(webhook_deliveries).values(
+                id=msg_id,
+                request_id=req.id,
+                url=req.callback_url,
+                event=payload["type"],
+                payload=json.dumps(payload, separators=(",", ":")),
+                state="pending",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        enqueue(conn, "webhook", msg_id, now)
+
+    def deliver(self, msg_id: str) -> None:
+        """One attempt; schedules the next one itself, so the outbox row is always finished."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(webhook_deliveries).where(webhook_deliveries.c.id == msg_id)).first()
+        if row is None or row.state != "pending":
+            return
+        settings = self.settings
+        if not settings.webhook_secret:
+            self._set_state(row, "failed", error="webhooks are not configured (no secret)")
+            return
+        try:
+            check_resolved(row.url, settings.webhook_allow_private)
+        except UnsafeCallbackError as exc:
+            self._set_state(row, "refused", error=str(exc))
+            return
+        now = self.clock()
+        body = row.payload.encode()
+        ts = int(now)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": row.id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(settings.webhook_secret, row.id, ts, body),
+        }
+        code: int | None = None
+        try:
+            with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+                code = client.post(row.url, content=body, headers=headers).status_code
+            error = None
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}"
+        attempts = row.attempts + 1
+        if code is not None and 200 <= code < 300:
+            self._set_state(row, "delivered", attempts=attempts, code=code)
+        elif code == 410:
+            self._set_state(row, "disabled", attempts=attempts, code=code)
+        elif attempts >= settings.webhook_max_attempts:
+            self._set_state(row, "failed", attempts=attempts, code=code, error=error)
+        else:
+            delay = RETRY_SCHEDULE_S[min(attempts - 1, len(RETRY_SCHEDULE_S) - 1)]
+            with self.engine.begin() as conn:
+                _update(conn, row, "pending", attempts, code, error, now)
+                enqueue(conn, "webhook", row.id, now + delay)
+        outcome = "delivered" if code is not None and 200 <= code < 300 else "failed"
+        self.outcomes.labels(outcome=outcome).inc()
+
+    def _set_state(
+        self,
+        row: Row,
+        state: str,
+        attempts: int | None = None,
+        code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            _update(
+                conn, row, state, row.attempts if attempts is None else attempts, code, error, self.clock()
+            )
+        log.info("webhook %s", state, extra={"lineup_request_id": row.request_id})
+
+
+def _update(
+    conn: Connection, row: Row, state: str, attempts: int, code: int | None, error: str | None, now: float
+) -> None:
+    conn.execute(
+        sa.update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == row.id)
+        .values(state=state, attempts=attempts, last_status_code=code, last_error=error, updated_at=now)
+    )

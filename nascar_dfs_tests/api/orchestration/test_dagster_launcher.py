@@ -1,0 +1,170 @@
+"""DagsterLauncher against a real (temporary) Dagster instance, with the webserver's GraphQL
+answered by a stub: run lookup by tag, the retry chain, calibration -> lineup chaining, and
+what a launch sends (partition tags, dynamic partitions)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+
+from api.core.config import Settings
+from api.orchestration.dagster_launcher import REQUEST_TAG, STEP_TAG, DagsterLauncher
+from api.orchestration.launcher import LaunchRequest, RunState
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs_tests.platform.graphql import asset_graph_answer
+
+RACE = "2026-cup-demo-mile-2"
+
+
+class GraphQLStub:
+    """Records GraphQL calls; launchRun answers with a new run id, the asset-graph query with what a
+    real code server of the project's definitions answered."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        payload = json.loads(request.content)
+        self.calls.append(payload)
+        query = payload["query"]
+        if "repositoriesOrError" in query:
+            nodes = [
+                {"name": "__repository__", "location": {"name": "loc"}, "jobs": [{"name": "lineup_job"}]}
+            ]
+            return httpx.Response(200, json={"data": {"repositoriesOrError": {"nodes": nodes}}})
+        if "assetNodes" in query:
+            return httpx.Response(200, json={"data": asset_graph_answer()})
+        if "addDynamicPartition" in query:
+            return httpx.Response(
+                200, json={"data": {"addDynamicPartition": {"__typename": "AddDynamicPartitionSuccess"}}}
+            )
+        if "launchRun" in query:
+            return httpx.Response(
+                200,
+                json={
+                    "data": {
+                        "launchRun": {"__typename": "LaunchRunSuccess", "run": {"runId": uuid.uuid4().hex}}
+                    }
+                },
+            )
+        return httpx.Response(200, json={"data": {"terminateRun": {"__typename": "TerminateRunSuccess"}}})
+
+    def of(self, mutation: str) -> list[dict]:
+        return [c["variables"] for c in self.calls if mutation in c["query"]]
+
+
+@pytest.fixture
+def launcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[DagsterLauncher, GraphQLStub, object]]:
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
+    stub = GraphQLStub()
+    with dg.instance_for_test() as instance:
+        dl = DagsterLauncher(Settings(database_url="sqlite://", dagster_url="http://dagster.test"))
+        dl._instance = instance
+        dl._http = httpx.Client(base_url="http://dagster.test", transport=httpx.MockTransport(stub))
+        yield dl, stub, instance
+
+
+def _run(instance, status: dg.DagsterRunStatus, **tags: str) -> str:  # type: ignore[no-untyped-def]
+    run = dg.DagsterRun(
+        job_name=tags.pop("job", "lineup_job"),
+        run_id=uuid.uuid4().hex,
+        status=status,
+        tags={k.replace("__", "/"): v for k, v in tags.items()},
+    )
+    instance.add_run(run)
+    return run.run_id
+
+
+def test_find_run_returns_the_root_of_the_request_chain(launcher) -> None:  # type: ignore[no-untyped-def]
+    dl, _, instance = launcher
+    root = _run(instance, dg.DagsterRunStatus.FAILURE, **{"nascar__request_id": "req-1"})
+    _run(
+        instance,
+        dg.DagsterRunStatus.STARTED,
+        **{"nascar__request_id": "req-1", "dagster__parent_run_id": root},
+    )
+    assert dl.find_run("req-1") == root
+    assert dl.find_run("req-unknown") is None
+
+
+def test_status_follows_auto_retries_to_the_newest_run(launcher) -> None:  # type: ignore[no-untyped-def]
+    dl, _, instance = launcher
+    retry = _run(instance, dg.DagsterRunStatus.STARTED, **{"nascar__request_id": "r"})
+    first = _run(
+        instance,
+        dg.DagsterRunStatus.FAILURE,
+        **{"nascar__request_id": "r", "dagster__auto_retry_run_id": retry},
+    )
+    status = dl.run_status(first)
+    assert status.state == RunState.STARTED and status.run_id == retry
+    assert dl.run_status("no-such-run").state == RunState.NOT_FOUND
+
+
+def test_succeeded_calibration_hands_over_to_the_lineup_run(launcher) -> None:  # type: ignore[no-untyped-def]
+    dl, stub, instance = launcher
+    cal = _run(
+        instance,
+        dg.DagsterRunStatus.SUCCESS,
+        job="calibration_job",
+        **{
+            REQUEST_TAG.replace("/", "__"): "r2",
+            STEP_TAG.replace("/", "__"): "calibration",
+            "dagster__partition": RACE,
+            "nascar__spec": "0123456789abcdef",
+            "nascar__owner": "alice",
+        },
+    )
+    status = dl.run_status(cal)  # no lineup run yet: launched now, through GraphQL
+    (launched,) = stub.of("launchRun")
+    tags = {t["key"]: t["value"] for t in launched["params"]["executionMetadata"]["tags"]}
+    assert launched["params"]["selector"]["jobName"] == "lineup_job"
+    assert tags["dagster/partition"] == f"{RACE}|0123456789abcdef"
+    assert tags["dagster/partition/race"] == RACE and tags["dagster/partition/spec"] == "0123456789abcdef"
+    assert tags[REQUEST_TAG] == "r2" and tags[STEP_TAG] == "lineups"
+    assert status.state == RunState.NOT_FOUND  # the stub's run id is not in the instance
+    lineup = _run(
+        instance,
+        dg.DagsterRunStatus.STARTED,
+        **{
+            REQUEST_TAG.replace("/", "__"): "r2",
+            STEP_TAG.replace("/", "__"): "lineups",
+            "dagster__partition": f"{RACE}|0123456789abcdef",
+        },
+    )
+    again = dl.run_status(cal)
+    assert again.run_id == lineup and again.state == RunState.STARTED
+    assert len(stub.of("launchRun")) == 1  # found by tag, not launched twice
+
+
+def test_launch_registers_spec_and_race_then_calibrates_first(launcher) -> None:  # type: ignore[no-untyped-def]
+    dl, stub, instance = launcher
+    instance.add_dynamic_partitions("race", [RACE])  # what the stubbed addDynamicPartition would do
+    spec = ConstraintSpec(lineups=20, max_exposure=0.6)
+    instance.add_dynamic_partitions("spec", [spec.key])
+    request = LaunchRequest(
+        request_id="req-9",
+        race_id=RACE,
+        spec_key=spec.key,
+        spec_json=spec.canonical_json(),
+        owner="alice",
+        http_request_id="rid-1",
+        max_runtime_s=900,
+    )
+    dl.launch(request)
+    added = {(v["name"], v["key"]) for v in stub.of("addDynamicPartition")}
+    assert added == {("race", RACE), ("spec", spec.key)}
+    assert (dl.storage_root() / "specs" / f"{spec.key}.json").read_text() == spec.canonical_json()
+    (launched,) = stub.of("launchRun")
+    tags = {t["key"]: t["value"] for t in launched["params"]["executionMetadata"]["tags"]}
+    assert launched["params"]["selector"]["jobName"] == "calibration_job"  # no model yet
+    assert tags["dagster/partition"] == RACE and tags["nascar/spec"] == spec.key
+    assert tags[REQUEST_TAG] == "req-9" and tags["nascar/http_request_id"] == "rid-1"
+    assert "dagster/max_runtime" in tags
