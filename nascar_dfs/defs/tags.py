@@ -1,7 +1,7 @@
 """Run tags: why a run ran, what kind it is, and the runtime cap every run carries.
 
-`dagster/max_runtime` is the only thing that ends an orphaned run under the default launcher
-(which cannot see a dead host), so no run of this platform goes without it.
+`dagster/max_runtime` is what ends a hung run (alive, not progressing) and an orphan whose worker
+cannot be proved gone (nascar_dfs/platform/run_workers.py), so no run of this platform goes without it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Platform library: what the Dagster definitions, the CLI and the API share."""
