@@ -4,8 +4,8 @@
 start, the run workers those start, and their step processes. It is a child subreaper (Linux), so
 a process whose parent dies is re-parented to `up` rather than to init, and the tree is found from
 /proc at any time. Children start with default signal handling in sessions of their own (a child
-that inherited "ignore SIGINT" from a background shell would otherwise ignore SIGTERM too:
-dagster.md §5 "Signals"), and get SIGTERM if `up` itself dies.
+that inherited "ignore SIGINT" from a background shell would otherwise ignore SIGTERM too: Dagster
+maps SIGTERM onto its SIGINT handler), and get SIGTERM if `up` itself dies.
 
 On SIGTERM or Ctrl-C `up` drains: the servers stop at once (no new run is launched), runs in
 progress get the grace period to finish; whatever still runs then is interrupted (SIGTERM: Dagster
@@ -120,8 +120,11 @@ class ProcessTree:
         from nascar_dfs.platform.run_workers import descendants
 
         ours = {proc.pid for proc in self.children.values()}
+        tree = descendants(os.getpid())
+        if tree is None:  # no /proc (not Linux): only the servers themselves can be seen
+            return [proc.pid for proc in self.children.values() if proc.poll() is None]
         left = []
-        for process in descendants(os.getpid()):
+        for process in tree:
             if not process.exited:
                 left.append(process.pid)
             elif process.ppid == os.getpid() and process.pid not in ours:
@@ -131,7 +134,7 @@ class ProcessTree:
             proc.poll()
         return left
 
-    def signal(self, sig: signal.Signals, pids: list[int]) -> None:
+    def send(self, sig: signal.Signals, pids: list[int]) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
@@ -148,7 +151,7 @@ class ProcessTree:
         """Drain (module docstring); returns when no process of the tree is left."""
         began = time.monotonic()
         leaders = [proc.pid for proc in self.children.values() if proc.poll() is None]
-        self.signal(signal.SIGTERM, leaders)  # the servers stop; code servers finish their runs
+        self.send(signal.SIGTERM, leaders)  # the servers stop; code servers finish their runs
         print(
             f"waiting up to {grace_s:g} s for runs in progress (Ctrl-C again: interrupt them now)", flush=True
         )
@@ -159,11 +162,11 @@ class ProcessTree:
                 "processes; their runs fail and are retried when the platform is back",
                 flush=True,
             )
-            self.signal(signal.SIGTERM, left)
+            self.send(signal.SIGTERM, left)
             left = self.wait_empty(INTERRUPT_S)
         while left:
             print(f"killing {len(left)} processes that did not stop: {left}", flush=True)
-            self.signal(signal.SIGKILL, left)
+            self.send(signal.SIGKILL, left)
             left = self.wait_empty(KILL_WAIT_S)
         for proc in self.children.values():
             proc.wait()

@@ -48,6 +48,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._serdes.config_class import ConfigurableClassData
 
+PROC = Path("/proc")
 HOST_TAG = "nascar/run-worker-host"
 LAUNCHER_TAG = "nascar/run-launched-by"  # pid and start time of the process that launched the run
 # The engine event Dagster's run worker writes as it starts (code-server and CLI workers alike).
@@ -124,7 +125,7 @@ class ProcessState:
 def process_state(pid: int) -> ProcessState | None:
     """The process `pid` on this host from /proc, or None if there is none (or no /proc)."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
+        raw = (PROC / str(pid) / "stat").read_text()
     except (OSError, ValueError):
         return None
     # The command name may hold spaces and parentheses: the fields start after the last ')'.
@@ -143,7 +144,7 @@ def process_state(pid: int) -> ProcessState | None:
 
 
 def _boot_time() -> float:
-    for line in Path("/proc/stat").read_text().splitlines():
+    for line in (PROC / "stat").read_text().splitlines():
         if line.startswith("btime "):
             return float(line.split()[1])
     raise ValueError("no btime in /proc/stat")
@@ -212,6 +213,8 @@ def worker_health(
     instance: DagsterInstance, run: DagsterRun, here: Host | None = None
 ) -> CheckRunHealthResult:
     """RUNNING unless the run's worker is provably gone (module docstring), then NOT_FOUND."""
+    if not PROC.is_dir():
+        return _running("processes cannot be looked up on this system (no /proc)")
     here = here or Host.current()
     launched_on = Host.from_tag(run.tags.get(HOST_TAG))
     if launched_on is None:
@@ -334,10 +337,13 @@ def fail_over_orphaned_runs(instance: DagsterInstance, by: str) -> list[FailedOv
     return done
 
 
-def descendants(root: int) -> list[ProcessState]:
-    """Every live process below `root` on this host (children, their children, ...), from /proc."""
+def descendants(root: int) -> list[ProcessState] | None:
+    """Every process below `root` on this host (children, their children, ...), from /proc;
+    None where there is no /proc to read."""
+    if not PROC.is_dir():
+        return None
     by_parent: dict[int, list[ProcessState]] = {}
-    for entry in Path("/proc").iterdir():
+    for entry in PROC.iterdir():
         if entry.name.isdigit() and (state := process_state(int(entry.name))) is not None:
             by_parent.setdefault(state.ppid, []).append(state)
     found, todo = [], [root]
