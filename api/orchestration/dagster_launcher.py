@@ -348,7 +348,8 @@ class DagsterLauncher:
 
         `dagster/will_retry` is written just after the failure (not in the same transaction), so
         for a moment a crashed run reads FAILURE with no decision yet; that moment is bounded by
-        UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended.
+        UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended,
+        unless the daemon has not read the failure yet (it failed while the platform was stopping).
         """
         decision = run.tags.get(_WILL_RETRY_TAG)
         if decision == "false" or not self.instance.run_retries_enabled:
@@ -356,10 +357,24 @@ class DagsterLauncher:
         limit = int(run.tags.get("dagster/max_retries", self.instance.run_retries_max_retries))
         if int(run.tags.get("dagster/retry_number", "0")) >= limit:
             return False
+        if decision == "true" and self._retry_daemon_behind(run.run_id):
+            return True  # failed while the daemon was down (platform stopped): it retries on its return
         record = self.instance.get_run_record_by_id(run.run_id)
         ended = record.end_time if record is not None and record.end_time else time.time()
         wait_s = RETRY_WAIT_S if decision == "true" else UNDECIDED_WAIT_S
         return time.time() - ended < wait_s
+
+    def _retry_daemon_behind(self, run_id: str) -> bool:
+        """Whether Dagster's retry daemon has yet to read this run's failure: the cursor of its
+        EventLogConsumerDaemon is still before the event. No cursor means a daemon that never ran,
+        which skips every earlier failure."""
+        import dagster as dg
+
+        failure = dg.DagsterEventType.RUN_FAILURE
+        records = self.instance.get_records_for_run(run_id, of_type=failure, limit=1, ascending=False).records
+        key = f"EVENT_LOG_CONSUMER_CURSOR-{failure.value}"
+        cursor = self.instance.daemon_cursor_storage.get_cursor_values({key}).get(key)
+        return bool(records) and cursor is not None and int(cursor) < records[0].storage_id
 
     def _lineup_run_after(self, calibration: Any) -> str:
         """The lineup run that follows a succeeded calibration run (found by tag, else launched)."""

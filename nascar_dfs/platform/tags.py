@@ -1,8 +1,8 @@
 """Run tags: why a run ran, what kind it is, the runtime cap every run carries, and the partition
 tags a run launched from outside needs.
 
-`dagster/max_runtime` is the only thing that ends an orphaned run under the default launcher
-(which cannot see a dead host), so no run of this platform goes without it.
+`dagster/max_runtime` is what ends a hung run (alive, not progressing) and an orphan whose worker
+cannot be proved gone (nascar_dfs/platform/run_workers.py), so no run of this platform goes without it.
 """
 
 from __future__ import annotations

@@ -112,6 +112,33 @@ def running_api(database_url: str, log: Path, **settings: Any) -> Iterator[ApiPr
             api.proc.wait(5)
 
 
+def create_database(server: PrivatePostgres, name: str) -> str:
+    """A new database on the test's server; returns its SQLAlchemy URL."""
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Pids of the processes whose environment has `name=value`: a process tree marked at its root
+    (every descendant inherits it, whether re-parented or in a session of its own)."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # exited meanwhile, or another user's
+            continue
+    return found
+
+
 @dataclass
 class DagsterProcesses:
     """Webserver and daemon of a throwaway instance with the project's dagster.yaml, each
@@ -235,12 +262,7 @@ def postgres_instance_yaml(
 ) -> str:
     """deploy/postgres/dagster.yaml (the production instance settings) on `database` of the
     test's server, with run monitoring polled every second so the fault tests stay short."""
-    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    finally:
-        admin.dispose()
+    create_database(server, database)
     config = yaml.safe_load((REPO / "deploy" / "postgres" / "dagster.yaml").read_text())
     config["storage"]["postgres"]["postgres_db"].update(
         hostname="127.0.0.1", port=server.port, username="postgres", password="", db_name=database

@@ -5,6 +5,7 @@ what a launch sends (partition tags, dynamic partitions)."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,32 @@ def test_status_follows_auto_retries_to_the_newest_run(launcher) -> None:  # typ
     status = dl.run_status(first)
     assert status.state == RunState.STARTED and status.run_id == retry
     assert dl.run_status("no-such-run").state == RunState.NOT_FOUND
+
+
+def test_a_failure_the_retry_daemon_has_not_read_stays_pending_however_old(  # type: ignore[no-untyped-def]
+    launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run interrupted while `nascar-dfs up` stopped fails with the daemon already gone; the
+    platform may come back hours later, and the request must still follow the retry then."""
+    dl = launcher[0]
+    retries = {"run_retries": {"enabled": True, "max_retries": 1}}  # as in dagster.yaml
+    with dg.instance_for_test(overrides=retries) as instance:
+        monkeypatch.setattr(dl, "_instance", instance)
+        run_id = _run(instance, dg.DagsterRunStatus.STARTED, **{"nascar__request_id": "r"})
+        instance.report_run_failed(instance.get_run_by_id(run_id), "interrupted")
+        assert instance.get_run_by_id(run_id).tags["dagster/will_retry"] == "true"
+        failure = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[-1]
+        later = time.time() + 3600
+        monkeypatch.setattr("api.dagster_launcher.time.time", lambda: later)
+        cursor = "EVENT_LOG_CONSUMER_CURSOR-PIPELINE_FAILURE"
+
+        # A daemon that never ran skips older failures, so no retry comes: the request fails.
+        assert dl.run_status(run_id).state == RunState.FAILURE
+        instance.daemon_cursor_storage.set_cursor_values({cursor: str(failure.storage_id - 1)})
+        assert dl.run_status(run_id).state == RunState.STARTED  # the daemon will read it on its return
+        # Read, and an hour without a retry run: the retry did not happen.
+        instance.daemon_cursor_storage.set_cursor_values({cursor: str(failure.storage_id)})
+        assert dl.run_status(run_id).state == RunState.FAILURE
 
 
 def test_succeeded_calibration_hands_over_to_the_lineup_run(launcher) -> None:  # type: ignore[no-untyped-def]
