@@ -9,8 +9,9 @@ or is interrupted when the grace period ends and handed over to Dagster's run re
 platform process gets SIGKILL while a lineup run is still starting or already started (a host
 crash); the run worker and its code server die under a live daemon; a server fails to start.
 Runs are held inside a phase by the phase gate (phase_gate.py, the phase_hooks of pipeline_defs.py),
-and before the run starts by a hold in recovery_defs.py. Every process `up` starts carries a marker in its environment,
-so "no platform process is left" is checked on /proc, whatever re-parented or re-sessioned them.
+and before the run starts by a hold in recovery_defs.py. Every process `up` starts carries a
+marker in its environment, so "no platform process is left" is checked on /proc, whatever
+re-parented or re-sessioned them.
 
 The recovery figures (seconds from the restart to the orphaned run's failover and to the request's
 success) are printed with `-s` and kept as test properties.
