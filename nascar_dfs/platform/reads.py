@@ -28,7 +28,6 @@ __all__ = [
     "PreviewInputs",
     "RaceCalendar",
     "data_dir",
-    "graph_problem",
     "last_calibrated_at",
     "preview_inputs",
     "race_calendar",
@@ -123,11 +122,3 @@ def last_calibrated_at(instance: dg.DagsterInstance, race: str) -> float | None:
     """When the race's latest model was materialized (a Unix time); None if it never was."""
     latest = latest_materialization(instance, "calibrated_model", race)
     return None if latest is None else float(latest.timestamp)
-
-
-def graph_problem(timeout_s: float = 2.0) -> str | None:
-    """The race graph's health probe: None when the graph is usable, else why not (Neo4j when
-    NEO4J_URI is set; the embedded table graph needs no server)."""
-    from nascar_dfs.graph import health_check
-
-    return health_check(timeout_s)

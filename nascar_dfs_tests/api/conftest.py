@@ -72,7 +72,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_api(tmp_path: Path) -> Iterator[Callable[..., Api]]:
+def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Api]]:
+    # The race graph is the embedded one unless a test points NEO4J_URI somewhere itself: readiness
+    # here must not hang on the latency of whatever Neo4j server the shell happens to name.
+    monkeypatch.delenv("NEO4J_URI", raising=False)
     opened: list[TestClient] = []
 
     def _make(

@@ -110,8 +110,3 @@ def test_partition_tags_are_the_ones_a_launch_by_tags_needs() -> None:
     tags = launch.partition_tags("2024-cup-phoenix-2", key)
     assert str(dg.MultiPartitionKey({"race": "2024-cup-phoenix-2", "spec": key})) == tags["dagster/partition"]
     assert tags["dagster/partition/race"] == "2024-cup-phoenix-2" and tags["dagster/partition/spec"] == key
-
-
-def test_the_graph_probe_passes_without_neo4j(monkeypatch) -> None:
-    monkeypatch.delenv("NEO4J_URI", raising=False)
-    assert reads.graph_problem(timeout_s=1.0) is None  # the embedded table graph needs no server
