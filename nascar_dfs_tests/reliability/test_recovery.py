@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api.dagster_launcher import RETRY_WAIT_S
+from api.orchestration.dagster_launcher import RETRY_WAIT_S
 from api.db import create_db_engine
 from api.keys import create_key
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
