@@ -33,12 +33,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api.orchestration.dagster_launcher import RETRY_WAIT_S
-from api.db import create_db_engine
-from api.keys import create_key
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.instance.ref import InstanceRef
 
+from api.core.db import create_db_engine
+from api.orchestration.dagster_launcher import RETRY_WAIT_S
+from api.services.keys import create_key
 from nascar_dfs.platform.instance import prepare_dagster_home
 from nascar_dfs.platform.io_manager import output_path
 from nascar_dfs.platform.run_workers import HOST_TAG, process_state
