@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 WEEKEND_FEED_CODE = "1"
-RACE_HISTORY_CODE = "1"
+RACE_HISTORY_CODE = "2"  # 2: broken rows quarantined, start nullable
 RACE_SLATE_CODE = "1"
 CALIBRATED_MODEL_CODE = "1"
 SCENARIO_SET_CODE = "1"
