@@ -16,6 +16,9 @@ class FieldParams:
 
     log_worth: np.ndarray  # (S, D) Plackett-Luce log-worth of each driver's finishing order
     dnf_prob: np.ndarray  # (S, D) probability that the driver does not finish
+    # (S,) slope of the standardised start, set only for a field with unknown starts: log_worth then
+    # leaves the start term out and the kernel adds it per scenario for the grid it simulates
+    start_slope: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.log_worth.shape != self.dnf_prob.shape or self.log_worth.ndim != 2:
