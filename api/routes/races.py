@@ -43,9 +43,7 @@ async def _put_slate(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("text/csv", "application/octet-stream", "text/plain"):
         raise ProblemError(415, "unsupported-media-type", "send the DKSalaries.csv as text/csv")
-    body = await request.body()
-    if len(body) > ctx.settings.slate_max_bytes:
-        raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
+    body = await _read_bounded(request, ctx.settings.slate_max_bytes)
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
     known = await run_in_threadpool(slates.history_drivers, _data_dir(ctx))
@@ -70,6 +68,18 @@ async def _put_slate(
     return SlateOut(
         race_id=race_id, drivers=stored.drivers, version=stored.version, new_drivers=list(stored.new_drivers)
     )
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit` bytes (never held whole when too large)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(413, "payload-too-large", f"slate above {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _RACE_PATH = Annotated[str, PathParam(pattern=r"^[a-z0-9-]{1,64}$")]
