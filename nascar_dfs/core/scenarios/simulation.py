@@ -67,7 +67,10 @@ def simulate_batch(
     """n unconstrained simulated races (no views, no validation)."""
     d, laps = field.size, field.laps
     draw = rng.integers(0, params.log_worth.shape[0], n)
-    performance = params.log_worth[draw] + rng.gumbel(size=(n, d))
+    # Gumbel-max: forward PL picks the winner first (largest log-worth + G); reverse PL picks last
+    # place first (largest -log-worth + G), so its finishing order is by log-worth - G, best first
+    shock = rng.gumbel(size=(n, d))
+    performance = params.log_worth[draw] + (shock if params.likelihood == "forward" else -shock)
     rank = _ranks(-performance)
 
     dnf = rng.random((n, d)) < params.dnf_prob[draw]
