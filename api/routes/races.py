@@ -36,7 +36,7 @@ async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal:
         raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
-    drivers = await run_in_threadpool(slates.store_slate, ctx.settings.slate_dir, race_id, body)
+    drivers = await run_in_threadpool(slates.store_slate, race_id, body)
     audit.record_now(
         ctx.engine,
         "slate.uploaded",

@@ -11,18 +11,16 @@ from nascar_dfs.core.data.draftkings import read_dk_salaries
 from nascar_dfs.core.data.errors import DataValidationError
 
 
-def slate_path(slate_dir: Path | None, race_id: str) -> Path:
+def slate_path(race_id: str) -> Path:
     """Where the platform's race_slate asset reads it: <storage>/slates/<race>.csv."""
-    if slate_dir is not None:
-        return slate_dir / f"{race_id}.csv"
     from nascar_dfs.platform.reads import slate_upload_path
 
     return slate_upload_path(race_id)
 
 
-def store_slate(slate_dir: Path | None, race_id: str, content: bytes) -> int:
+def store_slate(race_id: str, content: bytes) -> int:
     """Validate the file, then move it into place atomically; returns the number of drivers."""
-    target = slate_path(slate_dir, race_id)
+    target = slate_path(race_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".DKSalaries.", suffix=".csv", dir=target.parent)
     tmp = Path(tmp_name)

@@ -76,6 +76,8 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     # The race graph is the embedded one unless a test points NEO4J_URI somewhere itself: readiness
     # here must not hang on the latency of whatever Neo4j server the shell happens to name.
     monkeypatch.delenv("NEO4J_URI", raising=False)
+    # The platform's storage root, where uploaded slates land (nascar_dfs/platform/storage.py).
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
     opened: list[TestClient] = []
 
     def _make(
@@ -87,7 +89,6 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         values: dict[str, object] = {
             "database_url": database or database_url(tmp_path),
             "background_worker": False,
-            "slate_dir": tmp_path / "slates",
             "webhook_secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         }
         values.update(overrides)

@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
@@ -37,7 +38,6 @@ APP = create_app(
         background_worker=False,
         rate_limits_enabled=False,  # limits have their own tests; here they would hide valid input
         active_runs_per_key=1_000_000,
-        slate_dir=_WORKDIR / "slates",
         webhook_secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ),
     launcher=FakeLauncher(races=[RACE, OTHER_RACE]),
@@ -46,6 +46,12 @@ ADMIN_KEY = create_key(APP.state.ctx.engine, "contract", "admin", time.time()).s
 EXAMPLES = int(os.environ.get("NASCAR_DFS_CONTRACT_EXAMPLES", "5"))
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(autouse=True)
+def _platform_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploaded slates land under the platform's storage root: this run's own, not the default."""
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(_WORKDIR / "storage"))
 
 
 @schema.auth()

@@ -183,6 +183,15 @@ def test_workspace_location_is_the_one_the_api_launches_into() -> None:
     assert _flag(_container(DOCS, server["host"])["args"], "--location-name") == server["location_name"]
 
 
+def test_every_api_setting_the_config_map_sets_is_one_the_api_reads() -> None:
+    """The API ignores unknown NASCAR_DFS_API_* variables, so a stale one would silently do
+    nothing (an upload folder the platform never reads, say)."""
+    env = _by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"]
+    prefix = Settings.model_config["env_prefix"]
+    named = {k.removeprefix(prefix).lower() for k in env if k.startswith(prefix)}
+    assert named and named <= set(Settings.model_fields), named - set(Settings.model_fields)
+
+
 def _env_references(node: Any) -> set[str]:
     if isinstance(node, dict):
         if set(node) == {"env"}:

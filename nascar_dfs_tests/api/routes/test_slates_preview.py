@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from nascar_dfs.core.data.demo import DEMO_DIR
+from nascar_dfs.platform.reads import slate_upload_path
 
 from ..conftest import RACE, Api
 from ..helpers import assert_problem
@@ -24,7 +25,7 @@ def test_valid_slate_is_stored_where_the_platform_reads_it(api: Api) -> None:
     resp = _put(api, DEMO_SLATE)
     assert resp.status_code == 200, resp.text
     assert resp.json()["drivers"] == DEMO_SLATE.decode().count("\n") - 1
-    assert (api.settings.slate_dir / f"{RACE}.csv").read_bytes() == DEMO_SLATE
+    assert (slate_upload_path(RACE)).read_bytes() == DEMO_SLATE
 
 
 def test_bad_slate_is_a_422_naming_row_and_column_and_nothing_is_stored(api: Api) -> None:
@@ -38,13 +39,13 @@ def test_bad_slate_is_a_422_naming_row_and_column_and_nothing_is_stored(api: Api
     assert problem["type"].endswith("invalid-slate")
     (err,) = problem["errors"]
     assert err["row"] == 4 and err["column"] == "Salary"
-    assert not (api.settings.slate_dir / f"{RACE}.csv").exists()
+    assert not (slate_upload_path(RACE)).exists()
 
 
 def test_failed_upload_keeps_the_previous_slate(api: Api) -> None:
     assert _put(api, DEMO_SLATE).status_code == 200
     assert _put(api, b"Name,Salary\nx,1\n").status_code == 422
-    assert (api.settings.slate_dir / f"{RACE}.csv").read_bytes() == DEMO_SLATE
+    assert (slate_upload_path(RACE)).read_bytes() == DEMO_SLATE
 
 
 def test_unknown_race_and_wrong_media_type(api: Api) -> None:
