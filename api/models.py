@@ -17,7 +17,7 @@ TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _strict_spec(value: Any, handler: Any) -> Any:

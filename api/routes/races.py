@@ -31,9 +31,7 @@ async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("text/csv", "application/octet-stream", "text/plain"):
         raise ProblemError(415, "unsupported-media-type", "send the DKSalaries.csv as text/csv")
-    body = await request.body()
-    if len(body) > ctx.settings.slate_max_bytes:
-        raise ProblemError(413, "payload-too-large", f"slate above {ctx.settings.slate_max_bytes} bytes")
+    body = await _read_bounded(request, ctx.settings.slate_max_bytes)
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
     drivers = await run_in_threadpool(slates.store_slate, race_id, body)
@@ -47,6 +45,18 @@ async def _put_slate(race_id: str, request: Request, ctx: AppContext, principal:
         target=f"race:{race_id}",
     )
     return SlateOut(race_id=race_id, drivers=drivers)
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it passes `limit` bytes (never held whole when too large)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(413, "payload-too-large", f"slate above {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _RACE_PATH = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$")]
