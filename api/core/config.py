@@ -22,7 +22,6 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the API's own tables; PostgreSQL as postgresql+psycopg2://...",
     )
     data_dir: Path | None = Field(None, description="race history (races.csv) listing the known races")
-    slate_dir: Path | None = Field(None, description="where uploaded DKSalaries.csv files are stored")
     public_base_url: str = "http://127.0.0.1:8000"
 
     # Rate limits (sliding window, per API key) and the active-run cap.
@@ -47,13 +46,12 @@ class Settings(BaseSettings):
     # Idempotency and retention.
     idempotency_retention_s: int = Field(24 * 3600, ge=3600)
 
-    # Background relay / reconciler.
+    # Background relay / reconciler. No run timeout here: Dagster's run monitoring and each run's
+    # `dagster/max_runtime` tag (nascar_dfs/platform/tags.py) decide, and requests mirror them.
     background_worker: bool = True
     worker_interval_s: float = Field(1.0, gt=0)
     launch_max_attempts: int = Field(5, ge=1)
-    run_start_timeout_s: int = Field(300, ge=1)
     run_lost_timeout_s: int = Field(120, ge=1)
-    run_max_runtime_s: int = Field(900, ge=1)
     retry_after_s: int = Field(5, ge=1)
 
     # Health probes.
@@ -65,11 +63,10 @@ class Settings(BaseSettings):
     metrics_cache_s: float = Field(15.0, ge=0)
     metrics_dagster_timeout_s: float = Field(5.0, gt=0)
 
-    # Dagster.
+    # Dagster (the job names are the platform's: nascar_dfs/platform/jobs.py). Uploaded slates go
+    # where the platform reads them, under $NASCAR_DFS_STORAGE (nascar_dfs/platform/storage.py).
     dagster_url: str = "http://127.0.0.1:3000"
     dagster_location: str = "nascar_dfs.definitions"
-    dagster_lineup_job: str = "lineup_job"
-    dagster_calibration_job: str = "calibration_job"
     dagster_timeout_s: float = Field(10.0, gt=0)
 
     # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").

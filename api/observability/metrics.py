@@ -33,7 +33,8 @@ from api.observability.dagster_metrics import CachedSnapshot, DagsterCollector, 
 from api.orchestration.launcher import Launcher
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-# Bracket the 30-60 s a calibration takes, up to the 900 s a run may last (run_max_runtime_s).
+# Bracket the 30-60 s a calibration takes, up to the 900 s a lineup run may last (its dagster/max_runtime,
+# LINEUPS_MAX_SECONDS in nascar_dfs/platform/tags.py).
 RUN_BUCKETS = (1.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0, 900.0)
 
 

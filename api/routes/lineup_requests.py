@@ -92,7 +92,7 @@ def create_lineup_request(
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body)
-    pinned = slates.pin_spec(ctx.settings.slate_dir, body.race_id, body.spec)
+    pinned = slates.pin_spec(body.race_id, body.spec)
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,

@@ -49,7 +49,6 @@ async def _put_slate(
     known = await run_in_threadpool(slates.history_drivers, _data_dir(ctx))
     stored = await run_in_threadpool(
         slates.store_slate,
-        ctx.settings.slate_dir,
         race_id,
         body,
         known,

@@ -28,6 +28,7 @@ class FakeRun:
     phase: str | None = None
     percent: float = 0.0
     error_message: str | None = None
+    failure_reason: str | None = None  # Dagster's dagster/failure_reason (START_TIMEOUT, ...)
     results: RunResults | None = None
     metrics: RunMetrics | None = None
     retried_as: str | None = None
@@ -101,7 +102,9 @@ class FakeLauncher:
                 run = self.runs[run.retried_as]
             if run is None:
                 return RunStatus(run_id, RunState.NOT_FOUND)
-            return RunStatus(run.run_id, run.state, run.phase, run.percent, run.error_message)
+            return RunStatus(
+                run.run_id, run.state, run.phase, run.percent, run.error_message, run.failure_reason
+            )
 
     def run_history(self, request_id: str) -> list[RunAttempt]:
         self._check_up()
@@ -155,9 +158,11 @@ class FakeLauncher:
         phase: str | None = None,
         percent: float = 0.0,
         error_message: str | None = None,
+        failure_reason: str | None = None,
     ) -> None:
         run = self.runs[run_id]
         run.state, run.phase, run.percent, run.error_message = state, phase, percent, error_message
+        run.failure_reason = failure_reason
         if state in (RunState.STARTED, RunState.CANCELING) and run.started_at is None:
             run.started_at = time.time()
         if state in (RunState.SUCCESS, RunState.FAILURE, RunState.CANCELED):

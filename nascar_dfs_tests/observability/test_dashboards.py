@@ -83,7 +83,6 @@ def scrape(
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'api.db'}",
         background_worker=False,
-        slate_dir=tmp / "slates",
         data_dir=dagster_with_partitions.data_dir,
         webhook_secret="whsec_" + "0123456789abcdefghijABCDEFGHIJ01",
     )
