@@ -61,7 +61,12 @@ class Settings(BaseSettings):
     health_cache_s: float = Field(5.0, ge=0)
     daemon_heartbeat_max_age_s: float = Field(120.0, gt=0)
 
-    # /metrics: the Dagster-side domain metrics are read at most this often, time-boxed.
+    # /metrics: on a port of its own when metrics_port is set (and then not on the API port, so
+    # an Ingress in front of the API never exposes it); on the API port otherwise (development).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # The domain metrics (SQL aggregates, and the Dagster-side ones, time-boxed) are computed at
+    # most this often: a scrape storm costs one set of queries.
     metrics_cache_s: float = Field(15.0, ge=0)
     metrics_dagster_timeout_s: float = Field(5.0, gt=0)
 
