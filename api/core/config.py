@@ -77,8 +77,10 @@ class Settings(BaseSettings):
     dagster_calibration_job: str = "calibration_job"
     dagster_timeout_s: float = Field(10.0, gt=0)
 
-    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").
-    webhook_secret: str | None = Field(None, description="whsec_<base64>; webhooks disabled when unset")
+    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1"), signed with each owner's own secrets
+    # (POST /v1/webhook-secrets); after a rotation the replaced secrets sign for this long too.
+    webhook_secret_overlap_s: int = Field(24 * 3600, ge=0)
     webhook_allow_private: bool = False
+    # The overall deadline of one delivery attempt: DNS, connect, TLS and every read together.
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
