@@ -15,7 +15,7 @@ from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
 from api.deps import Caller, Ctx, cancel_limit, client_ip, read_limit, submit_limit, v1_router
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
-from api.services import audit
+from api.services import audit, slates
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
@@ -93,6 +93,7 @@ def create_lineup_request(
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body, principal)
+    pinned = slates.pin_spec(ctx.settings.slate_dir, body.race_id, body.spec)
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,
@@ -103,7 +104,7 @@ def create_lineup_request(
         active_runs_cap=ctx.settings.active_runs_per_key,
     )
     try:
-        outcome = submit(ctx.engine, body, sctx)
+        outcome = submit(ctx.engine, body, sctx, spec=pinned)
     except ProblemError as exc:
         _count_refusal(ctx, exc, sctx)
         raise
