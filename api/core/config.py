@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     health_cache_s: float = Field(5.0, ge=0)
     daemon_heartbeat_max_age_s: float = Field(120.0, gt=0)
 
-    # /metrics: the Dagster-side domain metrics are read at most this often, time-boxed.
+    # /metrics: on a port of its own when metrics_port is set (and then not on the API port, so
+    # an Ingress in front of the API never exposes it); on the API port otherwise (development).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # The domain metrics (SQL aggregates, and the Dagster-side ones, time-boxed) are computed at
+    # most this often: a scrape storm costs one set of queries.
     metrics_cache_s: float = Field(15.0, ge=0)
     metrics_dagster_timeout_s: float = Field(5.0, gt=0)
 
@@ -69,8 +74,10 @@ class Settings(BaseSettings):
     dagster_location: str = "nascar_dfs.definitions"
     dagster_timeout_s: float = Field(10.0, gt=0)
 
-    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").
-    webhook_secret: str | None = Field(None, description="whsec_<base64>; webhooks disabled when unset")
+    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1"), signed with each owner's own secrets
+    # (POST /v1/webhook-secrets); after a rotation the replaced secrets sign for this long too.
+    webhook_secret_overlap_s: int = Field(24 * 3600, ge=0)
     webhook_allow_private: bool = False
+    # The overall deadline of one delivery attempt: DNS, connect, TLS and every read together.
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)

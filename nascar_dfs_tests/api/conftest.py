@@ -95,6 +95,8 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
             "database_url": database or database_url(tmp_path),
             "background_worker": False,
             "webhook_secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            # Tests scrape, act and scrape again; the ones about the cache set their own TTL.
+            "metrics_cache_s": 0.0,
         }
         values.update(overrides)
         settings = Settings(**values)  # type: ignore[arg-type]

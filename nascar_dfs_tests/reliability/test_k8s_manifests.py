@@ -298,3 +298,18 @@ def test_the_api_believes_x_forwarded_for_only_from_the_configured_proxies() -> 
     trusted = _TrustedHosts(_by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"][reference[2:-1]])
     assert "10.42.0.17" in trusted  # an Ingress controller pod
     assert "203.0.113.9" not in trusted  # a client on the internet cannot set its own address
+
+
+def test_metrics_are_on_a_pod_port_the_service_does_not_carry() -> None:
+    env = _by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"]
+    settings = Settings(
+        **{
+            k.removeprefix("NASCAR_DFS_API_").lower(): v
+            for k, v in env.items()
+            if k.startswith("NASCAR_DFS_API_METRICS_")
+        }
+    )
+    ports = {p["name"]: p["containerPort"] for p in _container(DOCS, "nascar-dfs-api")["ports"]}
+    assert ports["metrics"] == settings.metrics_port != ports["http"]
+    service = _by_kind(DOCS, "Service")["nascar-dfs-api"]
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http"}
