@@ -19,6 +19,7 @@ from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
 from nascar_dfs.platform.materializations import recorded, require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
+from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.spec_store import load_spec
 
@@ -84,7 +85,8 @@ def scenario_set(
     phase_hooks.reached("simulating")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    field = science.slate_field(race_slate, race_history, race)
+    with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
+        field = science.slate_field(race_slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
