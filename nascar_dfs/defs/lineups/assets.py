@@ -7,10 +7,10 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.optimizer.validity import lineup_ids
+from nascar_dfs.core.scenarios.starts import start_warnings
 from nascar_dfs.defs.lineups.checks import (
     LINEUP_VALIDITY,
     STARTING_LINEUP,
-    start_warnings,
     starting_lineup_check,
     validity_check,
 )
