@@ -36,10 +36,12 @@ def read_slate(path: Path) -> Any:
 
 
 def match_slate(slate: Any, history: Any) -> Any:
-    """Slate drivers named as the history names them; debutants keep their DraftKings name."""
-    from nascar_dfs.core.data.draftkings import match_slate_drivers
+    """Slate drivers named as the history names them (debutants keep their DraftKings name); a slate
+    with blank TeamAbbrev cells takes the history's teams, so team caps mean the real teams."""
+    from nascar_dfs.core.data.draftkings import latest_teams, match_slate_drivers, with_history_teams
 
-    return match_slate_drivers(slate, history.results["driver"].unique(), allow_unknown=True)
+    matched = match_slate_drivers(slate, history.results["driver"].unique(), allow_unknown=True)
+    return with_history_teams(matched, latest_teams(history.results))
 
 
 def slate_field(slate: Any, history: Any, race_id: str, starts: Mapping[str, int] | None = None) -> Field:

@@ -1,8 +1,9 @@
 """The scenario kernel: simulated races of one field, optionally conditioned on a user's views.
 
 One simulated race, vectorized over scenarios and drivers:
-1. pick a posterior draw; each car's performance is its log-worth plus a Gumbel shock, so the order of
-   performances is a Plackett-Luce draw (Gumbel-max) and gives every car a latent rank;
+1. pick a posterior draw; each car's performance is its log-worth plus a Gumbel shock (minus one
+   for a reverse Plackett-Luce model, ``FieldParams.likelihood``), so the order of performances is a
+   Plackett-Luce draw (Gumbel-max) and gives every car a latent rank;
 2. DNFs ~ Bernoulli(dnf_prob) (if every car failed, the best one is kept running), each failing on a
    uniformly drawn lap; running cars finish in performance order, then DNFs by laps completed
    (ties by performance);

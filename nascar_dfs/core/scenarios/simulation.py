@@ -70,7 +70,7 @@ def simulate_batch(
     """n unconstrained simulated races (no views, no validation)."""
     d, laps = field.size, field.laps
     draw = rng.integers(0, params.log_worth.shape[0], n)
-    performance = params.log_worth[draw] + rng.gumbel(size=(n, d))
+    performance = params.log_worth[draw]
     if field.starts is None:
         # Unknown grid: every race draws its own from the drivers' recent starts, and the model's
         # start term (left out of log_worth, see FittedModel.field_params) follows that grid.
@@ -79,6 +79,10 @@ def simulate_batch(
             performance = performance + params.start_slope[draw][:, None] * standardize_starts(starts, d)
     else:
         starts = np.broadcast_to(np.asarray(field.starts, dtype=np.int64)[None, :], (n, d))
+    # Gumbel-max: forward PL picks the winner first (largest log-worth + G); reverse PL picks last
+    # place first (largest -log-worth + G), so its finishing order is by log-worth - G, best first
+    shock = rng.gumbel(size=(n, d))
+    performance = performance + (shock if params.likelihood == "forward" else -shock)
     rank = _ranks(-performance)
 
     dnf = rng.random((n, d)) < params.dnf_prob[draw]

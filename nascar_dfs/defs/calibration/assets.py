@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 
 from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED
-from nascar_dfs.platform import science, versions
+from nascar_dfs.platform import science, slate_store, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
@@ -64,20 +64,24 @@ def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData):
 
 @dg.asset(partitions_def=race_partitions, group_name="data", code_version=versions.RACE_SLATE_CODE)
 def race_slate(context: dg.AssetExecutionContext, race_history: Any, storage: FileStorage) -> dg.Output[Any]:
-    """The race's DraftKings salaries (an uploaded slates/<race>.csv, else the demo slate), with
-    each DraftKings name matched to the history's spelling so model, scenarios and lineups agree."""
+    """The race's current DraftKings salaries (the uploaded slates/<race>.csv; the packaged demo
+    slate for a demo race only), with each DraftKings name matched to the history's spelling so
+    model, scenarios and lineups agree. A race with no slate fails here, never borrows another's."""
     race = context.partition_key
-    uploaded = storage.slate_upload(race)
-    source = uploaded if uploaded.exists() else science.demo_data_dir() / "DKSalaries.csv"
-    slate = science.match_slate(science.read_slate(source), race_history)
+    try:
+        stored = slate_store.require_current(storage.slates_dir(), race)
+    except slate_store.SlateMissingError as exc:
+        raise dg.Failure(str(exc)) from exc
+    slate = science.match_slate(science.read_slate(stored.path), race_history)
     return dg.Output(
         slate,
-        data_version=dg.DataVersion(versions.digest(source.read_bytes().hex())),
+        data_version=dg.DataVersion(stored.version),
         metadata={
-            "source": dg.MetadataValue.path(str(source)),
-            "uploaded": uploaded.exists(),
+            "source": dg.MetadataValue.path(str(stored.path)),
+            "uploaded": not stored.demo,
             "players": len(slate.players),
-            "slate_version": versions.digest(source.read_bytes().hex()),
+            "slate_version": stored.version,
+            "new_drivers": ", ".join(stored.new_drivers),
         },
     )
 

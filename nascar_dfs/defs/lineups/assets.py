@@ -17,10 +17,11 @@ from nascar_dfs.defs.lineups.checks import (
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import recorded, require_recorded
+from nascar_dfs.platform.materializations import require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
+from nascar_dfs.platform.slate_store import run_slate
 from nascar_dfs.platform.spec_store import load_spec
 
 SCENARIO_SET = "scenario_set"
@@ -85,8 +86,9 @@ def scenario_set(
     phase_hooks.reached("simulating")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
+    slate, slate_version = run_slate(context.instance, storage.root(), race, spec, race_slate)
     with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
-        field = science.slate_field(race_slate, race_history, race)
+        field = science.slate_field(slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
@@ -96,7 +98,7 @@ def scenario_set(
         data_version=dg.DataVersion(scenario_version),
         metadata={
             "model_version": calibrated_model.version,
-            "slate_version": recorded(context.instance, "race_slate", race, "slate_version") or "",
+            "slate_version": slate_version,
             "scenario_version": scenario_version,
             "seed": seed,
             "scenarios": scenarios.n,
@@ -141,6 +143,7 @@ def lineups(
     phase_hooks.reached("optimizing")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
+    race_slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
     scenario_version = require_recorded(
         context.instance, SCENARIO_SET, context.partition_key, "scenario_version"
     )
