@@ -21,6 +21,7 @@ from nascar_dfs.core.optimizer.portfolio import Portfolio
 from nascar_dfs.platform import science, storage
 from nascar_dfs.platform.io_manager import output_path, read_output
 from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.partitions import race_spec_key
 from nascar_dfs.platform.resources import NascarData
 from nascar_dfs.platform.spec_store import load_spec
 
@@ -30,6 +31,7 @@ __all__ = [
     "data_dir",
     "data_quality",
     "last_calibrated_at",
+    "lineup_warnings",
     "preview_inputs",
     "race_calendar",
     "slate_salaries",
@@ -118,6 +120,15 @@ def data_quality() -> list[dict[str, Any]] | None:
     if history is None:
         return None
     return problem_rows(getattr(history, "quarantine", ()))
+
+
+def lineup_warnings(instance: dg.DagsterInstance, race: str, spec_key: str) -> list[dict[str, str]]:
+    """Warnings of a race x spec's latest scenario set, e.g. [{"code": "start-positions-unknown",
+    "detail": ...}] when its starting grid was simulated; [] when none or never materialized."""
+    latest = latest_materialization(instance, "scenario_set", str(race_spec_key(race, spec_key)))
+    if latest is None:
+        return []
+    return list(latest.value("warnings") or [])
 
 
 def data_dir() -> Path:

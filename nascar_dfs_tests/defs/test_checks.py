@@ -162,8 +162,9 @@ def test_an_unknown_starting_grid_warns_start_positions_unknown(
 
     import numpy as np
 
-    from nascar_dfs.platform import science
+    from nascar_dfs.platform import reads, science
     from nascar_dfs.platform.materializations import all_materializations
+    from nascar_dfs.platform.partitions import split_race_spec_key
 
     simulate = science.simulate
 
@@ -187,3 +188,7 @@ def test_an_unknown_starting_grid_warns_start_positions_unknown(
         [latest] = all_materializations(registered, asset)[-1:]
         [warning] = latest.value("warnings")
         assert warning["code"] == "start-positions-unknown" and "recent starts" in warning["detail"]
+    # what the API reads for the request's warnings
+    race, spec_key = split_race_spec_key(all_materializations(registered, "scenario_set")[-1].partition)
+    [warning] = reads.lineup_warnings(registered, race, spec_key)
+    assert warning["code"] == "start-positions-unknown"

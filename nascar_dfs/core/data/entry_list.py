@@ -4,12 +4,15 @@ DraftKings slate (upcoming race)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from nascar_dfs.core.data.errors import DataValidationError
 from nascar_dfs.core.data.history import RaceHistory
+from nascar_dfs.core.data.tables import sheet_row
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.names import name_key, normalize_name
 from nascar_dfs.core.scenarios.starts import RECENT_STARTS
@@ -78,7 +81,7 @@ def field_from_slate(
     if players.empty:
         raise ValueError(f"slate {slate.source} has no players")
     names = _field_names(players)
-    grid = _lineup_starts(starts, names) if starts is not None else _field_starts(players)
+    grid = _lineup_starts(starts, names) if starts is not None else _field_starts(players, slate.source)
     teams, manufacturers = _latest_teams(history, info.season, info.race_num, names, players["team"])
     if grid is None:
         return Field(
@@ -129,16 +132,25 @@ def _lineup_starts(starts: Mapping[str, int], names: list[str]) -> np.ndarray:
     return values
 
 
-def _field_starts(players: pd.DataFrame) -> np.ndarray | None:
+def _field_starts(players: pd.DataFrame, source: str) -> np.ndarray | None:
     start = players["start"]
     n = len(players)
+    file = Path(source).name
     if start.notna().any() and not start.notna().all():
         missing = players.loc[start.isna().to_numpy(), "name"].tolist()
-        raise ValueError(f"slate StartPos is empty for {len(missing)} driver(s): {', '.join(missing)}")
+        first = int(np.flatnonzero(start.isna().to_numpy())[0])
+        raise DataValidationError(
+            file, sheet_row(first), "StartPos",
+            f"StartPos is empty for {len(missing)} driver(s): {', '.join(missing)} (fill all or none)",
+        )  # fmt: skip
     if start.notna().all():
         values = start.to_numpy(dtype=np.int64)
         if sorted(values.tolist()) != list(range(1, n + 1)):
-            raise ValueError(f"slate StartPos values must be 1..{n} once each, got {sorted(values.tolist())}")
+            bad = [i for i, v in enumerate(values) if not 1 <= v <= n or (values == v).sum() > 1]
+            raise DataValidationError(
+                file, sheet_row(bad[0]) if bad else None, "StartPos",
+                f"StartPos values must be 1..{n} once each, got {sorted(values.tolist())}",
+            )  # fmt: skip
         return values
     return None  # unknown: simulated per scenario, never assumed
 

@@ -15,6 +15,15 @@ import numpy as np
 
 RECENT_STARTS = 10  # starts per driver the grid is resampled from
 START_POSITIONS_UNKNOWN = "start-positions-unknown"  # warning code shown by assets, API and CLI
+UNKNOWN_STARTS_DETAIL = (
+    "the race's starting positions are unknown (no starting lineup and no StartPos in the slate): "
+    "each scenario simulated the grid from the drivers' recent starts"
+)
+
+
+def start_warnings(starts_known: bool) -> list[dict[str, str]]:
+    """The warnings of scenarios (and lineups built on them) about their grid; [] when it was known."""
+    return [] if starts_known else [{"code": START_POSITIONS_UNKNOWN, "detail": UNKNOWN_STARTS_DETAIL}]
 
 
 def sample_starts(recent: np.ndarray | None, field_size: int, n: int, rng: np.random.Generator) -> np.ndarray:

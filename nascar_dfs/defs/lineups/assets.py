@@ -7,10 +7,10 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.optimizer.validity import lineup_ids
+from nascar_dfs.core.scenarios.starts import start_warnings
 from nascar_dfs.defs.lineups.checks import (
     LINEUP_VALIDITY,
     STARTING_LINEUP,
-    start_warnings,
     starting_lineup_check,
     validity_check,
 )
@@ -19,6 +19,7 @@ from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
 from nascar_dfs.platform.materializations import require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
+from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.slate_store import run_slate
 from nascar_dfs.platform.spec_store import load_spec
@@ -86,7 +87,8 @@ def scenario_set(
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     slate, slate_version = run_slate(context.instance, storage.root(), race, spec, race_slate)
-    field = science.slate_field(slate, race_history, race)
+    with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
+        field = science.slate_field(slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)

@@ -9,19 +9,10 @@ import dagster as dg
 
 from nascar_dfs.core.optimizer.validity import check_portfolio
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.core.scenarios.starts import START_POSITIONS_UNKNOWN, UNKNOWN_STARTS_DETAIL
 
 LINEUP_VALIDITY = "lineup_validity"
 STARTING_LINEUP = "starting_lineup"
-START_POSITIONS_UNKNOWN = "start-positions-unknown"  # = core.scenarios.starts.START_POSITIONS_UNKNOWN
-UNKNOWN_STARTS_DETAIL = (
-    "the race's starting positions are unknown (no StartPos in the slate and no starting lineup): "
-    "each scenario simulated the grid from the drivers' recent starts"
-)
-
-
-def start_warnings(starts_known: bool) -> list[dict[str, str]]:
-    """The warnings a scenario set or lineups carry about their starting grid ([] when it was known)."""
-    return [] if starts_known else [{"code": START_POSITIONS_UNKNOWN, "detail": UNKNOWN_STARTS_DETAIL}]
 
 
 def starting_lineup_check(starts_known: bool) -> dg.AssetCheckResult:

@@ -47,3 +47,34 @@ def test_simulate_for_spec_on_a_fitted_demo_model():
         seed=4,
     )
     assert np.all(viewed.finish[:, best] <= 3) and viewed.rejection_rate > 0
+
+
+@pytest.mark.slow
+def test_a_fitted_model_simulates_an_unknown_grid_into_valid_races():
+    import dataclasses
+
+    from nascar_dfs.core.data.entry_list import recent_starts
+    from nascar_dfs.core.model.fit import FitConfig, fit_model
+
+    history = load_history(DEMO_DIR)
+    races = history.points_races()
+    target = str(races[races["race_id"].isin(history.results["race_id"])]["race_id"].iloc[-1])
+    config = FitConfig(
+        chains=2, tune=300, draws=300, seed=1, max_rhat=1.3, min_ess_bulk=10, max_divergences=50
+    )
+    model = fit_model(history, target, config)
+    known = field_from_history(history, target)
+    info = history.race(target)
+    field = dataclasses.replace(
+        known,
+        starts=None,
+        recent_starts=recent_starts(history, info.season, info.race_num, list(known.drivers)),
+    )
+
+    assert model.field_params(field, seed=3).start_slope is not None
+    sims = simulate_for_spec(model, field, ConstraintSpec(scenarios=2000), seed=3)
+
+    validate_scenarios(sims, field.laps)
+    grids = sims.simulated_starts.astype(np.int64)
+    assert not sims.starts_known
+    assert (np.sort(grids, axis=1) == np.arange(1, field.size + 1)[None, :]).all()
