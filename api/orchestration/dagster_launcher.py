@@ -329,6 +329,14 @@ class DagsterLauncher:
     def races(self) -> list[str]:
         return list(self.instance.get_dynamic_partitions("race"))
 
+    def add_race(self, race_id: str) -> None:
+        self._add_partition("race", race_id)
+
+    def calibrated_at(self, race_id: str) -> float | None:
+        from nascar_dfs.platform import reads
+
+        return reads.last_calibrated_at(self.instance, race_id)
+
     # --- helpers ---------------------------------------------------------------------------
     def _newest(self, run_id: str) -> Any:
         """Follow Dagster's auto-retries: the retry is a new run, whose id the failed run carries
