@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Row
 from api.context import AppContext
 from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
-from api.deps import Caller, Ctx, client_ip, read_limit, submit_limit, v1_router
+from api.deps import Caller, Ctx, cancel_limit, client_ip, read_limit, submit_limit, v1_router
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
 from api.services import audit, slates
 from api.services.keys import Principal
@@ -265,7 +265,11 @@ def get_dk_upload_csv(
     operation_id="cancel_lineup_request",
     response_model=LineupRequestOut,
     status_code=202,
-    responses={200: {"model": LineupRequestOut, "description": "already canceled"}, **problem_responses(409)},
+    dependencies=[Depends(cancel_limit)],
+    responses={
+        200: {"model": LineupRequestOut, "description": "already canceled"},
+        **problem_responses(403, 409),
+    },
     summary="Cancel a request (idempotent); ends canceled",
 )
 def cancel_lineup_request(

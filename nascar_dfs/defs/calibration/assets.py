@@ -12,8 +12,15 @@ from nascar_dfs.platform import race_calendar, science, slate_store, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
+from nascar_dfs.platform.quality import (
+    DATA_QUALITY,
+    data_errors_as_failures,
+    data_quality_check,
+    quarantine_metadata,
+)
 from nascar_dfs.platform.resources import CheckSettings, FileStorage, FitSettings, NascarData
 
+RACE_HISTORY = "race_history"
 CALIBRATED_MODEL = "calibrated_model"
 SAMPLER_DIAGNOSTICS = "sampler_diagnostics"
 CRPS_VS_BASELINE = "crps_vs_baseline"
@@ -22,17 +29,29 @@ MODEL_AGE = "model_age"
 
 
 # The history reads the data folder the weekend feeds are appended to: lineage in the UI.
-@dg.asset(group_name="data", code_version=versions.RACE_HISTORY_CODE, deps=[WEEKEND_FEED])
-def race_history(
-    context: dg.AssetExecutionContext, nascar_data: NascarData, storage: FileStorage
-) -> dg.Output[Any]:
-    """Every race and result of the data folder, validated by the data module, with the upcoming
-    races of the platform's calendar (race_calendar.py) merged into its races."""
-    history = race_calendar.load_history(nascar_data.root(), storage.root())
+@dg.asset(
+    group_name="data",
+    code_version=versions.RACE_HISTORY_CODE,
+    deps=[WEEKEND_FEED],
+    check_specs=[
+        dg.AssetCheckSpec(
+            DATA_QUALITY,
+            asset=RACE_HISTORY,
+            description="no row of the data folder was quarantined (masked starts, dropped races or venues)",
+        )
+    ],
+)
+def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData, storage: FileStorage):
+    """Every race and result of the data folder, validated by the data module; broken rows are
+    quarantined at the smallest unit and listed in the `quarantine` table and the data_quality check.
+    The upcoming races of the platform's calendar (race_calendar.py) are merged into its races."""
+    with data_errors_as_failures():
+        history = race_calendar.load_history(nascar_data.root(), storage.root())
     completed = int(history.races["race_id"].isin(history.results["race_id"]).sum())
+    quarantine = getattr(history, "quarantine", ())
     calendar = race_calendar.calendar_version(storage.root())
     fingerprint = nascar_data.fingerprint()
-    return dg.Output(
+    yield dg.Output(
         history,
         data_version=dg.DataVersion(versions.digest(fingerprint, calendar) if calendar else fingerprint),
         metadata={
@@ -42,8 +61,10 @@ def race_history(
             "races": len(history.races),
             "completed_races": completed,
             "result_rows": len(history.results),
+            **quarantine_metadata(quarantine),
         },
     )
+    yield data_quality_check(quarantine, RACE_HISTORY)
 
 
 @dg.asset(partitions_def=race_partitions, group_name="data", code_version=versions.RACE_SLATE_CODE)

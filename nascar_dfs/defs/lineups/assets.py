@@ -7,7 +7,13 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.optimizer.validity import lineup_ids
-from nascar_dfs.defs.lineups.checks import LINEUP_VALIDITY, validity_check
+from nascar_dfs.defs.lineups.checks import (
+    LINEUP_VALIDITY,
+    STARTING_LINEUP,
+    start_warnings,
+    starting_lineup_check,
+    validity_check,
+)
 from nascar_dfs.platform import science, starting_lineups, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
@@ -57,7 +63,13 @@ def _rejection_check(rate: float, settings: CheckSettings) -> dg.AssetCheckResul
             REJECTION_RATE,
             asset=SCENARIO_SET,
             description="share of simulated races rejected by the spec's views (warn 20%, error 50%)",
-        )
+        ),
+        dg.AssetCheckSpec(
+            STARTING_LINEUP,
+            asset=SCENARIO_SET,
+            description="the race's starting positions were known (warns start-positions-unknown when "
+            "the scenarios had to simulate the grid)",
+        ),
     ],
 )
 def scenario_set(
@@ -88,6 +100,7 @@ def scenario_set(
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
     if starts_version:  # a new starting lineup is a new scenario set (and new lineups downstream)
         scenario_version = versions.digest(scenario_version, starts_version)
+    starts_known = bool(getattr(scenarios, "starts_known", True))
     yield dg.Output(
         scenarios,
         data_version=dg.DataVersion(scenario_version),
@@ -101,9 +114,12 @@ def scenario_set(
             "draws": int(scenarios.draws),
             "rejection_rate": float(scenarios.rejection_rate),
             "drivers": len(scenarios.drivers),
+            "starts": "known" if starts_known else "simulated",
+            "warnings": dg.MetadataValue.json(start_warnings(starts_known)),
         },
     )
     yield _rejection_check(float(scenarios.rejection_rate), check_settings)
+    yield starting_lineup_check(starts_known)
 
 
 @dg.asset(
@@ -164,6 +180,9 @@ def lineups(
             "lineups": len(lineup_ids(built)),
             "scenario_version": scenario_version,
             "lineups_version": lineups_version,
+            "warnings": dg.MetadataValue.json(
+                start_warnings(bool(getattr(scenario_set, "starts_known", True)))
+            ),
             **metadata,
         },
     )
