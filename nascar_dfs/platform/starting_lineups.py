@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from nascar_dfs.core.names import name_key
 from nascar_dfs.platform import versions
 from nascar_dfs.platform.partitions import validate_race_key
@@ -179,5 +181,5 @@ def with_starting_lineup(slate: Any, starts: Mapping[str, int] | None) -> Any:
     for place, i in enumerate(ranked, start=1):
         start[i] = place
     players = players.copy()
-    players["start"] = players["start"].__class__(start, index=players.index, dtype="Int64")
+    players["start"] = pd.Series(start, index=players.index, dtype="Int64")
     return replace(slate, players=players)
