@@ -273,7 +273,7 @@ class DagsterLauncher:
         race, spec = partition.split("|")
         portfolio = reads.stored_lineups(race, spec)
         csv_text = reads.stored_upload_csv(race, spec)
-        salaries = self._salaries(race)
+        salaries = self._salaries(race, spec)
         lineups = [
             [
                 {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
@@ -466,11 +466,11 @@ class DagsterLauncher:
             return reason
         return records[-1].event_log_entry.message if records else None
 
-    def _salaries(self, race: str) -> dict[int, int]:
+    def _salaries(self, race: str, spec_key: str) -> dict[int, int]:
         from nascar_dfs.platform import reads
 
         try:
-            return reads.slate_salaries(race)
+            return reads.slate_salaries(race, spec_key)
         except Exception:  # salaries are a courtesy in the JSON; the CSV is the deliverable
             log.warning("could not read the slate of %s for salaries", race)
             return {}
