@@ -293,7 +293,7 @@ class DagsterLauncher:
         race, spec = partition.split("|")
         portfolio = reads.stored_lineups(race, spec)
         csv_text = reads.stored_upload_csv(race, spec)
-        salaries = self._salaries(race)
+        salaries = self._salaries(race, spec)
         lineups = [
             [
                 {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
@@ -348,6 +348,14 @@ class DagsterLauncher:
 
     def races(self) -> list[str]:
         return list(self.instance.get_dynamic_partitions("race"))
+
+    def add_race(self, race_id: str) -> None:
+        self._add_partition("race", race_id)
+
+    def calibrated_at(self, race_id: str) -> float | None:
+        from nascar_dfs.platform import reads
+
+        return reads.last_calibrated_at(self.instance, race_id)
 
     # --- helpers ---------------------------------------------------------------------------
     def _newest(self, run_id: str) -> Any:
@@ -462,11 +470,11 @@ class DagsterLauncher:
             return reason
         return records[-1].event_log_entry.message if records else None
 
-    def _salaries(self, race: str) -> dict[int, int]:
+    def _salaries(self, race: str, spec_key: str) -> dict[int, int]:
         from nascar_dfs.platform import reads
 
         try:
-            return reads.slate_salaries(race)
+            return reads.slate_salaries(race, spec_key)
         except Exception:  # salaries are a courtesy in the JSON; the CSV is the deliverable
             log.warning("could not read the slate of %s for salaries", race)
             return {}

@@ -138,5 +138,11 @@ class Launcher(Protocol):
     def daemon_heartbeat_age(self) -> float | None:
         """Seconds since the newest daemon heartbeat; None when there is none."""
 
+    def calibrated_at(self, race_id: str) -> float | None:
+        """When the race's latest model was materialized (Unix time); None if never."""
+
+    def add_race(self, race_id: str) -> None:
+        """Register the race's Dagster dynamic partition (idempotent)."""
+
     def races(self) -> list[str]:
         """Race ids registered as Dagster dynamic partitions."""

@@ -144,3 +144,8 @@ def pin_spec(race_id: str, spec: ConstraintSpec) -> ConstraintSpec:
             f"(PUT /v1/races/{race_id}/slate)",
         )
     return spec.model_copy(update={"slate_version": current.version})
+
+
+def slate_names(path: Path) -> list[str]:
+    """The Name column of a stored slate (its debutants are known drivers of its race)."""
+    return [str(n) for n in read_dk_salaries(path).players["name"]]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.platform import spec_store
+from nascar_dfs.platform import race_calendar, spec_store, starting_lineups
 from nascar_dfs.platform.chain import RequestRun, first_run, lineup_run_tags, next_run
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.plan import ASSET_GRAPH_QUERY, AssetGraph, plan_lineup_request
@@ -93,5 +93,7 @@ def plan_launch(
         slate_upload=slate_upload_path(race),
         contest=spec.contest is not None,
         slate_version=spec.slate_version,
+        calendar_version=race_calendar.calendar_version(storage_root()),
+        starts_version=starting_lineups.starts_version(storage_root(), race),
     )
     return LaunchPlan(plan.partition, first_run(plan, identity or {}, reason))

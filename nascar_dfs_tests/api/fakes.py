@@ -52,6 +52,7 @@ class FakeLauncher:
         self.down = False
         self.heartbeat_age: float | None = 1.0
         self._races = list(races or [])
+        self.calibrated: dict[str, float] = {}  # race -> when its model was calibrated
 
     # --- Launcher protocol -------------------------------------------------------------------
     def find_run(self, request_id: str) -> str | None:
@@ -143,6 +144,13 @@ class FakeLauncher:
 
     def races(self) -> list[str]:
         return list(self._races)
+
+    def calibrated_at(self, race_id: str) -> float | None:
+        return self.calibrated.get(race_id)
+
+    def add_race(self, race_id: str) -> None:
+        if race_id not in self._races:
+            self._races.append(race_id)
 
     # --- test controls ----------------------------------------------------------------------
     def only_run_for(self, request_id: str) -> FakeRun:
