@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.context import build_context
+from api.core.body_limit import BodyLimitMiddleware
 from api.core.config import Settings
 from api.core.db import create_db_engine, migrate
 from api.core.runtime import Clock, Lifecycle
@@ -71,6 +72,12 @@ def create_app(
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    # Added first, so it runs inside the request-id middleware (the 413 carries the request id).
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        suffix_limits={"/slate": settings.slate_max_bytes},
+    )
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)
     for router in ROUTERS:
         app.include_router(router)

@@ -46,15 +46,38 @@ def _unauthenticated() -> ProblemError:
     )
 
 
-def _limit_auth_failures(ctx: AppContext, ip: str) -> None:
-    policy = ratelimit.auth_failure_policy(ctx.settings)
+def _refuse_failed_authentication(ctx: AppContext, request: Request, key_id: str | None) -> None:
+    """Count the failure against the client address, then audit it, in one transaction.
+
+    The limiter comes first: a client past its quota gets 429 and adds no `auth.failed` row, so
+    the audit log grows by at most the quota per address and minute (plus one `auth.rate_limited`
+    row per address and minute), not by one row per refused request. With rate limits off, one
+    failure per address and minute is audited.
+    """
+    now = ctx.clock()
+    ip = client_ip(request)
+    fields = {
+        "key_id": key_id,
+        "source_ip": ip,
+        "request_id": request.state.request_id,
+        "target": request.url.path,
+    }
+    limited = ctx.settings.rate_limits_enabled
+    policy = ratelimit.auth_failure_policy(ctx.settings) if limited else ratelimit.Policy("auth-audit", 1, 60)
     try:
         with ctx.engine.begin() as conn:
-            decision = ratelimit.hit(conn, [policy], f"ip:{ip}", ctx.clock())
+            decision = ratelimit.hit(conn, [policy], f"ip:{ip}", now)
+            if decision.allowed:
+                audit.record(conn, "auth.failed", now, outcome="401", **fields)
+            elif (
+                limited
+                and ratelimit.hit(conn, [ratelimit.Policy("auth-audit", 1, 60)], f"ip:{ip}", now).allowed
+            ):
+                audit.record(conn, "auth.rate_limited", now, outcome="429", **fields)
     except SQLAlchemyError:
-        log.warning("auth-failure limiter unavailable")
+        log.warning("auth-failure limiter or audit log unavailable")
         return
-    if not decision.allowed:
+    if limited and not decision.allowed:
         ctx.metrics.rate_limited.labels(policy="auth-failures").inc()
         raise ProblemError(
             429,
@@ -70,7 +93,6 @@ def require_principal(
 ) -> Principal:
     ctx = get_ctx(request)
     now = ctx.clock()
-    ip = client_ip(request)
     raw = credentials.credentials if credentials and credentials.scheme.lower() == "bearer" else None
     try:
         principal = authenticate(ctx.engine, raw, now) if raw else None
@@ -80,21 +102,7 @@ def require_principal(
         ) from exc
     if principal is None:
         parsed = parse_key(raw) if raw else None
-        try:
-            audit.record_now(
-                ctx.engine,
-                "auth.failed",
-                now,
-                key_id=parsed[0] if parsed else None,
-                source_ip=ip,
-                request_id=request.state.request_id,
-                target=request.url.path,
-                outcome="401",
-            )
-        except SQLAlchemyError:
-            log.warning("audit log unavailable")
-        if ctx.settings.rate_limits_enabled:
-            _limit_auth_failures(ctx, ip)
+        _refuse_failed_authentication(ctx, request, parsed[0] if parsed else None)
         raise _unauthenticated()
     request.state.principal = principal
     return principal
@@ -184,10 +192,41 @@ def _audit_breach_once_a_minute(
         log.warning("audit log unavailable")
 
 
+def require_write(request: Request, principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    """Submitting and canceling need a key that may write: a `requests:read` key gets 403."""
+    if not principal.can_write:
+        ctx = get_ctx(request)
+        try:
+            audit.record_now(
+                ctx.engine,
+                "authz.scope_denied",
+                ctx.clock(),
+                principal=principal.owner,
+                key_id=principal.key_id,
+                source_ip=client_ip(request),
+                request_id=request.state.request_id,
+                target=request.url.path,
+                outcome="403",
+            )
+        except SQLAlchemyError:
+            log.warning("audit log unavailable")
+        raise ProblemError(
+            403, "forbidden-scope", f"this operation needs a key that may write, not {principal.scope}"
+        )
+    return principal
+
+
 def submit_limit(
-    request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_write)]
 ) -> None:
     policies = ratelimit.submit_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=True)
+
+
+def cancel_limit(
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_write)]
+) -> None:
+    policies = ratelimit.cancel_policies(get_ctx(request).settings)
     _apply_limit(request, response, principal, policies, fail_closed=True)
 
 

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "optimize": "optimize",
     "up": "up",
     "graph": "graph",
+    "data": "data",
 }
 # Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
 ENTRY_POINT_GROUP = "nascar_dfs.commands"
@@ -31,10 +32,16 @@ def _command_modules() -> dict[str, str]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone when it is known, so a run imports only its own command's
+    module (each command's imports are most of the CLI's start-up); every command's otherwise, for
+    --help and usage errors."""
     parser = argparse.ArgumentParser(prog="nascar-dfs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module_name in _command_modules().items():
+    modules = _command_modules()
+    if command in modules:
+        modules = {command: modules[command]}
+    for name, module_name in modules.items():
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
@@ -43,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except CliError as exc:

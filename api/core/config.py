@@ -29,9 +29,15 @@ class Settings(BaseSettings):
     submit_per_minute: int = Field(10, ge=1)
     submit_per_day: int = Field(100, ge=1)
     read_per_minute: int = Field(120, ge=1)
+    cancel_per_minute: int = Field(30, ge=1)
     auth_failures_per_minute: int = Field(20, ge=1)
     active_runs_per_key: int = Field(2, ge=1)
     rate_limits_enabled: bool = True
+
+    # Request bodies above this are refused 413 before authentication and before parsing (the
+    # slate upload has its own limit, slate_max_bytes). 256 KiB holds the largest spec the spec's
+    # own caps allow (nascar_dfs/core/scenarios/spec.py).
+    max_request_bytes: int = Field(256 * 1024, ge=1024)
 
     # Plan limits on one request.
     max_lineups_per_request: int = Field(500, ge=1, le=500)

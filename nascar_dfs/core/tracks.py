@@ -26,6 +26,11 @@ _OVAL_TYPES = frozenset({"superspeedway", "intermediate", "short"})
 # Layouts that share a facility with an oval get their own slug in the data; the slug alone decides.
 _LAYOUT_SUFFIX_TYPES: dict[str, str] = {"-dirt": "dirt", "-road": "road", "-roval": "road", "-street": "road"}
 
+# track_configurations.csv cuts its years at 2024 (README of the shared data): a configuration in use
+# that year, or one without an end year, is still in use later, until a newer row of the same slug.
+CONFIGURATION_CUT_YEAR = 2024
+OPEN_END_YEAR = 9999
+
 # Every oval of the 2015-2024 schedule under 1.1 miles is a short track; every longer one is not.
 SHORT_TRACK_MAX_MILES = 1.1
 _SURFACE_TRACK_TYPES: dict[str, str] = {"road": "road", "dirt": "dirt", "paved": "intermediate"}
@@ -59,8 +64,11 @@ class TrackTypeResolver:
         eras: dict[str, list[ConfigEra]] = {}
         columns = ["track_slug", "primary_family", "first_year_in_scope", "last_year_through_2024"]
         for slug, family, first, last in configs[columns].itertuples(index=False):
+            open_ended = pd.isna(last) or int(last) >= CONFIGURATION_CUT_YEAR
             eras.setdefault(str(slug), []).append(
-                ConfigEra(int(first), int(last), track_type_of_family(family))
+                ConfigEra(
+                    int(first), OPEN_END_YEAR if open_ended else int(last), track_type_of_family(family)
+                )
             )
         self._eras = {slug: _facility_eras(rows) for slug, rows in eras.items()}
 
@@ -102,7 +110,8 @@ def track_type_for(
     Order of evidence:
     1. a layout slug (`bristol-dirt`, `daytona-road`, `charlotte-roval`, `chicago-street`, any `*-road`);
     2. the `track_configurations.csv` row with `first_year_in_scope <= season <= last_year_through_2024`
-       (the newest `first_year_in_scope` wins where eras overlap). At a facility that also has an oval,
+       (the newest `first_year_in_scope` wins where eras overlap; a row running to 2024, the file's cut,
+       or with a blank end year, stays in use for later seasons). At a facility that also has an oval,
        the facility slug means the oval: its road/dirt layouts carry their own slugs;
     3. otherwise `surface` (tracks.csv: `road`, `dirt`, `paved`), so exports with new venues still work.
        An unknown PAVED track is a GUESS: `short` when `length_mi` is under 1.1 miles, else

@@ -117,13 +117,14 @@ class TableRaceGraph:
 
 def _past_result(row: dict) -> PastResult:
     fastest = plain(row.get("fastest_laps"))
+    start = plain(row.get("start"))  # None: the loader masked that race's starting grid
     return PastResult(
         race_id=str(row["race_id"]),
         season=int(row["season"]),
         race_num=int(row["race_num"]),
         track_slug=str(row["track_slug"]),
         track_type=str(row["track_type"]),
-        start=int(row["start"]),
+        start=None if start is None else int(start),
         finish=int(row["finish"]),
         laps=int(row["laps"]),
         laps_led=int(row["laps_led"]),

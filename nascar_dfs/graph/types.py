@@ -97,7 +97,7 @@ class PastResult:
     race_num: int
     track_slug: str
     track_type: str
-    start: int
+    start: int | None  # None where the history masked the race's starts
     finish: int
     laps: int
     laps_led: int

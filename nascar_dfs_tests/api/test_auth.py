@@ -138,3 +138,59 @@ def test_responses_never_leak_internals(api: Api) -> None:
     for path in ("", "/lineups"):
         text = api.client.get(f"/v1/lineup-requests/{x}{path}", headers=headers).text
         assert run.run_id not in text and "secret_hash" not in text and "alice" not in text
+
+
+def _auth_events(api: Api) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for event, _key, _target in _audit(api):
+        if event.startswith("auth."):
+            counts[event] = counts.get(event, 0) + 1
+    return counts
+
+
+def test_failed_authentications_are_limited_before_they_are_audited(make_api) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(auth_failures_per_minute=20)
+    statuses = [
+        api.client.get("/v1/races", headers={"Authorization": "Bearer ndfs_bad"}).status_code
+        for _ in range(100)
+    ]
+    assert statuses.count(401) == 20 and statuses.count(429) == 80
+    # One row per failure the limiter let through, one for the address being limited: not 100.
+    assert _auth_events(api) == {"auth.failed": 20, "auth.rate_limited": 1}
+    api.clock.advance(120)
+    assert_problem(api.client.get("/v1/races", headers={"Authorization": "Bearer ndfs_bad"}), 401)
+    assert _auth_events(api)["auth.failed"] == 21
+
+
+def test_without_rate_limits_failed_authentications_are_audited_once_a_minute(make_api) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(rate_limits_enabled=False)
+    for _ in range(50):
+        assert_problem(api.client.get("/v1/races"), 401)
+    assert _auth_events(api) == {"auth.failed": 1}
+
+
+def test_a_read_only_key_reads_but_cannot_submit_or_cancel(api: Api) -> None:
+    writer = api.key("frank")
+    reader = api.key("frank", scope="requests:read")
+    x = submit(api, writer).json()["id"]
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=reader).status_code == 200
+    assert [r["id"] for r in api.client.get("/v1/lineup-requests", headers=reader).json()["items"]] == [x]
+    assert api.client.get("/v1/races", headers=reader).status_code == 200
+    for resp in (submit(api, reader), api.client.post(f"/v1/lineup-requests/{x}/cancel", headers=reader)):
+        assert assert_problem(resp, 403)["type"].endswith("forbidden-scope")
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=reader).json()["status"] == "queued"
+    assert_problem(api.client.get("/v1/health", headers=reader), 403)
+    assert [e[0] for e in _audit(api)].count("authz.scope_denied") == 3
+
+
+def test_cancel_is_rate_limited(make_api) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(cancel_per_minute=2, submit_per_minute=100, active_runs_per_key=100)
+    key = api.key()
+    ids = [submit(api, key).json()["id"] for _ in range(3)]
+    assert [api.client.post(f"/v1/lineup-requests/{i}/cancel", headers=key).status_code for i in ids[:2]] == [
+        202,
+        202,
+    ]
+    problem = assert_problem(api.client.post(f"/v1/lineup-requests/{ids[2]}/cancel", headers=key), 429)
+    assert problem["violated-policies"] == ["cancel"]
+    assert api.client.get(f"/v1/lineup-requests/{ids[2]}", headers=key).json()["status"] == "queued"

@@ -26,8 +26,12 @@ DEFAULT_MIN_CASH_MULTIPLE = 2.0
 DEFAULT_FIRST_SHARE = 0.15
 
 
+MAX_PAYOUT_TIERS = 200
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No NaN or Infinity: a NaN fee or prize passes every bound (comparisons with NaN are false).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PayoutTier(_Strict):
@@ -55,7 +59,7 @@ class ContestSpec(_Strict):
     entry_fee: float = Field(gt=0.0, description="dollars per entry")
     rake: float = Field(DEFAULT_RAKE, ge=0.0, lt=1.0, description="share of fees the site keeps")
     max_entries_per_user: int = Field(150, ge=1)
-    payouts: list[PayoutTier] = Field(default_factory=list)
+    payouts: list[PayoutTier] = Field(default_factory=list, max_length=MAX_PAYOUT_TIERS)
 
     @field_validator("payouts")
     @classmethod

@@ -87,3 +87,71 @@ def first_bad_position(bad: np.ndarray | pd.Series) -> int | None:
     """0-based position of the first True, or None."""
     mask = np.asarray(bad, dtype=bool)
     return int(np.flatnonzero(mask)[0]) if mask.any() else None
+
+
+def read_table_lenient(
+    path: Path,
+    required: Mapping[str, ColumnKind],
+    optional: Mapping[str, ColumnKind] | None = None,
+    strict: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+    """`read_table` for files whose rows can be quarantined one by one.
+
+    A missing file or column, an unreadable file, or a bad cell of a `strict` column (one that names
+    the unit a row belongs to, e.g. race_id) still raises. Any other cell that breaks its kind becomes
+    missing and is returned as (0-based position, column, problem); "int" columns then come back as
+    nullable Int64, so the caller casts them back once it has dropped the broken rows.
+    """
+    if not path.is_file():
+        raise DataValidationError(path.name, None, None, f"file not found at {path}")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataValidationError(path.name, None, None, f"not a readable UTF-8 CSV file: {exc}") from exc
+    missing = [col for col in required if col not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            path.name, None, missing[0], f"required column is missing (columns present: {list(raw.columns)})"
+        )
+    kinds = {**(optional or {}), **required}
+    table = raw.copy()
+    problems: list[tuple[int, str, str]] = []
+    for column, kind in kinds.items():
+        if column not in raw.columns:
+            continue
+        if column in strict:
+            table[column] = convert_column(raw[column], kind, path.name, column)
+            continue
+        converted, bad = _convert_lenient(raw[column], kind)
+        table[column] = converted
+        problems.extend((position, column, problem) for position, problem in bad)
+    return table, problems
+
+
+def _convert_lenient(values: pd.Series, kind: ColumnKind) -> tuple[pd.Series, list[tuple[int, str]]]:
+    text = values.astype(str).str.strip()
+    blank = text == ""
+
+    def report(mask: np.ndarray | pd.Series, problem: str) -> list[tuple[int, str]]:
+        return [(int(p), f"{text.iloc[p]!r} {problem}") for p in np.flatnonzero(np.asarray(mask, dtype=bool))]
+
+    if kind in ("str", "optional_str"):
+        bad = report(blank, "is empty") if kind == "str" else []
+        return text.where(~blank, None), bad
+    if kind == "bool":
+        lowered = text.str.lower()
+        wrong = ~(lowered.isin(_TRUE) | lowered.isin(_FALSE))
+        return lowered.isin(_TRUE), report(wrong, "is not true/false")
+    numbers = pd.to_numeric(text.where(~blank, None), errors="coerce")
+    unparsable = (numbers.isna() & ~blank).to_numpy()
+    if kind in ("int", "nullable_int"):
+        fractional = (numbers.notna() & (numbers != np.floor(numbers.fillna(0)))).to_numpy()
+        bad = report(unparsable | fractional, "is not an integer")
+        if kind == "int":
+            bad += report(blank, "is empty (an integer is required)")
+        numbers = numbers.where(~(unparsable | fractional))
+        return numbers.astype("Int64"), sorted(bad)
+    bad = report(unparsable, "is not a number")
+    if kind == "float":
+        bad += report(blank, "is empty (a number is required)")
+    return numbers.astype("float64"), sorted(bad)

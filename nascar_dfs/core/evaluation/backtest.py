@@ -210,13 +210,16 @@ def observed_outcome(history: RaceHistory, field: Field) -> Observed:
     recorded = bool(fastest.notna().all())
     finish = rows["finish"].to_numpy(dtype=np.int64)
     led = rows["laps_led"].fillna(0).to_numpy(dtype=np.float64)
-    points = dk_points(
-        finish,
-        np.asarray(field.starts),
-        rows["laps_led"].to_numpy(dtype=np.float64),
-        fastest.fillna(0).to_numpy(dtype=np.float64),
-        field.season,
-    )
+    if field.starts is None:  # the race's grid was quarantined: its DK points are unknown
+        points = np.full(finish.shape, np.nan)
+    else:
+        points = dk_points(
+            finish,
+            np.asarray(field.starts),
+            rows["laps_led"].to_numpy(dtype=np.float64),
+            fastest.fillna(0).to_numpy(dtype=np.float64),
+            field.season,
+        )
     return Observed(
         finish=finish.astype(np.float64),
         dk_points=points,

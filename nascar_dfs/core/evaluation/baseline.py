@@ -105,9 +105,12 @@ def naive_baseline(results: pd.DataFrame, field: Field, n_recent: int = N_RECENT
     column = pd.Series(np.arange(field.size), index=drivers)[rows["driver"]].to_numpy()
     member = rows["member"].to_numpy()
     finish = np.minimum(rows["finish"].to_numpy(dtype=np.int64), field.size)
-    start = np.asarray(field.starts)[column]
     led = rows["laps_led"].to_numpy()
-    points = dk_points(finish, start, led, rows["fastest_laps"].to_numpy(), field.season)
+    if field.starts is None:  # unknown grid (quarantined starts): no place differential to score
+        points = np.full(finish.shape, np.nan)
+    else:
+        start = np.asarray(field.starts)[column]
+        points = dk_points(finish, start, led, rows["fastest_laps"].to_numpy(), field.season)
 
     n_members = int(member.max()) + 1
 

@@ -74,7 +74,7 @@ class TrainingDesign:
     driver: np.ndarray  # (R, K) int64
     team: np.ndarray  # (R, K) int64
     manufacturer: np.ndarray  # (R, K) int64
-    start_z: np.ndarray  # (R, K) float64, standardised starting position
+    start_z: np.ndarray  # (R, K) float64, standardised starting position; 0 = start masked
     running: np.ndarray  # (R, K) float64 1/0: slot is a running car (in finishing order)
     entered: np.ndarray  # (R, K) float64 1/0: slot holds an entrant
     dnf: np.ndarray  # (R, K) float64 1/0: entrant did not finish
@@ -317,8 +317,10 @@ def _training_rows(results: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     absent = sorted(set(train["race_id"]) - set(rows["race_id"]))
     if absent:
         raise DesignError(f"no results for training race(s) {absent[:5]}")
-    if rows[["driver", "team", "manufacturer", "start", "finish", "status"]].isna().any().any():
-        bad = rows[rows.isna().any(axis=1)].iloc[0]
+    # A missing start is a race whose grid the loader masked (core/data/quality.py): see _assemble.
+    checked = ["driver", "team", "manufacturer", "finish", "status"]
+    if rows[checked].isna().any().any():
+        bad = rows[rows[checked].isna().any(axis=1)].iloc[0]
         raise DesignError(f"missing value in results of {bad['race_id']} for driver {bad['driver']!r}")
     rows["is_dnf"] = rows["status"].astype(str).str.lower() != "running"
     # running cars first in finishing order, then DNFs in their (laps-completed) classification
@@ -350,6 +352,11 @@ def _assemble(
         return out
 
     dnf = rows["is_dnf"].to_numpy()
+    # Start mask: a race with masked starts gets start_z 0 in every slot, so the start term
+    # (start_slope * start_z, linear) adds nothing to that race's likelihood while its finishing
+    # order still informs every other effect.
+    start = pd.to_numeric(rows["start"], errors="coerce").to_numpy(dtype=np.float64)
+    start_z = np.where(np.isnan(start), 0.0, standardize_starts(np.nan_to_num(start), field_size))
     return TrainingDesign(
         target_race_id=target_race_id,
         target_track_type=target_type,
@@ -361,7 +368,7 @@ def _assemble(
         driver=codes("driver", index.drivers),
         team=codes("team", index.teams),
         manufacturer=codes("manufacturer", index.manufacturers),
-        start_z=values(standardize_starts(rows["start"].to_numpy(), field_size)),
+        start_z=values(start_z),
         running=values((~dnf).astype(np.float64)),
         entered=values(np.ones(len(rows))),
         dnf=values(dnf.astype(np.float64)),

@@ -115,8 +115,14 @@ class FittedModel:
         )
         team = self._known_or_population(g["team_effect"][rows], tm, g["sd_team"][rows], rng)
         make = np.where(mk >= 0, g["make_track"][rows, :, t][:, np.maximum(mk, 0)], 0.0)
-        start_z = standardize_starts(np.asarray(field.starts), field.size)
-        log_worth = skill + driver_track + team + make + g["start_slope"][rows][:, [t]] * start_z
+        log_worth = skill + driver_track + team + make
+        start_slope = None
+        if field.starts is None:  # unknown grid: the kernel simulates it and adds the start term
+            start_slope = g["start_slope"][rows][:, t].astype(np.float64)
+        else:
+            log_worth = log_worth + g["start_slope"][rows][:, [t]] * standardize_starts(
+                field.starts, field.size
+            )
         if "pace_coef" in g:  # an unseen driver has no recent pace: the population's, 0
             pace = np.where(d >= 0, g["recent_pace"][rows][:, np.maximum(d, 0)], 0.0)
             log_worth = log_worth + g["pace_coef"][rows][:, [t]] * pace
@@ -125,6 +131,7 @@ class FittedModel:
         return FieldParams(
             log_worth=log_worth.astype(np.float64),
             dnf_prob=dnf_prob.astype(np.float64),
+            start_slope=start_slope,
             likelihood=self.likelihood,
         )
 

@@ -156,10 +156,11 @@ def simulate(
 
 
 def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: int) -> ScenarioSet:
+    known = field.starts is not None
     return ScenarioSet(
         race_id=field.race_id,
         drivers=field.drivers,
-        starts=np.asarray(field.starts, dtype=np.int64),
+        starts=np.asarray(field.starts, dtype=np.int64) if known else np.full(field.size, np.nan),
         finish=out.finish,
         dnf=out.dnf,
         laps_completed=out.laps_completed,
@@ -170,6 +171,8 @@ def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: 
         seed=seed,
         draws=draws,
         rejection_rate=1.0 - accepted / draws,
+        starts_known=known,
+        simulated_starts=None if known else out.starts,
     )
 
 

@@ -11,15 +11,26 @@ import hashlib
 import json
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from nascar_dfs.core.contest.spec import ContestSpec
 
 SPEC_KEY_LENGTH = 16  # hex characters of the SHA-256 used as the Dagster partition key
 
+# Bounds on what one spec may name. A Cup field has at most 40 cars (43 before 2016); a spec is
+# stored and echoed on every read, so a list longer than any field is refused, not truncated.
+MAX_DRIVERS = 50
+MAX_NAME_LENGTH = 100
+MAX_GROUPS = 20
+MAX_VIEWS = 20
+
+DriverName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH)]
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are refused: NaN passes no bound (every comparison is false) and would be
+    # hashed into a partition key that no well-formed request can reach.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ExposureBounds(_Strict):
@@ -38,7 +49,7 @@ class ExposureBounds(_Strict):
 class Group(_Strict):
     """At least / at most k drivers of a set in every lineup (teammates, one manufacturer...)."""
 
-    drivers: list[str] = Field(min_length=1)
+    drivers: list[DriverName] = Field(min_length=1, max_length=MAX_DRIVERS)
     at_least: int | None = Field(None, ge=0, le=6)
     at_most: int | None = Field(None, ge=0, le=6)
 
@@ -62,7 +73,7 @@ class FinishTopView(_Strict):
     """Driver X finishes in the top k."""
 
     kind: Literal["finish_top"] = "finish_top"
-    driver: str
+    driver: DriverName
     k: int = Field(ge=1, le=43)
 
 
@@ -70,7 +81,7 @@ class LapsLedView(_Strict):
     """Driver X leads at least L laps."""
 
     kind: Literal["laps_led_at_least"] = "laps_led_at_least"
-    driver: str
+    driver: DriverName
     laps: int = Field(ge=1)
 
 
@@ -78,7 +89,7 @@ class GroupTopView(_Strict):
     """At least m of these drivers finish in the top k."""
 
     kind: Literal["group_top"] = "group_top"
-    drivers: list[str] = Field(min_length=1)
+    drivers: list[DriverName] = Field(min_length=1, max_length=MAX_DRIVERS)
     m: int = Field(ge=1)
     k: int = Field(ge=1, le=43)
 
@@ -120,20 +131,34 @@ class ConstraintSpec(_Strict):
     min_unique: int = Field(1, ge=0, le=6, description="drivers any two lineups must not share")
     max_exposure: float = Field(1.0, gt=0.0, le=1.0, description="global cap on a driver's share")
     min_exposure: float = Field(0.0, ge=0.0, le=1.0, description="global floor on a driver's share")
-    exposures: dict[str, ExposureBounds] = Field(default_factory=dict, description="per-driver bounds")
-    locks: list[str] = Field(default_factory=list, description="drivers in every lineup")
-    excludes: list[str] = Field(default_factory=list, description="drivers in no lineup")
+    exposures: dict[DriverName, ExposureBounds] = Field(
+        default_factory=dict, max_length=MAX_DRIVERS, description="per-driver bounds"
+    )
+    locks: list[DriverName] = Field(
+        default_factory=list, max_length=MAX_DRIVERS, description="drivers in every lineup"
+    )
+    excludes: list[DriverName] = Field(
+        default_factory=list, max_length=MAX_DRIVERS, description="drivers in no lineup"
+    )
     min_salary: int | None = Field(None, ge=0, le=50_000)
     max_salary: int | None = Field(None, ge=0, le=50_000)
-    groups: list[Group] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list, max_length=MAX_GROUPS)
     max_per_team: int | None = Field(None, ge=1, le=6)
     objective: Objective = "scenario"
     target_score: float | None = Field(None, description="score a lineup aims to reach (scenario objective)")
     scenarios: int = Field(10_000, ge=100, le=100_000, description="simulated races to build on")
-    views: list[View] = Field(default_factory=list, description="conditions every scenario must meet")
+    views: list[View] = Field(
+        default_factory=list, max_length=MAX_VIEWS, description="conditions every scenario must meet"
+    )
     contest: ContestSpec | None = Field(
         None,
         description="GPP to pick the lineups for: chosen by simulated ROI against a simulated field",
+    )
+    slate_version: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{16}$",
+        description="the version of the race's DKSalaries.csv the lineups are built from (the REST API "
+        "pins the current one at submit, so a later replacement of the slate does not change them)",
     )
 
     @field_validator("locks", "excludes")

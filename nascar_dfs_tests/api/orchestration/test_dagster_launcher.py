@@ -123,7 +123,7 @@ def test_a_failure_the_retry_daemon_has_not_read_stays_pending_however_old(  # t
         assert instance.get_run_by_id(run_id).tags["dagster/will_retry"] == "true"
         failure = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[-1]
         later = time.time() + 3600
-        monkeypatch.setattr("api.dagster_launcher.time.time", lambda: later)
+        monkeypatch.setattr("api.orchestration.dagster_launcher.time.time", lambda: later)
         cursor = "EVENT_LOG_CONSUMER_CURSOR-PIPELINE_FAILURE"
 
         # A daemon that never ran skips older failures, so no retry comes: the request fails.

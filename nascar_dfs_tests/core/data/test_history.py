@@ -13,7 +13,9 @@ from nascar_dfs.core.tracks import TRACK_TYPES
 def test_shared_folder_loads_with_sane_dtypes(shared_history) -> None:
     races, results = shared_history.races, shared_history.results
     assert len(races) == 379 and len(results) == 13_972 and len(shared_history.loop) == 8_809
-    assert results["finish"].dtype == "int64" and results["start"].dtype == "int64"
+    # start is nullable: a race whose starting grid is broken keeps its finish with its starts missing
+    assert results["finish"].dtype == "int64" and str(results["start"].dtype) == "Int64"
+    assert results["start"].notna().all() and shared_history.quarantine == ()
     assert str(results["fastest_laps"].dtype) == "Int64"
     # fastest laps exist from 2019 on and nowhere before
     has_fl = results["fastest_laps"].notna()
@@ -70,6 +72,24 @@ def _set_cell(table: pd.DataFrame, position: int, column: str, value: str) -> pd
     ("file", "edit", "row", "column", "fragment"),
     [
         ("cup_results.csv", lambda t: t.drop(columns=["laps_led"]), None, "laps_led", "missing"),
+        ("tracks.csv", lambda t: t.drop(columns=["surface"]), None, "surface", "missing"),
+        ("cup_results.csv", lambda t: _set_cell(t, 20, "race_id", ""), 22, "race_id", "empty"),
+    ],
+)
+def test_unusable_files_name_file_row_and_column(
+    small_data_dir: Path, file: str, edit, row: int | None, column: str, fragment: str
+) -> None:
+    _edit(small_data_dir, file, edit)
+    with pytest.raises(DataValidationError) as caught:
+        load_history(small_data_dir)
+    error = caught.value
+    assert (error.file, error.row, error.column) == (file, row, column)
+    assert fragment in str(error) and file in str(error)
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "row", "column", "fragment"),
+    [
         ("cup_results.csv", lambda t: _set_cell(t, 15, "finish", "x"), 17, "finish", "'x' is not an integer"),
         ("cup_results.csv", lambda t: _set_cell(t, 3, "laps", "12.5"), 5, "laps", "not an integer"),
         (
@@ -100,18 +120,17 @@ def _set_cell(table: pd.DataFrame, position: int, column: str, value: str) -> pd
         ),
         ("races.csv", lambda t: _set_cell(t, 2, "race_id", t["race_id"].iloc[0]), 4, "race_id", "twice"),
         ("loop_data.csv", lambda t: _set_cell(t, 6, "fastest_laps", ""), 8, "fastest_laps", "empty"),
-        ("tracks.csv", lambda t: t.drop(columns=["surface"]), None, "surface", "missing"),
     ],
 )
-def test_malformed_files_name_file_row_and_column(
+def test_broken_rows_are_quarantined_with_file_row_and_column(
     small_data_dir: Path, file: str, edit, row: int | None, column: str, fragment: str
 ) -> None:
     _edit(small_data_dir, file, edit)
-    with pytest.raises(DataValidationError) as caught:
-        load_history(small_data_dir)
-    error = caught.value
-    assert (error.file, error.row, error.column) == (file, row, column)
-    assert fragment in str(error) and file in str(error)
+    history = load_history(small_data_dir)  # the rest still loads
+    listed = [q for q in history.quarantine if (q.file, q.row, q.column) == (file, row, column)]
+    assert listed, history.quarantine
+    assert fragment in listed[0].reason and file in str(listed[0])
+    assert len(history.races) >= 1 and not history.results.empty
 
 
 def test_error_message_reads_like_a_sentence() -> None:
