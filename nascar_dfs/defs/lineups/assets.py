@@ -11,7 +11,7 @@ from nascar_dfs.defs.lineups.checks import LINEUP_VALIDITY, validity_check
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import recorded, require_recorded
+from nascar_dfs.platform.materializations import recorded, require_recorded, table_metadata
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.spec_store import load_spec
@@ -88,6 +88,8 @@ def scenario_set(
             "draws": int(scenarios.draws),
             "rejection_rate": float(scenarios.rejection_rate),
             "drivers": len(scenarios.drivers),
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "projections": table_metadata(science.projections_table(race_slate, scenarios)),
         },
     )
     yield _rejection_check(float(scenarios.rejection_rate), check_settings)
@@ -143,6 +145,7 @@ def lineups(
             "contest_method": picked.method,
             "candidates": picked.candidates,
         }
+    lineup_table, exposure_table = science.portfolio_tables(built, spec)
     yield dg.Output(
         built,
         data_version=dg.DataVersion(lineups_version),
@@ -151,6 +154,9 @@ def lineups(
             "scenario_version": scenario_version,
             "lineups_version": lineups_version,
             **metadata,
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "lineup_table": table_metadata(lineup_table),
+            "exposures": table_metadata(exposure_table),
         },
     )
     yield validity_check(built, race_slate, spec)
