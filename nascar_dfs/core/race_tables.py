@@ -169,6 +169,12 @@ def spec_summary(spec: ConstraintSpec) -> str:
         lines.append(f"- {' and '.join(b for b in bounds if b)} of {', '.join(group.drivers)} per lineup")
     for view in spec.views:
         lines.append(f"- only races where {describe_view(view)}")
+    if spec.projections:
+        own = ", ".join(
+            f"{name} {p.mean:g}" + (f" ± {p.sd:g}" if p.sd is not None else "")
+            for name, p in sorted(spec.projections.items())
+        )
+        lines.append(f"- the player's own points (simulated points moved to them): {own}")
     if spec.contest is not None:
         contest = spec.contest
         lines.append(

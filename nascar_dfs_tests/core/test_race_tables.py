@@ -9,7 +9,7 @@ import pytest
 
 from nascar_dfs.core.optimizer import build_portfolio
 from nascar_dfs.core.race_tables import exposures_table, lineups_table, projections_table, spec_summary
-from nascar_dfs.core.scenarios.spec import ConstraintSpec, ExposureBounds, FinishTopView
+from nascar_dfs.core.scenarios.spec import ConstraintSpec, DriverProjection, ExposureBounds, FinishTopView
 from nascar_dfs_tests.core.optimizer.helpers import small_pool, small_scenarios
 
 
@@ -71,6 +71,7 @@ def test_spec_summary_says_what_the_partition_asks() -> None:
         locks=["Denny Hamlin"],
         objective="mean",
         views=[FinishTopView(driver="Chase Elliott", k=5)],
+        projections={"Ryan Blaney": DriverProjection(mean=48.5, sd=12.0)},
     )
     text = spec_summary(spec)
     for phrase in (
@@ -80,6 +81,7 @@ def test_spec_summary_says_what_the_partition_asks() -> None:
         "locked in every lineup: Denny Hamlin",
         "excluded: Kyle Busch",
         "only races where Chase Elliott finishes top 5",
+        "own points (simulated points moved to them): Ryan Blaney 48.5 ± 12",
         spec.key,
     ):
         assert phrase in text, text

@@ -258,7 +258,8 @@ def test_race_week_pages_show_projections_lineups_exposures_and_the_spec(
 def test_api_metrics_read_the_materialized_demo_race(
     webserver: Webserver, demo_race: DemoRace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the demo race materialized with the real science: the API on the same instance exports that race's divergences, scenario-set rejection rate and runs."""
+    """With the demo race materialized with the real science: the API on the same instance exports
+    that race's divergences, scenario-set rejection rate and runs."""
     import dagster as dg
     from fastapi.testclient import TestClient
     from prometheus_client.parser import text_string_to_metric_families
