@@ -181,5 +181,7 @@ def spec_summary(spec: ConstraintSpec) -> str:
             f"- picked by simulated ROI for a {contest.entries:,}-entry GPP at ${contest.entry_fee:g}"
             f" (rake {_pct(contest.rake)}, {'default' if not contest.payouts else 'own'} payout table)"
         )
+    if spec.slate_version is not None:
+        lines.append(f"- on the slate version `{spec.slate_version}`")
     lines.append(f"\nspec `{spec.key}`: `{spec.canonical_json()}`")
     return "\n".join(lines)

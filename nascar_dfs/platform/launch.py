@@ -18,7 +18,7 @@ from nascar_dfs.platform import spec_store
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.plan import ASSET_GRAPH_QUERY, AssetGraph, plan_lineup_request
 from nascar_dfs.platform.reads import slate_upload_path, storage_root
-from nascar_dfs.platform.tags import CALIBRATION, LINEUPS, partition_tags, run_tags
+from nascar_dfs.platform.tags import CALIBRATION, LINEUPS, SLATE_VERSION, partition_tags, run_tags
 
 __all__ = [
     "ASSET_GRAPH_QUERY",
@@ -74,10 +74,12 @@ def plan_launch(
         graph=graph,
         slate_upload=slate_upload_path(race),
         contest=spec.contest is not None,
+        slate_version=spec.slate_version,
     )
     if plan.reuses_everything:
         return LaunchPlan(plan.partition, None)
     step = plan.steps[0]
-    return LaunchPlan(
-        plan.partition, LaunchStep(step.job, step.assets, step.kind, step.run_tags(reason, race))
-    )
+    step_tags = step.run_tags(reason, race)
+    if spec.slate_version is not None:
+        step_tags[SLATE_VERSION] = spec.slate_version
+    return LaunchPlan(plan.partition, LaunchStep(step.job, step.assets, step.kind, step_tags))

@@ -14,6 +14,7 @@ from nascar_dfs.platform.partitions import race_spec_key
 KIND = "nascar/kind"
 REASON = "nascar/reason"
 RACE = "nascar/race"
+SLATE_VERSION = "nascar/slate-version"  # the DKSalaries.csv version a lineup run builds from
 CALIBRATION_RACE = "nascar/calibration-race"  # per-race concurrency limit in dagster.yaml
 MAX_RUNTIME = "dagster/max_runtime"
 
