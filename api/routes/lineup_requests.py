@@ -136,6 +136,26 @@ def _validate_submission(ctx: AppContext, body: LineupRequestCreate, principal: 
             )
     if not ctx.races.exists(body.race_id):
         raise invalid_body(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
+    if body.spec.projections:
+        _check_projected_drivers(body)
+
+
+def _check_projected_drivers(body: LineupRequestCreate) -> None:
+    """The player's projections must name the race's drivers; against the stored slate when there
+    is one (else the run fails naming them, before it simulates anything)."""
+    from nascar_dfs.core.names import name_key
+    from nascar_dfs.platform.reads import slate_drivers
+
+    drivers = slate_drivers(body.race_id)
+    if drivers is None:
+        return
+    known = {name_key(name) for name in drivers}
+    unknown = sorted(name for name in body.spec.projections if name_key(name) not in known)
+    if unknown:
+        raise invalid_body(
+            ["spec", "projections"],
+            f"spec.projections name drivers not on the slate of {body.race_id}: {', '.join(unknown)}",
+        )
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:

@@ -17,7 +17,7 @@ from nascar_dfs.defs.lineups.checks import (
 from nascar_dfs.platform import science, starting_lineups, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import require_recorded
+from nascar_dfs.platform.materializations import require_recorded, table_metadata
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
@@ -118,6 +118,8 @@ def scenario_set(
             "drivers": len(scenarios.drivers),
             "starts": "known" if starts_known else "simulated",
             "warnings": dg.MetadataValue.json(start_warnings(starts_known)),
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "projections": table_metadata(science.projections_table(slate, scenarios)),
         },
     )
     yield _rejection_check(float(scenarios.rejection_rate), check_settings)
@@ -175,6 +177,7 @@ def lineups(
             "contest_method": picked.method,
             "candidates": picked.candidates,
         }
+    lineup_table, exposure_table = science.portfolio_tables(built, spec)
     yield dg.Output(
         built,
         data_version=dg.DataVersion(lineups_version),
@@ -186,6 +189,9 @@ def lineups(
                 start_warnings(bool(getattr(scenario_set, "starts_known", True)))
             ),
             **metadata,
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "lineup_table": table_metadata(lineup_table),
+            "exposures": table_metadata(exposure_table),
         },
     )
     yield validity_check(built, race_slate, spec)
