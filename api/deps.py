@@ -192,10 +192,41 @@ def _audit_breach_once_a_minute(
         log.warning("audit log unavailable")
 
 
+def require_write(request: Request, principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+    """Submitting and canceling need a key that may write: a `requests:read` key gets 403."""
+    if not principal.can_write:
+        ctx = get_ctx(request)
+        try:
+            audit.record_now(
+                ctx.engine,
+                "authz.scope_denied",
+                ctx.clock(),
+                principal=principal.owner,
+                key_id=principal.key_id,
+                source_ip=client_ip(request),
+                request_id=request.state.request_id,
+                target=request.url.path,
+                outcome="403",
+            )
+        except SQLAlchemyError:
+            log.warning("audit log unavailable")
+        raise ProblemError(
+            403, "forbidden-scope", f"this operation needs a key that may write, not {principal.scope}"
+        )
+    return principal
+
+
 def submit_limit(
-    request: Request, response: Response, principal: Annotated[Principal, Depends(require_principal)]
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_write)]
 ) -> None:
     policies = ratelimit.submit_policies(get_ctx(request).settings)
+    _apply_limit(request, response, principal, policies, fail_closed=True)
+
+
+def cancel_limit(
+    request: Request, response: Response, principal: Annotated[Principal, Depends(require_write)]
+) -> None:
+    policies = ratelimit.cancel_policies(get_ctx(request).settings)
     _apply_limit(request, response, principal, policies, fail_closed=True)
 
 

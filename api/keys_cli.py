@@ -11,7 +11,7 @@ import time
 
 from api.core.config import Settings
 from api.core.db import create_db_engine, migrate
-from api.services.keys import ApiKeyError, create_key, revoke_key
+from api.services.keys import SCOPES, ApiKeyError, create_key, revoke_key
 from nascar_dfs.cli import CliError
 
 HELP = "create or revoke API keys of the REST API (database from NASCAR_DFS_API_DATABASE_URL)"
@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--owner", required=True, help="who the key belongs to (several keys per owner rotate)"
     )
-    create.add_argument("--scope", choices=("user", "admin"), default="user")
+    create.add_argument(
+        "--scope", choices=SCOPES, default="user", help="user (read+write), requests:read (read only), admin"
+    )
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", help="the key id (the part after 'ndfs_' in the key)")
     parser.add_argument("--database-url", default=None, help="overrides NASCAR_DFS_API_DATABASE_URL")

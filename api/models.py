@@ -155,6 +155,8 @@ class RaceList(BaseModel):
 class SlateOut(BaseModel):
     race_id: str
     drivers: int
+    version: str = Field(description="content version of the stored slate (requests pin it at submit)")
+    new_drivers: list[str] = Field(default_factory=list, description="names declared as debutants")
 
 
 class PreviewRequest(_In):

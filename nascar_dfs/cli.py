@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "optimize": "optimize",
     "up": "up",
     "graph": "graph",
+    "data": "data",
 }
 # Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
 ENTRY_POINT_GROUP = "nascar_dfs.commands"

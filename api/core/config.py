@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     submit_per_minute: int = Field(10, ge=1)
     submit_per_day: int = Field(100, ge=1)
     read_per_minute: int = Field(120, ge=1)
+    cancel_per_minute: int = Field(30, ge=1)
     auth_failures_per_minute: int = Field(20, ge=1)
     active_runs_per_key: int = Field(2, ge=1)
     rate_limits_enabled: bool = True

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection, Row
 from api.context import AppContext
 from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
-from api.deps import Caller, Ctx, client_ip, read_limit, submit_limit, v1_router
+from api.deps import Caller, Ctx, cancel_limit, client_ip, read_limit, submit_limit, v1_router
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
-from api.services import audit
+from api.services import audit, slates
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
@@ -92,6 +92,7 @@ def create_lineup_request(
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body)
+    pinned = slates.pin_spec(body.race_id, body.spec)
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,
@@ -102,7 +103,7 @@ def create_lineup_request(
         active_runs_cap=ctx.settings.active_runs_per_key,
     )
     try:
-        outcome = submit(ctx.engine, body, sctx)
+        outcome = submit(ctx.engine, body, sctx, spec=pinned)
     except ProblemError as exc:
         _count_refusal(ctx, exc, sctx)
         raise
@@ -264,7 +265,11 @@ def get_dk_upload_csv(
     operation_id="cancel_lineup_request",
     response_model=LineupRequestOut,
     status_code=202,
-    responses={200: {"model": LineupRequestOut, "description": "already canceled"}, **problem_responses(409)},
+    dependencies=[Depends(cancel_limit)],
+    responses={
+        200: {"model": LineupRequestOut, "description": "already canceled"},
+        **problem_responses(403, 409),
+    },
     summary="Cancel a request (idempotent); ends canceled",
 )
 def cancel_lineup_request(

@@ -21,9 +21,12 @@ from api.services import audit
 
 KEY_PREFIX = "ndfs"
 KEY_PATTERN = re.compile(r"^ndfs_([0-9a-f]{16})_([0-9a-f]{64})$")
-Scope = Literal["user", "admin"]
+# `user` reads and writes its own requests, `requests:read` only reads them (a dashboard, a
+# poller: it cannot submit or cancel), `admin` does everything.
+Scope = Literal["user", "requests:read", "admin"]
+READ_ONLY = "requests:read"
 LAST_USED_RESOLUTION_S = 60.0
-SCOPES: tuple[str, ...] = ("user", "admin")
+SCOPES: tuple[str, ...] = ("user", READ_ONLY, "admin")
 
 
 class ApiKeyError(ValueError):
@@ -39,6 +42,10 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.scope == "admin"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope != READ_ONLY
 
 
 @dataclass(frozen=True)

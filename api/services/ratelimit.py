@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from api.core.config import Settings
@@ -33,6 +34,10 @@ def submit_policies(settings: Settings) -> list[Policy]:
 
 def read_policies(settings: Settings) -> list[Policy]:
     return [Policy("read", settings.read_per_minute, 60)]
+
+
+def cancel_policies(settings: Settings) -> list[Policy]:
+    return [Policy("cancel", settings.cancel_per_minute, 60)]
 
 
 def auth_failure_policy(settings: Settings) -> Policy:
@@ -79,8 +84,22 @@ class Decision:
 
 
 def _counts(conn: Connection, bucket: str, window: int) -> tuple[int, int]:
-    """(previous window, current window) in one query: this runs on every rate-limited request."""
+    """(previous window, current window) in one query: this runs on every rate-limited request.
+
+    On PostgreSQL the current window's row is first locked (created at 0 if missing) with
+    INSERT ... ON CONFLICT DO UPDATE, so concurrent hits on one bucket queue on that row until
+    the transaction that counted commits: under READ COMMITTED a plain read-then-increment let
+    every concurrent submit see the same count and pass. (SQLite's writers are already one at a
+    time: BEGIN IMMEDIATE, api/core/db.py.)
+    """
     c = rate_limit_counters.c
+    if conn.dialect.name == "postgresql":
+        lock = (
+            postgresql.insert(rate_limit_counters)
+            .values(bucket=bucket, window=window, count=0)
+            .on_conflict_do_update(index_elements=["bucket", "window"], set_={"count": c.count})
+        )
+        conn.execute(lock)
     rows = conn.execute(
         sa.select(c.window, c.count).where(c.bucket == bucket, c.window.in_([window - 1, window]))
     ).all()

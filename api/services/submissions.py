@@ -18,6 +18,7 @@ from api.models import LineupRequestCreate
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import count_active
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 IDEMPOTENCY_KEY = re.compile(r'^"?([A-Za-z0-9_-]{8,255})"?$')
 SUBMIT_ROUTE = "/v1/lineup-requests"
@@ -61,8 +62,13 @@ class SubmitContext:
     active_runs_cap: int
 
 
-def submit(engine: Engine, body: LineupRequestCreate, ctx: SubmitContext) -> SubmitOutcome:
+def submit(
+    engine: Engine, body: LineupRequestCreate, ctx: SubmitContext, spec: ConstraintSpec | None = None
+) -> SubmitOutcome:
+    """`spec`: the spec to store and run (the body's with its slate version pinned); the idempotency
+    fingerprint stays the body's own, so a retry after the slate was replaced replays."""
     fp = fingerprint(body, SUBMIT_ROUTE)
+    spec = body.spec if spec is None else spec
     with engine.begin() as conn:
         if is_postgres(conn):
             # Serialises one owner's submits so the active-run count below cannot be raced.
@@ -86,9 +92,9 @@ def submit(engine: Engine, body: LineupRequestCreate, ctx: SubmitContext) -> Sub
                 owner=ctx.principal.owner,
                 key_id=ctx.principal.key_id,
                 race_id=body.race_id,
-                spec_json=body.spec.canonical_json(),
-                spec_key=body.spec.key,
-                lineups=body.spec.lineups,
+                spec_json=spec.canonical_json(),
+                spec_key=spec.key,
+                lineups=spec.lineups,
                 callback_url=body.callback_url,
                 status="queued",
                 cancel_requested=False,

@@ -150,7 +150,21 @@ def render_table(report: BacktestReport) -> str:
     lines.append(_summary_line("overall", report.overall))
     o = report.overall
     lines.append("")
+    lines.append(
+        "model finish PIT deciles: " + " ".join(f"{v:.3f}" for v in o.model_finish_pit_deciles or [])
+    )
     lines.append("model DK PIT deciles: " + " ".join(f"{v:.3f}" for v in o.model_dk_pit_deciles or []))
+    lines.append(
+        f"smoothed replay: finish {o.smoothed_finish_crps:.3f} "
+        f"(model {100 * o.finish_improvement_vs_smoothed:.1f}% better), DK {o.smoothed_dk_crps:.3f} "
+        f"({100 * o.dk_improvement_vs_smoothed:.1f}%), "
+        f"DK cov80 {o.smoothed_dk_coverage:.3f}"
+    )
+    lines.append(
+        f"laps led CRPS: model {o.model_laps_led_crps:.3f} vs replay {o.baseline_laps_led_crps:.3f} "
+        f"({100 * o.laps_led_improvement:.1f}%); fastest laps: {o.model_fastest_laps_crps:.3f} vs "
+        f"{o.baseline_fastest_laps_crps:.3f} ({100 * o.fastest_laps_improvement:.1f}%)"
+    )
     lines.append(
         "classic CRPS estimator (context, not the targets): "
         f"finish {100 * o.finish_improvement_classic:.1f}%, DK {100 * o.dk_improvement_classic:.1f}%"
@@ -162,7 +176,7 @@ def render_table(report: BacktestReport) -> str:
     verdicts = {k: "met" if v else "MISSED" for k, v in report.targets.items() if k.endswith("_met")}
     lines.append(
         f"targets: finish {verdicts['finish_improvement_met']} | DK {verdicts['dk_improvement_met']} "
-        f"| coverage {verdicts['dk_coverage_met']}"
+        f"| coverage {verdicts['dk_coverage_met']} | PIT deciles {verdicts['pit_deciles_met']}"
     )
     for failure in report.failed:
         lines.append(f"FAILED {failure['race_id']}: {failure['reason']}")

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 HELP = "start the platform in the foreground: Dagster webserver and daemon (+ REST API); Ctrl-C stops all"
 GRACE_ENV = "NASCAR_DFS_UP_GRACE_S"
+# Which proxies' X-Forwarded-For the API believes (uvicorn --forwarded-allow-ips): the per-address
+# limiter and the audit log key on the client address, so only a known proxy may set it.
+FORWARDED_ENV = "NASCAR_DFS_API_FORWARDED_ALLOW_IPS"
+DEFAULT_FORWARDED = "127.0.0.1"
 DEFAULT_GRACE_S = 60.0
 INTERRUPT_S = 15.0  # after the grace period: interrupted run workers record their failure and exit
 KILL_WAIT_S = 10.0
@@ -61,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-port", type=int, default=8000, help="REST API port (default 8000)")
     parser.add_argument("--no-api", action="store_true", help="do not start the REST API")
     parser.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="ADDRESSES",
+        help=f"proxies (comma-separated IPs or networks) whose X-Forwarded-For the API trusts "
+        f"(default ${FORWARDED_ENV} or {DEFAULT_FORWARDED}: only a proxy on this host)",
+    )
+    parser.add_argument(
         "-m",
         "--module",
         default="nascar_dfs.definitions",
@@ -74,6 +85,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"on SIGTERM/Ctrl-C, how long runs in progress may take to finish before they are "
         f"interrupted and left to Dagster's run retries (default ${GRACE_ENV} or {DEFAULT_GRACE_S:.0f})",
     )
+
+
+def api_command(args: argparse.Namespace, grace_s: float) -> list[str]:
+    """The REST API's uvicorn command line."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:app_from_env",
+        "--factory",
+        "--host",
+        args.host,
+        "--port",
+        str(args.api_port),
+        "--timeout-graceful-shutdown",
+        str(max(1, int(grace_s))),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        args.forwarded_allow_ips or os.environ.get(FORWARDED_ENV) or DEFAULT_FORWARDED,
+    ]
 
 
 def _tool(name: str) -> str:
@@ -248,22 +279,7 @@ def run(args: argparse.Namespace) -> int:
         )
         tree.start("daemon", [_tool("dagster-daemon"), "run", *target])
         if not args.no_api and importlib.util.find_spec("api.app") is not None:
-            tree.start(
-                "api",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.app:app_from_env",
-                    "--factory",
-                    "--host",
-                    args.host,
-                    "--port",
-                    str(args.api_port),
-                    "--timeout-graceful-shutdown",
-                    str(max(1, int(grace_s))),
-                ],
-            )
+            tree.start("api", api_command(args, grace_s))
         ui = f"http://{args.host}:{args.port}"
         if _wait_http(f"{ui}/server_info", webserver, tree, timeout=120):
             print(f"Dagster UI: {ui}  (Assets > calibrated_model > Materialize to start)", flush=True)

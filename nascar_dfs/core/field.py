@@ -19,16 +19,29 @@ class Field:
     drivers: tuple[str, ...]
     teams: tuple[str, ...]
     manufacturers: tuple[str, ...]
-    starts: np.ndarray  # int, 1..n_drivers, one per driver
+    # int, 1..n_drivers, one per driver; None when the starting grid is unknown (no qualifying yet,
+    # or the history's grid was quarantined): the scenarios then simulate it (core/scenarios/starts.py)
+    starts: np.ndarray | None
+    # (n_drivers, K) float: each driver's recent starts as a fraction of their field, NaN-padded;
+    # what the simulated grid is drawn from when `starts` is None
+    recent_starts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.drivers)
-        if not (len(self.teams) == len(self.manufacturers) == len(self.starts) == n):
-            raise ValueError("drivers, teams, manufacturers and starts must have the same length")
+        if not (len(self.teams) == len(self.manufacturers) == n):
+            raise ValueError("drivers, teams and manufacturers must have the same length")
+        if self.starts is not None and len(self.starts) != n:
+            raise ValueError("drivers and starts must have the same length")
+        if self.recent_starts is not None and np.shape(self.recent_starts)[0] != n:
+            raise ValueError("recent_starts needs one row per driver")
         if len(set(self.drivers)) != n:
             raise ValueError("a driver appears twice in the field")
         if self.laps <= 0:
             raise ValueError(f"race laps must be positive, got {self.laps}")
+
+    @property
+    def starts_known(self) -> bool:
+        return self.starts is not None
 
     @property
     def size(self) -> int:

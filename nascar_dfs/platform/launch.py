@@ -27,6 +27,7 @@ from nascar_dfs.platform.tags import (
     OWNER,
     PARTITION,
     REQUEST_ID,
+    SLATE_VERSION,
     SPEC,
     STEP,
     THEN,
@@ -92,5 +93,9 @@ def plan_launch(
         graph=graph,
         slate_upload=slate_upload_path(race),
         contest=spec.contest is not None,
+        slate_version=spec.slate_version,
     )
-    return LaunchPlan(plan.partition, first_run(plan, identity or {}, reason))
+    carried = {**(identity or {})}
+    if spec.slate_version is not None:  # the pinned slate: on the request's runs, the lineup run too
+        carried[SLATE_VERSION] = spec.slate_version
+    return LaunchPlan(plan.partition, first_run(plan, carried, reason))

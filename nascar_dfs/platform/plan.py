@@ -226,13 +226,15 @@ def plan_lineup_request(
     storage_root: Path | None = None,
     now: float | None = None,
     contest: bool = False,
+    slate_version: str | None = None,
 ) -> LineupPlan:
     """What to materialize so that race x spec has current lineups (read-only: adds nothing).
 
     The TTL defaults to the configured one (resources.scenario_ttl_hours). With `storage_root`, an
     output whose recorded file is not under it counts as missing. With `contest` (the spec names
     one) the ownership projection, the contest field and the contest report are part of the plan,
-    and the lineups depend on the field.
+    and the lineups depend on the field. With `slate_version` (the spec pinned one) the scenario set
+    is current only if it was built from that version, whatever the race's current slate is.
     """
     validate_race_key(race)
     validate_spec_key(spec_key)
@@ -266,7 +268,7 @@ def plan_lineup_request(
         "scenario_set",
         {
             "model_version": identity("calibrated_model", race, "model_version"),
-            "slate_version": identity("race_slate", race, "slate_version"),
+            "slate_version": slate_version or identity("race_slate", race, "slate_version"),
         },
         rebuilt,
         storage_root,
@@ -405,5 +407,6 @@ def request_lineups(
         slate_upload=slate_upload_path(storage_root, race),
         storage_root=storage_root,
         contest=spec.contest is not None,
+        slate_version=spec.slate_version,
     )
     return plan, execute_plan_in_process(defs, instance, plan, reason)

@@ -28,6 +28,7 @@ __all__ = [
     "PreviewInputs",
     "RaceCalendar",
     "data_dir",
+    "data_quality",
     "last_calibrated_at",
     "preview_inputs",
     "race_calendar",
@@ -105,6 +106,18 @@ def preview_inputs(race: str) -> PreviewInputs | None:
     if model is None or slate is None or history is None:
         return None
     return PreviewInputs(model=model, field=science.slate_field(slate, history, race))
+
+
+def data_quality() -> list[dict[str, Any]] | None:
+    """Every row the stored race_history quarantined (what the runs train and simulate on), as dicts
+    with file, row, column, reason, action, race_id, track_slug (core/data/quality.py); [] for clean
+    data, None while race_history was never materialized. Serves admin GET /v1/data-quality."""
+    from nascar_dfs.core.data.quality import problem_rows
+
+    history = read_output(storage_root(), "race_history", [])
+    if history is None:
+        return None
+    return problem_rows(getattr(history, "quarantine", ()))
 
 
 def data_dir() -> Path:

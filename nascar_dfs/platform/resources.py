@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.platform import science
-from nascar_dfs.platform.storage import resolve_base_path, slate_upload_path
+from nascar_dfs.platform.storage import SLATES_DIR, resolve_base_path, slate_upload_path
 
 DATA_DIR_ENV = "NASCAR_DFS_DATA_DIR"
 SCENARIO_TTL_ENV = "NASCAR_DFS_SCENARIO_TTL_HOURS"
@@ -58,6 +58,10 @@ class FileStorage(dg.ConfigurableResource):
 
     def slate_upload(self, race: str) -> Path:
         return slate_upload_path(self.root(), race)
+
+    def slates_dir(self) -> Path:
+        """The content-addressed slate store (slate_store.py)."""
+        return self.root() / SLATES_DIR
 
 
 def _fit_config_settings() -> dict[str, type]:

@@ -8,6 +8,7 @@ to exercise the platform in seconds, without a fit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +36,20 @@ def read_slate(path: Path) -> Any:
 
 
 def match_slate(slate: Any, history: Any) -> Any:
-    """Slate drivers named as the history names them; debutants keep their DraftKings name."""
-    from nascar_dfs.core.data.draftkings import match_slate_drivers
+    """Slate drivers named as the history names them (debutants keep their DraftKings name); a slate
+    with blank TeamAbbrev cells takes the history's teams, so team caps mean the real teams."""
+    from nascar_dfs.core.data.draftkings import latest_teams, match_slate_drivers, with_history_teams
 
-    return match_slate_drivers(slate, history.results["driver"].unique(), allow_unknown=True)
+    matched = match_slate_drivers(slate, history.results["driver"].unique(), allow_unknown=True)
+    return with_history_teams(matched, latest_teams(history.results))
 
 
-def slate_field(slate: Any, history: Any, race_id: str) -> Field:
+def slate_field(slate: Any, history: Any, race_id: str, starts: Mapping[str, int] | None = None) -> Field:
+    """The race's field; `starts` (driver -> position, e.g. an uploaded starting lineup) wins over the
+    slate's StartPos; with neither the grid is unknown and the scenarios simulate it."""
     from nascar_dfs.core.data.entry_list import field_from_slate
 
-    return field_from_slate(slate, history, race_id)
+    return field_from_slate(slate, history, race_id, starts=starts)
 
 
 def fit(history: Any, race_id: str, options: dict[str, Any]) -> Any:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 
 WEEKEND_FEED_CODE = "1"
-RACE_HISTORY_CODE = "1"
+RACE_HISTORY_CODE = "2"  # 2: broken rows quarantined, start nullable
 RACE_SLATE_CODE = "1"
-CALIBRATED_MODEL_CODE = "1"
-SCENARIO_SET_CODE = "1"
+CALIBRATED_MODEL_CODE = "2"  # 2: reverse Plackett-Luce finishing order
+SCENARIO_SET_CODE = "2"  # 2: an unknown grid is simulated, not salary order
 LINEUPS_CODE = "1"
 DK_UPLOAD_CODE = "1"
 CALIBRATION_HISTORY_CODE = "1"

@@ -15,12 +15,16 @@ from api.app import create_app
 from api.core.config import Settings
 from api.orchestration.worker import Worker
 from api.services.keys import create_key
+from api.services.slates import slates_dir
+from nascar_dfs.core.data.demo import DEMO_DIR
+from nascar_dfs.platform.slate_store import save_slate
 
 from .fakes import FakeLauncher
 from .fault_routes import add_fault_routes
 
 RACE = "2024-cup-phoenix-2"
 OTHER_RACE = "2024-cup-daytona-1"
+DEMO_SLATE = (DEMO_DIR / "DKSalaries.csv").read_bytes()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +88,7 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         launcher: FakeLauncher | None = None,
         clock: Clock | None = None,
         database: str | None = None,
+        slates: bool = True,
         **overrides: object,
     ) -> Api:
         values: dict[str, object] = {
@@ -93,6 +98,11 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         }
         values.update(overrides)
         settings = Settings(**values)  # type: ignore[arg-type]
+        if slates:
+            # A lineup request needs its race's slate (409 slate-missing otherwise): the races the
+            # tests submit for have the demo slate, stored as an upload would store it.
+            for race in (RACE, OTHER_RACE):
+                save_slate(slates_dir(), race, DEMO_SLATE)
         launcher = launcher or FakeLauncher(races=[RACE, OTHER_RACE])
         clock = clock or Clock()
         app = add_fault_routes(create_app(settings, launcher=launcher, clock=clock))

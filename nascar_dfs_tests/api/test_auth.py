@@ -167,3 +167,30 @@ def test_without_rate_limits_failed_authentications_are_audited_once_a_minute(ma
     for _ in range(50):
         assert_problem(api.client.get("/v1/races"), 401)
     assert _auth_events(api) == {"auth.failed": 1}
+
+
+def test_a_read_only_key_reads_but_cannot_submit_or_cancel(api: Api) -> None:
+    writer = api.key("frank")
+    reader = api.key("frank", scope="requests:read")
+    x = submit(api, writer).json()["id"]
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=reader).status_code == 200
+    assert [r["id"] for r in api.client.get("/v1/lineup-requests", headers=reader).json()["items"]] == [x]
+    assert api.client.get("/v1/races", headers=reader).status_code == 200
+    for resp in (submit(api, reader), api.client.post(f"/v1/lineup-requests/{x}/cancel", headers=reader)):
+        assert assert_problem(resp, 403)["type"].endswith("forbidden-scope")
+    assert api.client.get(f"/v1/lineup-requests/{x}", headers=reader).json()["status"] == "queued"
+    assert_problem(api.client.get("/v1/health", headers=reader), 403)
+    assert [e[0] for e in _audit(api)].count("authz.scope_denied") == 3
+
+
+def test_cancel_is_rate_limited(make_api) -> None:  # type: ignore[no-untyped-def]
+    api = make_api(cancel_per_minute=2, submit_per_minute=100, active_runs_per_key=100)
+    key = api.key()
+    ids = [submit(api, key).json()["id"] for _ in range(3)]
+    assert [api.client.post(f"/v1/lineup-requests/{i}/cancel", headers=key).status_code for i in ids[:2]] == [
+        202,
+        202,
+    ]
+    problem = assert_problem(api.client.post(f"/v1/lineup-requests/{ids[2]}/cancel", headers=key), 429)
+    assert problem["violated-policies"] == ["cancel"]
+    assert api.client.get(f"/v1/lineup-requests/{ids[2]}", headers=key).json()["status"] == "queued"

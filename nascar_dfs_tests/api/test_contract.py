@@ -27,8 +27,10 @@ from api.core.db import (
     webhook_deliveries,
 )
 from api.services.keys import create_key
+from nascar_dfs.platform import slate_store
+from nascar_dfs.platform.slate_store import save_slate
 
-from .conftest import OTHER_RACE, RACE
+from .conftest import DEMO_SLATE, OTHER_RACE, RACE
 from .fakes import FakeLauncher
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="api-contract-"))
@@ -42,6 +44,8 @@ APP = create_app(
     ),
     launcher=FakeLauncher(races=[RACE, OTHER_RACE]),
 )
+for _race in (RACE, OTHER_RACE):  # a lineup request needs its race's slate (409 slate-missing)
+    save_slate(slate_store.slates_dir(_WORKDIR / "storage"), _race, DEMO_SLATE)
 ADMIN_KEY = create_key(APP.state.ctx.engine, "contract", "admin", time.time()).secret_key
 EXAMPLES = int(os.environ.get("NASCAR_DFS_CONTRACT_EXAMPLES", "5"))
 

@@ -46,6 +46,7 @@ NASCAR_DFS_SURFACE = (
     "nascar_dfs.core",
     "nascar_dfs.platform.reads",
     "nascar_dfs.platform.launch",
+    "nascar_dfs.platform.race_week",
     "nascar_dfs.graph",
     "nascar_dfs.cli",
 )

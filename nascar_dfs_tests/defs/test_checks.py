@@ -146,3 +146,44 @@ def test_invalid_lineups_fail_the_blocking_check_and_no_upload_file_is_written(
     (check,) = evaluations(registered, "lineup_validity")
     assert not check.passed and "excluded driver Driver A" in check.metadata["first_problems"].value
     assert not (storage_dir / "dk_upload_csv" / UPCOMING / f"{over_cap.key}.csv").exists()
+
+
+def test_a_known_starting_grid_passes_the_starting_lineup_check(fake_defs, registered, storage_dir):
+    request_lineups(fake_defs, registered, UPCOMING, SPEC, storage_root=storage_dir, scenario_ttl_hours=1)
+
+    (check,) = evaluations(registered, "starting_lineup")
+    assert check.passed and check.metadata["starts"].value == "known"
+
+
+def test_an_unknown_starting_grid_warns_start_positions_unknown(
+    fake, registered, storage_dir, data_dir, monkeypatch
+):
+    import dataclasses
+
+    import numpy as np
+
+    from nascar_dfs.platform import science
+    from nascar_dfs.platform.materializations import all_materializations
+
+    simulate = science.simulate
+
+    def simulated_grid(model, race_field, spec, seed):
+        known = simulate(model, race_field, spec, seed)
+        d = len(known.drivers)
+        grids = np.tile(np.arange(1, d + 1, dtype=np.int16), (known.n, 1))
+        return dataclasses.replace(
+            known, starts=np.full(d, np.nan), starts_known=False, simulated_starts=grids
+        )
+
+    monkeypatch.setattr(science, "simulate", simulated_grid)
+    defs = make_defs(storage_dir, data_dir)
+
+    request_lineups(defs, registered, UPCOMING, SPEC, storage_root=storage_dir, scenario_ttl_hours=1)
+
+    (check,) = evaluations(registered, "starting_lineup")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["warning"].value == "start-positions-unknown"
+    for asset in ("scenario_set", "lineups"):
+        [latest] = all_materializations(registered, asset)[-1:]
+        [warning] = latest.value("warnings")
+        assert warning["code"] == "start-positions-unknown" and "recent starts" in warning["detail"]

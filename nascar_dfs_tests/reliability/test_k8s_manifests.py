@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from .conftest import K8S_DIR, load_documents, manifest_files
 from .k8s_schema import ManifestError, validate_document
 
 DOCS = load_documents()
+RACE = "2024-cup-phoenix-2"
 
 
 def _by_kind(documents: list[tuple[str, dict[str, Any]]], kind: str) -> dict[str, dict[str, Any]]:
@@ -188,8 +192,22 @@ def test_every_api_setting_the_config_map_sets_is_one_the_api_reads() -> None:
     nothing (an upload folder the platform never reads, say)."""
     env = _by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"]
     prefix = Settings.model_config["env_prefix"]
-    named = {k.removeprefix(prefix).lower() for k in env if k.startswith(prefix)}
-    assert named and named <= set(Settings.model_fields), named - set(Settings.model_fields)
+    # Or a container's command line reads it ("$(NAME)", e.g. uvicorn's --forwarded-allow-ips).
+    on_command_lines = {
+        name
+        for deployment in _by_kind(DOCS, "Deployment").values()
+        for container in _pod_spec(deployment)["containers"]
+        for arg in [*container.get("command", []), *container.get("args", [])]
+        for name in re.findall(r"\$\((\w+)\)", arg)
+    }
+    unread = {
+        k
+        for k in env
+        if k.startswith(prefix)
+        and k.removeprefix(prefix).lower() not in Settings.model_fields
+        and k not in on_command_lines
+    }
+    assert any(k.startswith(prefix) for k in env) and unread == set()
 
 
 def _env_references(node: Any) -> set[str]:
@@ -220,3 +238,78 @@ def test_run_pods_and_servers_get_every_variable_the_instance_yaml_reads(
         }
         env |= {k for s in sources if "secretRef" in s for k in secrets[s["secretRef"]["name"]]["stringData"]}
         assert needed <= env, f"{name} lacks {needed - env}"
+
+
+def _pod_env_and_mounts(instance_yaml: dict[str, Any], pod: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(environment, mount path -> claim) of a Deployment's first container, or of a run pod."""
+    config_maps = _by_kind(DOCS, "ConfigMap")
+    if pod == "run":
+        launcher = instance_yaml["run_launcher"]["config"]
+        env = {k: v for n in launcher["env_config_maps"] for k, v in config_maps[n]["data"].items()}
+        claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in launcher["volumes"]}
+        return env, {m["mountPath"]: claims[m["name"]] for m in launcher["volume_mounts"]}
+    container = _container(DOCS, pod)
+    env = {
+        k: v
+        for s in container.get("envFrom", [])
+        if "configMapRef" in s
+        for k, v in config_maps[s["configMapRef"]["name"]]["data"].items()
+    }
+    env |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    volumes = _pod_spec(_by_kind(DOCS, "Deployment")[pod]).get("volumes", [])
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v
+    }
+    return env, {m["mountPath"]: claims[m["name"]] for m in container["volumeMounts"] if m["name"] in claims}
+
+
+def _on_volume(path: Path, mounts: dict[str, str]) -> tuple[str, str]:
+    """(claim, path inside it) of a file path in a pod: the same pair is the same file."""
+    for mount in sorted(mounts, key=len, reverse=True):
+        if path.is_relative_to(mount):
+            return mounts[mount], str(path.relative_to(mount))
+    raise AssertionError(f"{path} is on no shared volume of the pod (mounts: {sorted(mounts)})")
+
+
+def test_the_api_and_the_platform_agree_on_every_path_they_share(
+    instance_yaml: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API writes slates where the run pods' race_slate asset reads them and reads the race
+    list from the run pods' data folder, computed by the code of each side from its pod's env."""
+    from api.services.slates import slate_path
+    from nascar_dfs.platform.reads import slate_upload_path
+    from nascar_dfs.platform.resources import NascarData
+
+    def paths(pod: str) -> dict[str, tuple[str, str]]:
+        env, mounts = _pod_env_and_mounts(instance_yaml, pod)
+        for name in [n for n in os.environ if n.startswith(("NASCAR_DFS", "DAGSTER_"))]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        if pod == "nascar-dfs-api":
+            settings = Settings()
+            assert settings.data_dir is not None, "the API pod has no NASCAR_DFS_API_DATA_DIR"
+            return {
+                "slate": _on_volume(slate_path(RACE), mounts),
+                "data": _on_volume(settings.data_dir, mounts),
+            }
+        return {
+            "slate": _on_volume(slate_upload_path(RACE), mounts),
+            "data": _on_volume(Path(NascarData().data_dir or os.environ["NASCAR_DFS_DATA_DIR"]), mounts),
+        }
+
+    api = paths("nascar-dfs-api")
+    for platform_pod in ("run", "nascar-dfs-user-code"):
+        assert paths(platform_pod) == api, platform_pod
+
+
+def test_the_api_believes_x_forwarded_for_only_from_the_configured_proxies() -> None:
+    from uvicorn.middleware.proxy_headers import _TrustedHosts
+
+    args = _container(DOCS, "nascar-dfs-api")["args"]
+    assert "--proxy-headers" in args
+    reference = _flag(args, "--forwarded-allow-ips")
+    assert reference == "$(NASCAR_DFS_API_FORWARDED_ALLOW_IPS)"  # Kubernetes expands it from envFrom
+    trusted = _TrustedHosts(_by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"][reference[2:-1]])
+    assert "10.42.0.17" in trusted  # an Ingress controller pod
+    assert "203.0.113.9" not in trusted  # a client on the internet cannot set its own address

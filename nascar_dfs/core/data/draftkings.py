@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ SALARY_REQUIRED = {
     "ID": "int",
     "Roster Position": "str",
     "Salary": "int",
-    "TeamAbbrev": "str",
+    "TeamAbbrev": "optional_str",  # blank in real NASCAR slates: teams then come from the history
     "AvgPointsPerGame": "float",
 }
 SALARY_OPTIONAL = {
@@ -44,14 +44,37 @@ PLAYER_COLUMNS: tuple[str, ...] = (
 _CELL_WITH_ID = re.compile(r"^\s*(?:(?P<name>.*?)\s*\(\s*(?P<paren>\d+)\s*\)|(?P<bare>\d+))\s*$")
 
 
-class UnknownDriversError(ValueError):
-    """Slate names with no match in the history; `names` lists every one of them."""
+SUGGESTIONS = 3  # closest history names offered for an unmatched slate name
+_SUGGESTION_CUTOFF = 60.0  # rapidfuzz WRatio (0-100) below which a history name is no suggestion
 
-    def __init__(self, names: Sequence[str], source: str) -> None:
+
+class UnknownDriversError(ValueError):
+    """Slate names with no match in the history; `names` lists every one of them and `suggestions`
+    the closest history names of each (possibly none)."""
+
+    def __init__(self, names: Sequence[str], source: str, suggestions: Mapping[str, Sequence[str]]) -> None:
         self.names = tuple(names)
-        super().__init__(
-            f"{len(self.names)} driver(s) of slate {source} are not in the history: {', '.join(self.names)}"
+        self.suggestions = {name: list(suggestions.get(name, ())) for name in self.names}
+        listed = "; ".join(
+            f"{name} (closest: {', '.join(self.suggestions[name]) or 'none'})" for name in self.names
         )
+        super().__init__(f"{len(self.names)} driver(s) of slate {source} are not in the history: {listed}")
+
+
+def closest_names(name: str, known: Iterable[str], limit: int = SUGGESTIONS) -> list[str]:
+    """The history names closest to `name`, best first (compared on their matching keys)."""
+    from rapidfuzz import fuzz, process, utils
+
+    candidates = {str(k): name_key(str(k)) for k in known}
+    found = process.extract(
+        name_key(name),
+        candidates,
+        scorer=fuzz.WRatio,
+        processor=utils.default_process,
+        limit=limit,
+        score_cutoff=_SUGGESTION_CUTOFF,
+    )
+    return [choice_key for _key, _score, choice_key in found]
 
 
 @dataclass(frozen=True)
@@ -117,7 +140,7 @@ def read_dk_salaries(path: Path | str) -> Slate:
             "driver": pd.Series([None] * len(table), index=table.index, dtype=object),
             "dk_id": table["ID"].astype("int64"),
             "salary": table["Salary"].astype("int64"),
-            "team": table["TeamAbbrev"].astype(str),
+            "team": table["TeamAbbrev"].fillna("").astype(str),
             "avg_points": table["AvgPointsPerGame"].astype("float64"),
             "start": start.astype("Int64"),
             "ownership": ownership,
@@ -127,22 +150,67 @@ def read_dk_salaries(path: Path | str) -> Slate:
     return Slate(players=players.reset_index(drop=True), source=str(file))
 
 
-def match_slate_drivers(slate: Slate, known_drivers: Iterable[str], allow_unknown: bool = False) -> Slate:
+class UndeclaredDebutantError(ValueError):
+    """Names declared as debutants that are not in the slate (a typo would silently declare none)."""
+
+
+def match_slate_drivers(
+    slate: Slate, known_drivers: Iterable[str], allow_unknown: bool = False, debutants: Iterable[str] = ()
+) -> Slate:
     """Fill `players.driver` with the history spelling of each DK name (matched by `name_key`).
 
-    Raises UnknownDriversError listing every unmatched name, unless `allow_unknown` (debutants of an
-    upcoming race), in which case unmatched drivers keep driver None.
+    Raises UnknownDriversError listing every unmatched name with its closest history names, except
+    the names declared in `debutants` (drivers of their first Cup race); with `allow_unknown` no
+    name is refused. Unmatched drivers keep driver None. A declared debutant the slate does not
+    hold raises UndeclaredDebutantError.
     """
+    known = [str(d) for d in known_drivers]
     spelling: dict[str, str] = {}
-    for driver in known_drivers:
-        spelling.setdefault(name_key(str(driver)), str(driver))  # first spelling met wins (shared rule)
+    for driver in known:
+        spelling.setdefault(name_key(driver), driver)  # first spelling met wins (shared rule)
     keys = slate.players["name"].map(name_key)
+    declared = {name_key(str(d)): str(d) for d in debutants if str(d).strip()}
+    slate_keys = set(keys)
+    absent = sorted(name for key, name in declared.items() if key not in slate_keys)
+    if absent:
+        raise UndeclaredDebutantError(
+            f"declared new driver(s) not in slate {slate.source}: {', '.join(absent)}"
+        )
     matched = keys.map(spelling)
-    unknown = slate.players.loc[matched.isna(), "name"].tolist()
+    unknown = slate.players.loc[matched.isna() & ~keys.isin(set(declared)), "name"].tolist()
     if unknown and not allow_unknown:
-        raise UnknownDriversError(unknown, slate.source)
+        raise UnknownDriversError(unknown, slate.source, {n: closest_names(n, known) for n in unknown})
     players = slate.players.copy()
     players["driver"] = matched.astype(object).where(matched.notna(), None)
+    return replace(slate, players=players)
+
+
+def latest_teams(results: pd.DataFrame) -> dict[str, str]:
+    """History driver -> team of their most recent result row (results: driver, season, race_num, team)."""
+    if results.empty:
+        return {}
+    rows = results.loc[:, ["driver", "season", "race_num", "team"]].sort_values(
+        ["season", "race_num"], kind="stable", na_position="first"
+    )
+    rows = rows[rows["team"].notna() & (rows["team"].astype(str).str.strip() != "")]
+    return dict(zip(rows["driver"].astype(str), rows["team"].astype(str), strict=True))
+
+
+def with_history_teams(slate: Slate, teams: Mapping[str, str]) -> Slate:
+    """Team caps need one naming of teams: when any TeamAbbrev is blank, every matched driver takes
+    the team of their latest history result (`teams`, see latest_teams); a driver without one keeps
+    their TeamAbbrev, or, blank, a team of their own (so no cap ever groups unrelated drivers).
+    A slate whose TeamAbbrev is filled everywhere is returned as it is."""
+    players = slate.players
+    if (players["team"].astype(str).str.strip() != "").all():
+        return slate
+    filled = [teams.get(str(driver)) if isinstance(driver, str) else None for driver in players["driver"]]
+    own = [
+        str(team).strip() or f"{name} (no team)"
+        for team, name in zip(players["team"], players["name"], strict=True)
+    ]
+    players = players.copy()
+    players["team"] = [h if h else o for h, o in zip(filled, own, strict=True)]
     return replace(slate, players=players)
 
 

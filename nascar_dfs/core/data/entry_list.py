@@ -3,6 +3,7 @@ DraftKings slate (upcoming race)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.names import name_key, normalize_name
+from nascar_dfs.core.scenarios.starts import RECENT_STARTS
 
 if TYPE_CHECKING:
     from nascar_dfs.core.data.draftkings import Slate
@@ -19,9 +21,28 @@ UNKNOWN_MANUFACTURER = "unknown"
 
 
 def field_from_history(history: RaceHistory, race_id: str) -> Field:
-    """The actual field of a completed race, drivers in start order (pole first)."""
+    """The actual field of a completed race, drivers in start order (pole first).
+
+    A race whose starts the loader masked (quarantined grid) gets `starts=None` and each driver's
+    recent starts, so its scenarios simulate the grid rather than invent one.
+    """
     info = history.race(race_id)
-    rows = history.results_for(race_id).sort_values("start", kind="stable")
+    rows = history.results_for(race_id)
+    if rows["start"].isna().any():
+        drivers = tuple(rows["driver"].astype(str))
+        return Field(
+            race_id=info.race_id,
+            season=info.season,
+            track_slug=info.track_slug,
+            track_type=info.track_type,
+            laps=info.laps,
+            drivers=drivers,
+            teams=tuple(rows["team"].astype(str)),
+            manufacturers=tuple(rows["manufacturer"].astype(str)),
+            starts=None,
+            recent_starts=recent_starts(history, info.season, info.race_num, list(drivers)),
+        )
+    rows = rows.sort_values("start", kind="stable")
     return Field(
         race_id=info.race_id,
         season=info.season,
@@ -35,7 +56,9 @@ def field_from_history(history: RaceHistory, race_id: str) -> Field:
     )
 
 
-def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
+def field_from_slate(
+    slate: Slate, history: RaceHistory, race_id: str, starts: Mapping[str, int] | None = None
+) -> Field:
     """The field of an upcoming race from a DraftKings slate.
 
     Drivers are named as the optimizer's pool names them (`players.driver` where
@@ -43,19 +66,34 @@ def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
     lineup pool line up. Call `match_slate_drivers(..., allow_unknown=True)` first to get the
     history spelling that the model knows. Team and manufacturer come from each driver's most recent
     result row before `race_id` (matched by `name_key`); a driver without one gets the slate's
-    TeamAbbrev as team and manufacturer "unknown". Starts come from the slate's StartPos column;
-    without one (qualifying not run yet) the field starts in SALARY ORDER: highest salary on pole,
-    ties broken by slate order. A StartPos column filled for some drivers only is an error.
-    Drivers are ordered by start.
+    TeamAbbrev as team and manufacturer "unknown". Starts come from `starts` (an uploaded starting
+    lineup: driver name -> position, matched by `name_key`, covering the whole field), else from the
+    slate's StartPos column. Without either (qualifying not run yet) the starting grid is UNKNOWN:
+    `starts` is None and each driver's recent starts go with the field, so the scenarios simulate
+    the grid (core/scenarios/starts.py) and say so; no order is assumed. A StartPos column filled
+    for some drivers only is an error. Drivers are ordered by start when it is known, else as listed.
     """
     info = history.race(race_id)
     players = slate.players
     if players.empty:
         raise ValueError(f"slate {slate.source} has no players")
     names = _field_names(players)
-    starts = _field_starts(players)
+    grid = _lineup_starts(starts, names) if starts is not None else _field_starts(players)
     teams, manufacturers = _latest_teams(history, info.season, info.race_num, names, players["team"])
-    order = np.argsort(starts, kind="stable")
+    if grid is None:
+        return Field(
+            race_id=info.race_id,
+            season=info.season,
+            track_slug=info.track_slug,
+            track_type=info.track_type,
+            laps=info.laps,
+            drivers=tuple(names),
+            teams=tuple(teams),
+            manufacturers=tuple(manufacturers),
+            starts=None,
+            recent_starts=recent_starts(history, info.season, info.race_num, names),
+        )
+    order = np.argsort(grid, kind="stable")
     return Field(
         race_id=info.race_id,
         season=info.season,
@@ -65,7 +103,7 @@ def field_from_slate(slate: Slate, history: RaceHistory, race_id: str) -> Field:
         drivers=tuple(names[i] for i in order),
         teams=tuple(teams[i] for i in order),
         manufacturers=tuple(manufacturers[i] for i in order),
-        starts=starts[order],
+        starts=grid[order],
     )
 
 
@@ -76,7 +114,22 @@ def _field_names(players: pd.DataFrame) -> list[str]:
     ]
 
 
-def _field_starts(players: pd.DataFrame) -> np.ndarray:
+def _lineup_starts(starts: Mapping[str, int], names: list[str]) -> np.ndarray:
+    by_key = {name_key(name): int(position) for name, position in starts.items()}
+    missing = [name for name in names if name_key(name) not in by_key]
+    if missing:
+        raise ValueError(
+            f"the starting lineup has no position for {len(missing)} driver(s): {', '.join(missing)}"
+        )
+    values = np.array([by_key[name_key(name)] for name in names], dtype=np.int64)
+    if sorted(values.tolist()) != list(range(1, len(names) + 1)):
+        raise ValueError(
+            f"starting positions must be 1..{len(names)} once each, got {sorted(values.tolist())}"
+        )
+    return values
+
+
+def _field_starts(players: pd.DataFrame) -> np.ndarray | None:
     start = players["start"]
     n = len(players)
     if start.notna().any() and not start.notna().all():
@@ -87,10 +140,32 @@ def _field_starts(players: pd.DataFrame) -> np.ndarray:
         if sorted(values.tolist()) != list(range(1, n + 1)):
             raise ValueError(f"slate StartPos values must be 1..{n} once each, got {sorted(values.tolist())}")
         return values
-    by_salary = np.argsort(-players["salary"].to_numpy(dtype=np.int64), kind="stable")
-    starts = np.empty(n, dtype=np.int64)
-    starts[by_salary] = np.arange(1, n + 1)
-    return starts
+    return None  # unknown: simulated per scenario, never assumed
+
+
+def recent_starts(
+    history: RaceHistory, season: int, race_num: int | None, names: list[str], k: int = RECENT_STARTS
+) -> np.ndarray:
+    """(len(names), k) float: each driver's last k known starts before (season, race_num), newest
+    first, as start / field size of that race; NaN where he has fewer (debutants: all NaN)."""
+    results = history.results
+    before = results["season"] < season
+    if race_num is not None:
+        before |= (results["season"] == season) & (results["race_num"] < race_num)
+    rows = results.loc[
+        before & results["start"].notna(), ["race_id", "driver", "season", "race_num", "start"]
+    ]
+    size = results.groupby("race_id")["race_id"].transform("size").loc[rows.index]
+    rows = rows.assign(fraction=rows["start"].astype("float64") / size, key=rows["driver"].map(name_key))
+    rows = rows.sort_values(["season", "race_num"], ascending=False, kind="stable")
+    rows = rows[rows.groupby("key").cumcount() < k]
+    out = np.full((len(names), k), np.nan)
+    slot = rows.groupby("key").cumcount().to_numpy()
+    row_of = {name_key(name): i for i, name in enumerate(names)}
+    driver = rows["key"].map(row_of)
+    take = driver.notna().to_numpy()
+    out[driver[take].astype(int).to_numpy(), slot[take]] = rows["fraction"].to_numpy()[take]
+    return out
 
 
 def _latest_teams(

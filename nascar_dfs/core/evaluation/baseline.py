@@ -38,6 +38,10 @@ class BaselineForecast:
     dk_points: np.ndarray  # (M, D) float
     members: np.ndarray  # (D,) int, races behind each driver's ensemble
     fallback: np.ndarray  # (D,) bool, driver had no earlier race and got the population pool
+    laps_led: np.ndarray | None = None  # (M, D) float, the replayed races' laps led
+    fastest_laps: np.ndarray | None = None  # (M, D) float, their fastest laps (0 before 2019)
+    starts: np.ndarray | None = None  # (D,) the field's starts the DK points were scored from
+    season: int | None = None  # the season whose DK scoring was used
 
 
 def _checked_results(results: pd.DataFrame, field: Field) -> pd.DataFrame:
@@ -101,19 +105,77 @@ def naive_baseline(results: pd.DataFrame, field: Field, n_recent: int = N_RECENT
     column = pd.Series(np.arange(field.size), index=drivers)[rows["driver"]].to_numpy()
     member = rows["member"].to_numpy()
     finish = np.minimum(rows["finish"].to_numpy(dtype=np.int64), field.size)
-    start = np.asarray(field.starts)[column]
     led = rows["laps_led"].to_numpy()
-    points = dk_points(finish, start, led, rows["fastest_laps"].to_numpy(), field.season)
+    if field.starts is None:  # unknown grid (quarantined starts): no place differential to score
+        points = np.full(finish.shape, np.nan)
+    else:
+        start = np.asarray(field.starts)[column]
+        points = dk_points(finish, start, led, rows["fastest_laps"].to_numpy(), field.season)
 
     n_members = int(member.max()) + 1
-    finish_ens = np.full((n_members, field.size), np.nan)
-    points_ens = np.full((n_members, field.size), np.nan)
-    finish_ens[member, column] = finish
-    points_ens[member, column] = points
+
+    def ensemble(values: np.ndarray) -> np.ndarray:
+        out = np.full((n_members, field.size), np.nan)
+        out[member, column] = values
+        return out
+
     return BaselineForecast(
         drivers=field.drivers,
-        finish=finish_ens,
-        dk_points=points_ens,
+        finish=ensemble(finish),
+        dk_points=ensemble(points),
         members=np.bincount(column, minlength=field.size),
         fallback=np.isin(drivers, newcomers),
+        laps_led=ensemble(led.astype(np.float64)),
+        fastest_laps=ensemble(rows["fastest_laps"].to_numpy(dtype=np.float64)),
+        starts=np.asarray(field.starts),
+        season=field.season,
+    )
+
+
+SMOOTHED_MEMBERS = 2000  # draws from the smoothed replay: its fair CRPS is then the smooth law's
+MIN_BANDWIDTH = 0.5  # places: a driver with identical finishes still spreads over his neighbours
+
+
+def smoothed_baseline(
+    base: BaselineForecast, rng: np.random.Generator, members: int = SMOOTHED_MEMBERS
+) -> BaselineForecast:
+    """The replay smoothed by a Gaussian kernel over finishing positions: a stronger naive forecast.
+
+    Each driver's replayed finishes become a kernel density with Silverman's rule-of-thumb bandwidth
+    (0.9 min(sd, IQR/1.34) m^(-1/5) over his m races, at least ``MIN_BANDWIDTH``), rounded and
+    clipped to the field's places. A member draws one of his races, jitters its finish by the
+    kernel and keeps that race's laps led and fastest laps; DK points follow from today's start.
+    No parameter is fitted to any season: the bandwidth is the textbook rule. Marginal per driver
+    (members are not joint races), which is all the scores need.
+    """
+    if base.laps_led is None or base.fastest_laps is None or base.starts is None or base.season is None:
+        raise ValueError("the replay lacks laps led, fastest laps or starts: build it with naive_baseline")
+    size = base.finish.shape[1]
+    finish = np.empty((members, size))
+    led = np.empty((members, size))
+    fastest = np.empty((members, size))
+    for j in range(size):
+        own = np.flatnonzero(~np.isnan(base.finish[:, j]))
+        values = base.finish[own, j]
+        m = len(values)
+        spread = np.std(values, ddof=1) if m > 1 else 0.0
+        q75, q25 = np.percentile(values, [75, 25])
+        scale = min(spread, (q75 - q25) / 1.34) or spread
+        bandwidth = max(0.9 * scale * m ** (-0.2), MIN_BANDWIDTH)
+        pick = own[rng.integers(0, m, members)]
+        jittered = base.finish[pick, j] + bandwidth * rng.standard_normal(members)
+        finish[:, j] = np.clip(np.rint(jittered), 1, size)
+        led[:, j] = base.laps_led[pick, j]
+        fastest[:, j] = base.fastest_laps[pick, j]
+    points = dk_points(finish.astype(np.int64), base.starts[None, :], led, fastest, base.season)
+    return BaselineForecast(
+        drivers=base.drivers,
+        finish=finish,
+        dk_points=np.asarray(points, dtype=np.float64),
+        members=np.full(size, members),
+        fallback=base.fallback,
+        laps_led=led,
+        fastest_laps=fastest,
+        starts=base.starts,
+        season=base.season,
     )

@@ -191,6 +191,7 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
         diagnostics=diagnostics,
         config=config.to_dict(),
         dominance=dominance,
+        likelihood=config.priors.likelihood,
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.design import DesignIndex, standardize_starts
+from nascar_dfs.core.model.parameters import LIKELIHOODS
 from nascar_dfs.core.model.types import FieldParams
 
 _DRAWS_FILE = "draws.npz"
@@ -22,8 +23,10 @@ _META_FILE = "model.json"
 # 2: draws may hold "pace_coef" (draw, track type) and "recent_pace" (draw, driver; the drivers'
 # recent pace before the target, the same in every row), whose product field_params adds to the
 # log-worth; a version-1 directory (no pace) still loads and evaluates as before.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# 3: the finishing-order likelihood is recorded ("likelihood": "reverse" or "forward") and joins the
+# content version, so a reverse-PL fit never passes for a forward one; formats 1-2 are forward.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,17 @@ class FittedModel:
     config: dict[str, Any]
     dominance: dict[str, Any]
     version: str = ""
+    likelihood: str = "forward"  # finishing-order likelihood of the fit (Priors.likelihood)
 
     def __post_init__(self) -> None:
         if self.track_type not in self.index.track_types:
             raise ValueError(f"unknown track type {self.track_type!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {self.likelihood!r}; expected one of {LIKELIHOODS}")
         sizes = {len(a) for a in self.draws.values()}
         if len(sizes) != 1:
             raise ValueError("every posterior quantity must have the same number of draws")
-        computed = content_version(self.draws, self.index)
+        computed = content_version(self.draws, self.index, self.likelihood)
         if self.version and self.version != computed:
             raise ValueError(f"model content does not match its version {self.version} (got {computed})")
         object.__setattr__(self, "version", computed)
@@ -109,14 +115,25 @@ class FittedModel:
         )
         team = self._known_or_population(g["team_effect"][rows], tm, g["sd_team"][rows], rng)
         make = np.where(mk >= 0, g["make_track"][rows, :, t][:, np.maximum(mk, 0)], 0.0)
-        start_z = standardize_starts(np.asarray(field.starts), field.size)
-        log_worth = skill + driver_track + team + make + g["start_slope"][rows][:, [t]] * start_z
+        log_worth = skill + driver_track + team + make
+        start_slope = None
+        if field.starts is None:  # unknown grid: the kernel simulates it and adds the start term
+            start_slope = g["start_slope"][rows][:, t].astype(np.float64)
+        else:
+            log_worth = log_worth + g["start_slope"][rows][:, [t]] * standardize_starts(
+                field.starts, field.size
+            )
         if "pace_coef" in g:  # an unseen driver has no recent pace: the population's, 0
             pace = np.where(d >= 0, g["recent_pace"][rows][:, np.maximum(d, 0)], 0.0)
             log_worth = log_worth + g["pace_coef"][rows][:, [t]] * pace
         dnf_driver = self._known_or_population(g["dnf_driver"][rows], d, g["sd_dnf_driver"][rows], rng)
         dnf_prob = 1.0 / (1.0 + np.exp(-(g["dnf_rate"][rows][:, [t]] + dnf_driver)))
-        return FieldParams(log_worth=log_worth.astype(np.float64), dnf_prob=dnf_prob.astype(np.float64))
+        return FieldParams(
+            log_worth=log_worth.astype(np.float64),
+            dnf_prob=dnf_prob.astype(np.float64),
+            start_slope=start_slope,
+            likelihood=self.likelihood,
+        )
 
     def _draw_rows(self, n_draws: int | None, rng: np.random.Generator) -> np.ndarray:
         total = self.n_draws
@@ -172,6 +189,7 @@ class FittedModel:
             config=meta["config"],
             dominance=meta["dominance"],
             version=meta["version"],
+            likelihood=meta.get("likelihood", "forward"),
         )
 
     def _meta(self) -> dict[str, Any]:
@@ -184,13 +202,19 @@ class FittedModel:
             "config": self.config,
             "dominance": self.dominance,
             "version": self.version,
+            "likelihood": self.likelihood,
         }
 
 
-def content_version(draws: dict[str, np.ndarray], index: DesignIndex) -> str:
-    """Short sha256 of the draws and the index: equal models, equal versions."""
+def content_version(draws: dict[str, np.ndarray], index: DesignIndex, likelihood: str = "forward") -> str:
+    """Short sha256 of the draws, the index and the likelihood: equal models, equal versions.
+
+    A forward fit hashes as before format 3, so stored forward models keep their versions.
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps(asdict(index), sort_keys=True).encode())
+    if likelihood != "forward":
+        digest.update(f"likelihood={likelihood}".encode())
     for name in sorted(draws):
         array = np.ascontiguousarray(draws[name], dtype=np.float32)
         digest.update(name.encode())

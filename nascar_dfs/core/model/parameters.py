@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# Finishing-order likelihoods (see plackett_luce): the first is the default.
+LIKELIHOODS: tuple[str, ...] = ("reverse", "forward")
+
 # Hyperparameters: convergence is checked on these (the group effects follow from them).
 HYPERPARAMETERS: tuple[str, ...] = (
     "sd_skill",
@@ -41,6 +44,9 @@ EFFECTS: dict[str, tuple[str, ...]] = {
 class Priors:
     """Prior scales; part of the compiled-model cache key because they are graph constants."""
 
+    # finishing-order likelihood (plackett_luce.LIKELIHOODS): "reverse" builds the order from last
+    # place up; "forward" (the model before 2026-12) from the winner down
+    likelihood: str = "reverse"
     sd_skill: float = 1.0
     sd_driver_track: float = 0.3
     sd_team: float = 0.5
@@ -59,5 +65,9 @@ class Priors:
     pace_coef_mu: float = 0.5
     pace_coef_sd: float = 0.5
 
-    def to_dict(self) -> dict[str, float]:
+    def __post_init__(self) -> None:
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+
+    def to_dict(self) -> dict[str, float | str | bool]:
         return asdict(self)

@@ -1,5 +1,12 @@
 """Hierarchical Plackett-Luce model of the finishing order of running cars, plus a DNF process.
 
+The finishing order is reverse Plackett-Luce by default (``Priors.likelihood``): the order is built
+from last place upward, each place a choice among the cars not yet placed with worth exp(-log-worth),
+i.e. forward Plackett-Luce on the reversed order with negated log-worths. Forward Plackett-Luce is
+sharp about who wins and vague about the rest; the reverse one is sharp about who runs at the back
+and keeps the middle tighter, where the 12-race replay beat the forward model. Forward stays
+selectable (``likelihood="forward"``) for comparison.
+
 log-worth(driver d in race r at track type t) =
     skill[d] + driver_track[d, t] + team[team of d in r] + make_track[make of d in r, t]
     + start_slope[t] * standardised start + pace_coef[t] * recent pace (loop data, optional)
@@ -15,17 +22,22 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from nascar_dfs.core.model.design import Capacity, TrainingDesign
-from nascar_dfs.core.model.parameters import Priors
+from nascar_dfs.core.model.parameters import LIKELIHOODS, Priors
 from nascar_dfs.core.model.pl_op import plackett_luce_rows
 
 _MASK_FLOOR = -50.0  # stands in for -inf when taking a masked max; log-worths stay far above it
 
 
-def plackett_luce_logp(log_worth: np.ndarray, order: np.ndarray) -> float:
+def plackett_luce_logp(log_worth: np.ndarray, order: np.ndarray, likelihood: str = "forward") -> float:
     """Log-probability of ``order`` (driver indices, first place first) under Plackett-Luce.
 
     Only the drivers listed in ``order`` take part; each place is a choice among those not yet placed.
+    ``likelihood="reverse"``: the order is drawn from last place up with worths exp(-log_worth).
     """
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if likelihood == "reverse":
+        return plackett_luce_logp(-np.asarray(log_worth, dtype=np.float64), np.asarray(order)[::-1])
     lw = np.asarray(log_worth, dtype=np.float64)[np.asarray(order, dtype=np.int64)]
     if lw.size == 0:
         raise ValueError("order is empty")
@@ -33,21 +45,37 @@ def plackett_luce_logp(log_worth: np.ndarray, order: np.ndarray) -> float:
     return float(np.sum(lw - tail))
 
 
-def plackett_luce_race_logp(eta: pt.TensorVariable, running: pt.TensorVariable) -> pt.TensorVariable:
+def plackett_luce_race_logp(
+    eta: pt.TensorVariable, running: pt.TensorVariable, likelihood: str = "forward"
+) -> pt.TensorVariable:
     """Per-race Plackett-Luce log-likelihood of slots already in finishing order.
 
     ``eta`` (R, K) log-worths by slot; ``running`` (R, K) 1/0 marks the ranked slots, which must come
     first in each row. Unranked slots add nothing to the sums over the drivers still to place.
     One fused op (``pl_op``): the same mathematics as ``plackett_luce_race_logp_elementwise``,
-    with a gradient several times cheaper.
+    with a gradient several times cheaper. ``likelihood="reverse"`` feeds the op the rows reversed
+    with negated log-worths; the op only needs the ranked slots in order, wherever they sit in the
+    row (its sums skip unranked slots), so the padding that then leads the row changes nothing.
     """
+    eta, running = _oriented(eta, running, likelihood)
     return plackett_luce_rows(eta, running, _MASK_FLOOR)
 
 
+def _oriented(
+    eta: pt.TensorVariable, running: pt.TensorVariable, likelihood: str
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if likelihood == "reverse":
+        return -eta[:, ::-1], running[:, ::-1]
+    return eta, running
+
+
 def plackett_luce_race_logp_elementwise(
-    eta: pt.TensorVariable, running: pt.TensorVariable
+    eta: pt.TensorVariable, running: pt.TensorVariable, likelihood: str = "forward"
 ) -> pt.TensorVariable:
     """``plackett_luce_race_logp`` written with PyTensor's elementwise ops (the reference for tests)."""
+    eta, running = _oriented(eta, running, likelihood)
     shift = pt.max(pt.where(running > 0, eta, _MASK_FLOOR), axis=1, keepdims=True)
     worth = pt.exp(eta - shift) * running
     remaining = pt.cumsum(worth[:, ::-1], axis=1)[:, ::-1]
@@ -62,7 +90,7 @@ def build_model(design: TrainingDesign, capacity: Capacity, priors: Priors) -> p
     with pm.Model() as model:
         data = {name: pm.Data(name, value) for name, value in padded.data_arrays().items()}
         log_worth, dnf_logit, start_term = _linear_predictors(data, capacity, priors)
-        pl = plackett_luce_race_logp(log_worth, data["running"])
+        pl = plackett_luce_race_logp(log_worth, data["running"], priors.likelihood)
         dnf_ll = data["entered"] * (data["dnf"] * dnf_logit - pt.softplus(dnf_logit))
         race_ll = pl + pt.sum(dnf_ll, axis=1)
         if priors.loop_term:

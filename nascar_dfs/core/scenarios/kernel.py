@@ -1,8 +1,9 @@
 """The scenario kernel: simulated races of one field, optionally conditioned on a user's views.
 
 One simulated race, vectorized over scenarios and drivers:
-1. pick a posterior draw; each car's performance is its log-worth plus a Gumbel shock, so the order of
-   performances is a Plackett-Luce draw (Gumbel-max) and gives every car a latent rank;
+1. pick a posterior draw; each car's performance is its log-worth plus a Gumbel shock (minus one
+   for a reverse Plackett-Luce model, ``FieldParams.likelihood``), so the order of performances is a
+   Plackett-Luce draw (Gumbel-max) and gives every car a latent rank;
 2. DNFs ~ Bernoulli(dnf_prob) (if every car failed, the best one is kept running), each failing on a
    uniformly drawn lap; running cars finish in performance order, then DNFs by laps completed
    (ties by performance);
@@ -155,10 +156,11 @@ def simulate(
 
 
 def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: int) -> ScenarioSet:
+    known = field.starts is not None
     return ScenarioSet(
         race_id=field.race_id,
         drivers=field.drivers,
-        starts=np.asarray(field.starts, dtype=np.int64),
+        starts=np.asarray(field.starts, dtype=np.int64) if known else np.full(field.size, np.nan),
         finish=out.finish,
         dnf=out.dnf,
         laps_completed=out.laps_completed,
@@ -169,6 +171,8 @@ def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: 
         seed=seed,
         draws=draws,
         rejection_rate=1.0 - accepted / draws,
+        starts_known=known,
+        simulated_starts=None if known else out.starts,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from nascar_dfs.core.field import Field
+from nascar_dfs.core.model.design import standardize_starts
 from nascar_dfs.core.model.types import FieldParams
 from nascar_dfs.core.scenarios.allocation import (
     allocate_fastest_laps,
@@ -21,6 +22,7 @@ from nascar_dfs.core.scenarios.allocation import (
     noisy_ranks,
     row_ranks,
 )
+from nascar_dfs.core.scenarios.starts import sample_starts
 from nascar_dfs.core.scoring import dk_points
 
 
@@ -46,6 +48,7 @@ class Outcomes:
     fastest_laps: np.ndarray
     green_laps: np.ndarray
     dk_points: np.ndarray
+    starts: np.ndarray  # (N, D) starting grid of each race: the field's, or simulated when unknown
 
     def select(self, keep: np.ndarray) -> Outcomes:
         return Outcomes(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
@@ -67,7 +70,19 @@ def simulate_batch(
     """n unconstrained simulated races (no views, no validation)."""
     d, laps = field.size, field.laps
     draw = rng.integers(0, params.log_worth.shape[0], n)
-    performance = params.log_worth[draw] + rng.gumbel(size=(n, d))
+    performance = params.log_worth[draw]
+    if field.starts is None:
+        # Unknown grid: every race draws its own from the drivers' recent starts, and the model's
+        # start term (left out of log_worth, see FittedModel.field_params) follows that grid.
+        starts = sample_starts(field.recent_starts, d, n, rng)
+        if params.start_slope is not None:
+            performance = performance + params.start_slope[draw][:, None] * standardize_starts(starts, d)
+    else:
+        starts = np.broadcast_to(np.asarray(field.starts, dtype=np.int64)[None, :], (n, d))
+    # Gumbel-max: forward PL picks the winner first (largest log-worth + G); reverse PL picks last
+    # place first (largest -log-worth + G), so its finishing order is by log-worth - G, best first
+    shock = rng.gumbel(size=(n, d))
+    performance = performance + (shock if params.likelihood == "forward" else -shock)
     rank = _ranks(-performance)
 
     dnf = rng.random((n, d)) < params.dnf_prob[draw]
@@ -85,7 +100,7 @@ def simulate_batch(
     laps_led = allocate_laps_led(front, laps_completed, winner, laps, dom.lead_stints, dom.lead_decay, rng)
     green = draw_green_laps(n, laps, dom.green_a, dom.green_b, rng)
     fastest = allocate_fastest_laps(front, laps_completed, winner, green, laps, dom.fastest_decay, rng)
-    points = dk_points(finish, np.asarray(field.starts)[None, :], laps_led, fastest, field.season)
+    points = dk_points(finish, starts, laps_led, fastest, field.season)
     return Outcomes(
         finish=finish,
         dnf=dnf,
@@ -94,4 +109,5 @@ def simulate_batch(
         fastest_laps=fastest,
         green_laps=green,
         dk_points=points.astype(np.float32),
+        starts=starts.astype(np.int16),
     )

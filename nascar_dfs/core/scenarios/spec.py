@@ -154,6 +154,12 @@ class ConstraintSpec(_Strict):
         None,
         description="GPP to pick the lineups for: chosen by simulated ROI against a simulated field",
     )
+    slate_version: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{16}$",
+        description="the version of the race's DKSalaries.csv the lineups are built from (the REST API "
+        "pins the current one at submit, so a later replacement of the slate does not change them)",
+    )
 
     @field_validator("locks", "excludes")
     @classmethod

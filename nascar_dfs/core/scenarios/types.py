@@ -17,7 +17,7 @@ class ScenarioSet:
 
     race_id: str
     drivers: tuple[str, ...]
-    starts: np.ndarray  # (D,) int
+    starts: np.ndarray  # (D,) int; float NaN when the grid was unknown (see simulated_starts)
     finish: np.ndarray  # (N, D) int16
     dnf: np.ndarray  # (N, D) bool
     laps_completed: np.ndarray  # (N, D) int32
@@ -28,6 +28,10 @@ class ScenarioSet:
     seed: int
     draws: int  # scenarios drawn in total, kept or rejected
     rejection_rate: float  # 1 - kept/drawn under the spec's views (0.0 without views)
+    # False when the race's starting positions were unknown: each scenario then simulated its own
+    # grid (core/scenarios/starts.py), kept here, and dk_points' place differential uses it
+    starts_known: bool = True
+    simulated_starts: np.ndarray | None = None  # (N, D) int16, only when starts_known is False
 
     @property
     def n(self) -> int:

@@ -8,12 +8,19 @@ import dagster as dg
 import numpy as np
 
 from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED
-from nascar_dfs.platform import science, versions
+from nascar_dfs.platform import science, slate_store, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
+from nascar_dfs.platform.quality import (
+    DATA_QUALITY,
+    data_errors_as_failures,
+    data_quality_check,
+    quarantine_metadata,
+)
 from nascar_dfs.platform.resources import CheckSettings, FileStorage, FitSettings, NascarData
 
+RACE_HISTORY = "race_history"
 CALIBRATED_MODEL = "calibrated_model"
 SAMPLER_DIAGNOSTICS = "sampler_diagnostics"
 CRPS_VS_BASELINE = "crps_vs_baseline"
@@ -22,12 +29,26 @@ MODEL_AGE = "model_age"
 
 
 # The history reads the data folder the weekend feeds are appended to: lineage in the UI.
-@dg.asset(group_name="data", code_version=versions.RACE_HISTORY_CODE, deps=[WEEKEND_FEED])
-def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData) -> dg.Output[Any]:
-    """Every race and result of the data folder, validated by the data module."""
-    history = science.load_history(nascar_data.root())
+@dg.asset(
+    group_name="data",
+    code_version=versions.RACE_HISTORY_CODE,
+    deps=[WEEKEND_FEED],
+    check_specs=[
+        dg.AssetCheckSpec(
+            DATA_QUALITY,
+            asset=RACE_HISTORY,
+            description="no row of the data folder was quarantined (masked starts, dropped races or venues)",
+        )
+    ],
+)
+def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData):
+    """Every race and result of the data folder, validated by the data module; broken rows are
+    quarantined at the smallest unit and listed in the `quarantine` table and the data_quality check."""
+    with data_errors_as_failures():
+        history = science.load_history(nascar_data.root())
     completed = int(history.races["race_id"].isin(history.results["race_id"]).sum())
-    return dg.Output(
+    quarantine = getattr(history, "quarantine", ())
+    yield dg.Output(
         history,
         data_version=dg.DataVersion(nascar_data.fingerprint()),
         metadata={
@@ -35,26 +56,32 @@ def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData) -> 
             "races": len(history.races),
             "completed_races": completed,
             "result_rows": len(history.results),
+            **quarantine_metadata(quarantine),
         },
     )
+    yield data_quality_check(quarantine, RACE_HISTORY)
 
 
 @dg.asset(partitions_def=race_partitions, group_name="data", code_version=versions.RACE_SLATE_CODE)
 def race_slate(context: dg.AssetExecutionContext, race_history: Any, storage: FileStorage) -> dg.Output[Any]:
-    """The race's DraftKings salaries (an uploaded slates/<race>.csv, else the demo slate), with
-    each DraftKings name matched to the history's spelling so model, scenarios and lineups agree."""
+    """The race's current DraftKings salaries (the uploaded slates/<race>.csv; the packaged demo
+    slate for a demo race only), with each DraftKings name matched to the history's spelling so
+    model, scenarios and lineups agree. A race with no slate fails here, never borrows another's."""
     race = context.partition_key
-    uploaded = storage.slate_upload(race)
-    source = uploaded if uploaded.exists() else science.demo_data_dir() / "DKSalaries.csv"
-    slate = science.match_slate(science.read_slate(source), race_history)
+    try:
+        stored = slate_store.require_current(storage.slates_dir(), race)
+    except slate_store.SlateMissingError as exc:
+        raise dg.Failure(str(exc)) from exc
+    slate = science.match_slate(science.read_slate(stored.path), race_history)
     return dg.Output(
         slate,
-        data_version=dg.DataVersion(versions.digest(source.read_bytes().hex())),
+        data_version=dg.DataVersion(stored.version),
         metadata={
-            "source": dg.MetadataValue.path(str(source)),
-            "uploaded": uploaded.exists(),
+            "source": dg.MetadataValue.path(str(stored.path)),
+            "uploaded": not stored.demo,
             "players": len(slate.players),
-            "slate_version": versions.digest(source.read_bytes().hex()),
+            "slate_version": stored.version,
+            "new_drivers": ", ".join(stored.new_drivers),
         },
     )
 

@@ -16,6 +16,7 @@ from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.materializations import recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
+from nascar_dfs.platform.slate_store import run_slate
 from nascar_dfs.platform.spec_store import load_spec
 
 OWNERSHIP_PROJECTION = "ownership_projection"
@@ -39,11 +40,15 @@ def _table(rows: list[tuple[str, float]], header: str) -> dg.MetadataValue:
     ins={"scenario_set": dg.AssetIn(), "race_slate": dg.AssetIn(partition_mapping=_BY_RACE)},
 )
 def ownership_projection(
-    context: dg.AssetExecutionContext, scenario_set: Any, race_slate: Any
+    context: dg.AssetExecutionContext, scenario_set: Any, race_slate: Any, storage: FileStorage
 ) -> dg.Output[Any]:
     """Share of the field expected to roster each slate driver: the slate's "Projected Ownership"
     when it has one, else the ownership model on salary, simulated points and start position."""
-    frame = science.ownership(race_slate, scenario_set)
+    race, spec_key = split_race_spec_key(context.partition_key)
+    slate, _ = run_slate(
+        context.instance, storage.root(), race, load_spec(storage.root(), spec_key), race_slate
+    )
+    frame = science.ownership(slate, scenario_set)
     scenario_version = (
         recorded(context.instance, "scenario_set", context.partition_key, "scenario_version") or ""
     )
@@ -137,8 +142,9 @@ def contest_report(
 ) -> dg.Output[Any]:
     """Expected ROI, P(top 1%), P(first), duplicates with the field and the return distribution, per
     lineup and for the portfolio, each with its Monte Carlo standard error."""
-    _, spec_key = split_race_spec_key(context.partition_key)
+    race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
+    race_slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
     lineups_version = recorded(context.instance, "lineups", context.partition_key, "lineups_version") or ""
     if spec.contest is None or contest_field is None:
         return dg.Output(None, metadata={"contest": NO_CONTEST, "lineups_version": lineups_version})

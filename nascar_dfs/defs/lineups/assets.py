@@ -7,13 +7,20 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.optimizer.validity import lineup_ids
-from nascar_dfs.defs.lineups.checks import LINEUP_VALIDITY, validity_check
+from nascar_dfs.defs.lineups.checks import (
+    LINEUP_VALIDITY,
+    STARTING_LINEUP,
+    start_warnings,
+    starting_lineup_check,
+    validity_check,
+)
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import recorded, require_recorded
+from nascar_dfs.platform.materializations import require_recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
+from nascar_dfs.platform.slate_store import run_slate
 from nascar_dfs.platform.spec_store import load_spec
 
 SCENARIO_SET = "scenario_set"
@@ -56,7 +63,13 @@ def _rejection_check(rate: float, settings: CheckSettings) -> dg.AssetCheckResul
             REJECTION_RATE,
             asset=SCENARIO_SET,
             description="share of simulated races rejected by the spec's views (warn 20%, error 50%)",
-        )
+        ),
+        dg.AssetCheckSpec(
+            STARTING_LINEUP,
+            asset=SCENARIO_SET,
+            description="the race's starting positions were known (warns start-positions-unknown when "
+            "the scenarios had to simulate the grid)",
+        ),
     ],
 )
 def scenario_set(
@@ -72,25 +85,30 @@ def scenario_set(
     phase_hooks.reached("simulating")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
-    field = science.slate_field(race_slate, race_history, race)
+    slate, slate_version = run_slate(context.instance, storage.root(), race, spec, race_slate)
+    field = science.slate_field(slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
+    starts_known = bool(getattr(scenarios, "starts_known", True))
     yield dg.Output(
         scenarios,
         data_version=dg.DataVersion(scenario_version),
         metadata={
             "model_version": calibrated_model.version,
-            "slate_version": recorded(context.instance, "race_slate", race, "slate_version") or "",
+            "slate_version": slate_version,
             "scenario_version": scenario_version,
             "seed": seed,
             "scenarios": scenarios.n,
             "draws": int(scenarios.draws),
             "rejection_rate": float(scenarios.rejection_rate),
             "drivers": len(scenarios.drivers),
+            "starts": "known" if starts_known else "simulated",
+            "warnings": dg.MetadataValue.json(start_warnings(starts_known)),
         },
     )
     yield _rejection_check(float(scenarios.rejection_rate), check_settings)
+    yield starting_lineup_check(starts_known)
 
 
 @dg.asset(
@@ -123,6 +141,7 @@ def lineups(
     phase_hooks.reached("optimizing")
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
+    race_slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
     scenario_version = require_recorded(
         context.instance, SCENARIO_SET, context.partition_key, "scenario_version"
     )
@@ -150,6 +169,9 @@ def lineups(
             "lineups": len(lineup_ids(built)),
             "scenario_version": scenario_version,
             "lineups_version": lineups_version,
+            "warnings": dg.MetadataValue.json(
+                start_warnings(bool(getattr(scenario_set, "starts_known", True)))
+            ),
             **metadata,
         },
     )

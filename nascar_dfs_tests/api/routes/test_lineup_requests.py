@@ -317,4 +317,7 @@ def test_races_come_from_the_real_history_too(make_api, shared_data_dir) -> None
     api = make_api(data_dir=shared_data_dir)
     races = {r["race_id"] for r in api.client.get("/v1/races", headers=api.key()).json()["items"]}
     assert {"2024-cup-phoenix-2", "2015-cup-daytona-1"} <= races
-    assert submit(api, api.key("zed"), body(race_id="2015-cup-daytona-1")).status_code == 202
+    assert submit(api, api.key("zed"), body(race_id="2024-cup-phoenix-2")).status_code == 202
+    # A real race without an uploaded slate is refused, never built from the demo slate.
+    problem = assert_problem(submit(api, api.key("zed"), body(race_id="2015-cup-daytona-1")), 409)
+    assert problem["type"].endswith("slate-missing")

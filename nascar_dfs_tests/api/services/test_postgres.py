@@ -88,3 +88,13 @@ def test_submit_limit_holds_across_two_instances(pg_api: Callable[..., Api]) -> 
     for i in range(10):
         assert submit(one if i % 2 else two, headers).status_code == 202
     assert submit(one, headers).status_code == 429
+
+
+def test_fifty_concurrent_submits_under_a_limit_of_ten_accept_exactly_ten(pg_api: Callable[..., Api]) -> None:
+    api = pg_api(submit_per_minute=10, active_runs_per_key=100)
+    key = api.key()
+    responses = _post_concurrently(api, 50, lambda i: {**key, "Idempotency-Key": f"pg-limit-{i:04d}"})
+    codes = [r.status_code for r in responses]
+    assert codes.count(202) == 10 and codes.count(429) == 40, sorted(codes)
+    with api.ctx.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(lineup_requests)).scalar_one() == 10

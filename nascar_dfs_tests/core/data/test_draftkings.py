@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -110,14 +111,17 @@ def test_unknown_names_error_lists_every_one(tmp_path: Path, shared_history) -> 
     assert list(lenient.players["driver"].isna()) == [False, True, True, False]
 
 
-def test_field_from_slate_uses_latest_teams_and_salary_order(tmp_path: Path, shared_history) -> None:
+def test_field_from_slate_uses_latest_teams_and_no_assumed_grid(tmp_path: Path, shared_history) -> None:
     names = ["Nobody Atall", "Kyle Larson", "Denny Hamlin"]
     slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(names)]))
     slate = match_slate_drivers(slate, shared_history.results["driver"].unique(), allow_unknown=True)
     field = field_from_slate(slate, shared_history, "2024-cup-phoenix-2")
-    # no StartPos column: highest salary starts first
+    # no StartPos column: the grid is unknown (never salary order); recent starts go with the field
     assert field.drivers == ("Nobody Atall", "Kyle Larson", "Denny Hamlin")
-    assert list(field.starts) == [1, 2, 3]
+    assert field.starts is None and not field.starts_known
+    recent = field.recent_starts
+    assert recent.shape == (3, 10) and np.isnan(recent[0]).all()  # the debutant has no start
+    assert np.isfinite(recent[1]).all() and ((recent[1] > 0) & (recent[1] <= 1)).all()
     assert field.teams[0] == "T0" and field.manufacturers[0] == "unknown"
     assert (field.teams[1], field.manufacturers[1]) == ("Hendrick Motorsports", "Chevrolet")
     assert (field.teams[2], field.manufacturers[2]) == ("Joe Gibbs Racing", "Toyota")

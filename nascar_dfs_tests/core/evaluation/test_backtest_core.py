@@ -153,7 +153,13 @@ class _FakeModel:
 def _fake_simulate(params: FieldParams, field: Field, dominance: object, n: int, seed: int) -> object:
     rng = np.random.default_rng(seed)
     finish = np.argsort(rng.random((n, field.size)), axis=1) + 1
-    return SimpleNamespace(finish=finish, dk_points=(45.0 - finish) + (field.starts - finish))
+    zeros = np.zeros_like(finish)
+    return SimpleNamespace(
+        finish=finish,
+        dk_points=(45.0 - finish) + (field.starts - finish),
+        laps_led=zeros,
+        fastest_laps=zeros,
+    )
 
 
 def test_refit_every_k_races_fits_only_on_earlier_races(

@@ -111,3 +111,24 @@ def test_rejects_empty_or_incomplete_results() -> None:
         naive_baseline(tiny_history().iloc[:0], target_field())
     with pytest.raises(ValueError, match="laps_led"):
         naive_baseline(tiny_history().drop(columns="laps_led"), target_field())
+
+
+def test_smoothed_replay_spreads_each_drivers_finishes_over_neighbouring_places() -> None:
+    from nascar_dfs.core.evaluation.baseline import smoothed_baseline
+    from nascar_dfs.core.evaluation.metrics import crps_ensemble
+
+    field = target_field()
+    base = naive_baseline(tiny_history(), field)
+    smooth = smoothed_baseline(base, np.random.default_rng(0), members=4000)
+    assert smooth.finish.shape == (4000, field.size) and not np.isnan(smooth.finish).any()
+    assert smooth.finish.min() >= 1 and smooth.finish.max() <= field.size
+    # Alpha's 12 replayed finishes (4..15) keep their centre; the kernel fills the places between
+    alpha = field.drivers.index("Alpha")
+    assert np.mean(smooth.finish[:, alpha]) == pytest.approx(np.nanmean(base.finish[:, alpha]), abs=0.3)
+    assert np.std(smooth.finish[:, alpha]) > np.nanstd(base.finish[:, alpha])
+    # Bravo (three finishes 31..33, clipped to the 20-car field) stays at the back
+    bravo = field.drivers.index("Bravo")
+    assert smooth.finish[:, bravo].mean() > 18
+    # laps led ride along with the replayed race, so a driver who never led still leads nothing
+    assert np.all(smooth.laps_led[:, bravo] == 0)
+    assert crps_ensemble(smooth.finish, np.full(field.size, 10.0)).shape == (field.size,)

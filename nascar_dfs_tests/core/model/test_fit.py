@@ -14,6 +14,7 @@ from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.fit import FitConfig, FitError, fit_model
 from nascar_dfs.core.model.fitted import FittedModel
+from nascar_dfs.core.model.types import FieldParams
 
 # short chains: thresholds loose enough for 600 draws, strict enough to catch a broken sampler
 SMALL = FitConfig(chains=2, tune=300, draws=300, seed=1, max_rhat=1.1, min_ess_bulk=30, max_divergences=20)
@@ -54,9 +55,13 @@ def last_field(demo_history: RaceHistory, target: str) -> Field:
     )
 
 
-def _win_probability(log_worth: np.ndarray) -> np.ndarray:
-    w = np.exp(log_worth - log_worth.max(axis=1, keepdims=True))
-    return (w / w.sum(axis=1, keepdims=True)).mean(axis=0)
+def _win_probability(params: FieldParams) -> np.ndarray:
+    """Share of simulated races each driver wins, by the model's own likelihood (Gumbel-max)."""
+    rng = np.random.default_rng(0)
+    draws = np.repeat(params.log_worth, 20, axis=0)
+    shock = rng.gumbel(size=draws.shape)
+    performance = draws + (shock if params.likelihood == "forward" else -shock)
+    return np.bincount(np.argmax(performance, axis=1), minlength=draws.shape[1]) / len(draws)
 
 
 def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: str) -> None:
@@ -68,6 +73,7 @@ def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: s
     assert {"design", "build", "compile", "sample", "diagnostics"} <= set(d.timings)
     assert model.n_draws == SMALL.chains * SMALL.draws * 2**d.retries  # a retry doubles the draws
     assert len(model.version) == 16
+    assert model.likelihood == "reverse"  # the default finishing-order likelihood
     assert model.dominance  # the scenario kernel's laps-led / fastest-lap parameters ride along
 
 
@@ -79,7 +85,7 @@ def test_clearly_best_driver_is_the_most_likely_winner(
     assert best in last_field.drivers
     # same start for everyone so only the learned strength separates them
     level = dataclasses.replace(last_field, starts=np.full(last_field.size, last_field.size // 2))
-    p_win = _win_probability(model.field_params(level).log_worth)
+    p_win = _win_probability(model.field_params(level))
     ranked = np.argsort(-p_win)
     assert last_field.drivers[ranked[0]] == best
     assert p_win[ranked[0]] > 1.5 * p_win[ranked[1]]
@@ -88,8 +94,8 @@ def test_clearly_best_driver_is_the_most_likely_winner(
 def test_a_better_start_raises_a_drivers_chances(model: FittedModel, last_field: Field) -> None:
     front = dataclasses.replace(last_field, starts=np.arange(1, last_field.size + 1))
     back = dataclasses.replace(last_field, starts=np.arange(last_field.size, 0, -1))
-    p_front = _win_probability(model.field_params(front).log_worth)[0]
-    p_back = _win_probability(model.field_params(back).log_worth)[0]
+    p_front = _win_probability(model.field_params(front))[0]
+    p_back = _win_probability(model.field_params(back))[0]
     assert p_front > p_back
 
 
@@ -107,6 +113,28 @@ def test_save_load_round_trip_gives_identical_field_params(
     b = loaded.field_params(last_field, n_draws=200, seed=3)
     np.testing.assert_array_equal(a.log_worth, b.log_worth)
     np.testing.assert_array_equal(a.dnf_prob, b.dnf_prob)
+    assert json.loads((path / "model.json").read_text())["format"] == 3
+    assert loaded.likelihood == a.likelihood == b.likelihood == "reverse"
+    # the likelihood is part of the content: the same draws as a forward fit are another model
+    forward = dataclasses.replace(model, likelihood="forward", version="")
+    assert forward.version != model.version
+
+
+def test_reverse_model_scenarios_are_valid_races_of_the_fixed_field(
+    model: FittedModel, demo_history: RaceHistory, last_field: Field
+) -> None:
+    from nascar_dfs.core.scenarios.dominance import DominanceParams
+    from nascar_dfs.core.scenarios.kernel import simulate
+
+    params = model.field_params(last_field, n_draws=200, seed=1)
+    sims = simulate(params, last_field, DominanceParams.from_dict(model.dominance), 500, seed=2)
+    d = last_field.size
+    assert np.all(np.sort(sims.finish, axis=1) == np.arange(1, d + 1))  # one order per scenario
+    assert np.all(sims.laps_led.sum(axis=1) == last_field.laps)
+    assert np.all(sims.fastest_laps.sum(axis=1) == np.asarray(sims.green_laps).reshape(-1))
+    running = ~sims.dnf
+    # running cars take the top places, DNFs the places behind them
+    assert np.all(np.where(running, sims.finish, 0).max(axis=1) == running.sum(axis=1))
 
 
 def test_recent_pace_moves_the_log_worth_and_a_format_1_model_without_it_still_loads(

@@ -111,7 +111,9 @@ def test_running_position_term_is_a_plackett_luce_over_every_running_order() -> 
     # swapped in as data, as a refit does
     capacity = design(tuple(range(4)), None).capacity()
     assert design(tuple(range(3)), None).capacity() == capacity
-    model = build_model(design(tuple(range(4)), None), capacity, Priors(loop_term=True, pace=True))
+    # forward finish likelihood: a swap of the last two finishers then reads off their log-worth gap
+    priors = Priors(loop_term=True, pace=True, likelihood="forward")
+    model = build_model(design(tuple(range(4)), None), capacity, priors)
     (likelihood,) = model.replace_rvs_by_values([model.potentials[0]])
     fn = model.compile_fn(likelihood, inputs=model.value_vars, point_fn=True)
 
@@ -143,3 +145,81 @@ def test_running_position_term_is_a_plackett_luce_over_every_running_order() -> 
             assert logp == pytest.approx(plackett_luce_logp(worth, np.array(arp)), abs=1e-9)
             total += np.exp(logp)
         assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_reverse_likelihood_is_forward_plackett_luce_of_the_reversed_order_with_negated_worths() -> None:
+    rng = np.random.default_rng(11)
+    log_worth = rng.normal(0.0, 1.0, 5)
+    orders = list(itertools.permutations(range(5)))
+    for order in orders[::7]:
+        o = np.array(order)
+        reverse = plackett_luce_logp(log_worth, o, likelihood="reverse")
+        assert reverse == pytest.approx(plackett_luce_logp(-log_worth, o[::-1]), rel=1e-12)
+    probs = [np.exp(plackett_luce_logp(log_worth, np.array(o), likelihood="reverse")) for o in orders]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-12)
+    # reverse PL is a different law: the weakest car is the likeliest last, not the strongest first
+    strong = np.array([3.0, 0.0, 0.0])
+    p_first_rev = sum(
+        np.exp(plackett_luce_logp(strong, np.array(o), likelihood="reverse"))
+        for o in itertools.permutations(range(3))
+        if o[0] == 0
+    )
+    assert p_first_rev != pytest.approx(np.exp(3) / (np.exp(3) + 2))
+    with pytest.raises(ValueError, match="likelihood"):
+        plackett_luce_logp(log_worth, np.arange(5), likelihood="backwards")
+
+
+def test_pytensor_reverse_race_likelihood_and_gradient_match_numpy_with_dnf_and_padding_slots() -> None:
+    import pytensor
+    import pytensor.tensor as pt
+
+    from nascar_dfs.core.model.plackett_luce import (
+        plackett_luce_race_logp,
+        plackett_luce_race_logp_elementwise,
+    )
+
+    rng = np.random.default_rng(3)
+    eta = rng.normal(0.0, 1.0, (3, 6))
+    running = np.array([[1, 1, 1, 1, 0, 0], [1] * 6, [0] * 6], dtype=np.float64)
+    e, m = pt.dmatrix("eta"), pt.dmatrix("running")
+    fused = plackett_luce_race_logp(e, m, "reverse")
+    reference = plackett_luce_race_logp_elementwise(e, m, "reverse")
+    fn = pytensor.function([e, m], [fused, pt.grad(fused.sum(), e), reference, pt.grad(reference.sum(), e)])
+    got, grad, ref, ref_grad = fn(eta, running)
+    assert got[0] == pytest.approx(plackett_luce_logp(eta[0], np.arange(4), likelihood="reverse"), rel=1e-10)
+    assert got[1] == pytest.approx(plackett_luce_logp(eta[1], np.arange(6), likelihood="reverse"), rel=1e-10)
+    assert got[2] == 0.0
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
+    assert np.all(grad[0, 4:] == 0.0)  # the DNF and the empty slot carry no finishing-order gradient
+
+
+def test_reverse_kernel_draws_orders_with_the_reverse_plackett_luce_probabilities() -> None:
+    from nascar_dfs.core.field import Field
+    from nascar_dfs.core.model.design import TRACK_TYPES
+    from nascar_dfs.core.model.types import FieldParams
+    from nascar_dfs.core.scenarios.dominance import DominanceParams, TrackDominance
+    from nascar_dfs.core.scenarios.kernel import simulate
+
+    log_worth = np.array([1.5, 0.0, -1.0])
+    field = Field(
+        race_id="fixed",
+        season=2024,
+        track_slug="fixed",
+        track_type="intermediate",
+        laps=100,
+        drivers=("a", "b", "c"),
+        teams=("t1", "t2", "t3"),
+        manufacturers=("m", "m", "m"),
+        starts=np.array([1, 2, 3]),
+    )
+    params = FieldParams(log_worth[None, :], np.zeros((1, 3)), likelihood="reverse")
+    n = 40_000
+    knobs = TrackDominance(4.0, 0.5, 1.0, 0.5, 8.0, 2.0, 10, 10, 5.0, 0.4, 0.8, 0.2)
+    dominance = DominanceParams(by_track_type=dict.fromkeys(TRACK_TYPES, knobs))
+    sims = simulate(params, field, dominance, n, seed=5)
+    assert np.all(np.sort(sims.finish, axis=1) == np.arange(1, 4))  # one valid order per scenario
+    for order in itertools.permutations(range(3)):
+        expected = np.exp(plackett_luce_logp(log_worth, np.array(order), likelihood="reverse"))
+        seen = np.mean(np.all(sims.finish[:, list(order)] == np.arange(1, 4), axis=1))
+        assert seen == pytest.approx(expected, abs=4 * np.sqrt(expected * (1 - expected) / n))

@@ -1,0 +1,28 @@
+"""What a process outside Dagster (the REST API, the CLI) changes of a race week: the races of the
+platform's calendar, the slates and the starting lineups, all kept under the platform's storage
+(never in the data folder). Each function is the one the doors share, so the REST API and the CLI
+validate and store alike."""
+
+from __future__ import annotations
+
+from nascar_dfs.platform.slate_store import (
+    SlateMissingError,
+    StoredSlate,
+    current_path,
+    current_slate,
+    is_demo_race,
+    pinned_slate,
+    save_slate,
+    slates_dir,
+)
+
+__all__ = [
+    "SlateMissingError",
+    "StoredSlate",
+    "current_path",
+    "current_slate",
+    "is_demo_race",
+    "pinned_slate",
+    "save_slate",
+    "slates_dir",
+]
