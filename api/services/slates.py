@@ -32,14 +32,15 @@ class StoredUpload:
 
 
 def slates_dir() -> Path:
-    """The slate store the platform's race_slate asset reads: <storage>/slates."""
+    """The slate store the platform's race_slate asset reads: <storage>/slates, under the platform's
+    storage root ($NASCAR_DFS_STORAGE, nascar_dfs/platform/storage.py); never a folder of the API's."""
     from nascar_dfs.platform.reads import storage_root
 
     return slate_store.slates_dir(storage_root())
 
 
 def slate_path(race_id: str) -> Path:
-    """The race's current slate file, where the platform's race_slate asset reads it."""
+    """The race's current slate file."""
     return slate_store.current_path(slates_dir(), race_id)
 
 

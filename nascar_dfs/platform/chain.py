@@ -35,7 +35,7 @@ class RequestRun:
 
 
 def _identity(source: Mapping[str, str]) -> dict[str, str]:
-    return {k: source[k] for k in tags.REQUEST_IDENTITY if source.get(k)}
+    return {k: source[k] for k in tags.CARRIED if source.get(k)}
 
 
 def lineup_run_tags(

@@ -27,6 +27,7 @@ from nascar_dfs.platform.tags import (
     OWNER,
     PARTITION,
     REQUEST_ID,
+    SLATE_VERSION,
     SPEC,
     STEP,
     THEN,
@@ -96,4 +97,7 @@ def plan_launch(
         calendar_version=race_calendar.calendar_version(storage_root()),
         starts_version=starting_lineups.starts_version(storage_root(), race),
     )
-    return LaunchPlan(plan.partition, first_run(plan, identity or {}, reason))
+    carried = {**(identity or {})}
+    if spec.slate_version is not None:  # the pinned slate: on the request's runs, the lineup run too
+        carried[SLATE_VERSION] = spec.slate_version
+    return LaunchPlan(plan.partition, first_run(plan, carried, reason))

@@ -15,6 +15,7 @@ from nascar_dfs.platform.partitions import race_spec_key
 KIND = "nascar/kind"
 REASON = "nascar/reason"
 RACE = "nascar/race"
+SLATE_VERSION = "nascar/slate-version"  # the DKSalaries.csv version a lineup run builds from
 CALIBRATION_RACE = "nascar/calibration-race"  # per-race concurrency limit in dagster.yaml
 MAX_RUNTIME = "dagster/max_runtime"
 
@@ -37,6 +38,7 @@ REQUEST_ID = "nascar/request_id"
 OWNER = "nascar/owner"
 HTTP_REQUEST_ID = "nascar/http_request_id"  # joins the run's logs to the API's
 REQUEST_IDENTITY = (REQUEST_ID, OWNER, HTTP_REQUEST_ID)
+CARRIED = (*REQUEST_IDENTITY, SLATE_VERSION)  # from a request's calibration to its lineup run
 STEP = "nascar/step"  # CALIBRATION or LINEUPS: which step of the request's plan the run is
 SPEC = "nascar/spec"  # on a request's calibration run (race-partitioned): the spec it is for
 THEN = "nascar/then"  # on a request's calibration run: the lineup assets to build once it succeeded

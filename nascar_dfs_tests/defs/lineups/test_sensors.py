@@ -112,3 +112,18 @@ def test_the_sensor_runs_by_default_and_watches_the_calibration_job(fake_defs: d
     sensor = fake_defs.resolve_sensor_def(lineups_after_calibration.name)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == LINEUP_JOB
+
+
+def test_the_lineup_run_keeps_the_slate_version_the_request_pinned() -> None:
+    calibration = {
+        **tags.run_tags(tags.CALIBRATION, "request", UPCOMING),
+        **tags.partition_tags(UPCOMING),
+        **IDENTITY,
+        tags.STEP: tags.CALIBRATION,
+        tags.SPEC: SPEC.key,
+        tags.THEN: "scenario_set,lineups,dk_upload_csv",
+        tags.SLATE_VERSION: "v-0123",
+    }
+    lineup = chain.next_run(calibration)
+    assert lineup is not None and lineup.tags[tags.SLATE_VERSION] == "v-0123"
+    assert lineup.assets == ("scenario_set", "lineups", "dk_upload_csv")
