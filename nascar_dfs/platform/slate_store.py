@@ -81,10 +81,15 @@ def save_slate(slates_dir: Path, race: str, content: bytes, new_drivers: tuple[s
     return version
 
 
-@cache
 def demo_races() -> frozenset[str]:
     """The races of the packaged demo data (synthetic venues): the only races the demo slate serves."""
-    with (science.demo_data_dir() / "races.csv").open(newline="", encoding="utf-8") as fh:
+    # cached per folder, not once: the platform tests' stand-in science has a demo folder of its own
+    return _races_of(science.demo_data_dir())
+
+
+@cache
+def _races_of(folder: Path) -> frozenset[str]:
+    with (folder / "races.csv").open(newline="", encoding="utf-8") as fh:
         return frozenset(row["race_id"] for row in csv.DictReader(fh) if row.get("race_id"))
 
 
