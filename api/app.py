@@ -7,14 +7,18 @@ the Dagster launcher).
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, start_http_server
 
 from api.context import build_context
 from api.core.body_limit import BodyLimitMiddleware
@@ -22,6 +26,7 @@ from api.core.config import Settings
 from api.core.db import create_db_engine, migrate
 from api.core.runtime import Clock, Lifecycle
 from api.observability.logs import configure_logging
+from api.observability.metrics import MULTIPROC_ENV
 from api.observability.middleware import RequestContextMiddleware
 from api.openapi import ProblemApp
 from api.orchestration.launcher import Launcher
@@ -53,10 +58,14 @@ def create_app(
         _flip_readiness_on_sigterm(ctx.lifecycle)
         if settings.background_worker:
             ctx.worker.start()
+        metrics_server = _serve_metrics(settings, ctx.metrics.registry)
         log.info("api started")
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             ctx.lifecycle.shutting_down = True
             ctx.worker.stop()
             ctx.metrics.close()
@@ -82,6 +91,22 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _serve_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer | None:
+    """/metrics on its own port (metrics_port), in a thread of this process."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        server, _thread = start_http_server(settings.metrics_port, settings.metrics_host, registry=registry)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or not os.environ.get(MULTIPROC_ENV):
+            raise
+        # uvicorn --workers N: the first worker serves it; multiprocess mode sums every worker.
+        log.info("metrics port %s is served by another worker", settings.metrics_port)
+        return None
+    log.info("metrics on %s:%s", settings.metrics_host, settings.metrics_port)
+    return server
 
 
 def app_from_env() -> FastAPI:

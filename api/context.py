@@ -37,7 +37,9 @@ class AppContext:
 def build_context(settings: Settings, engine: Engine, launcher: Launcher, clock: Clock) -> AppContext:
     lifecycle = Lifecycle()
     health = HealthChecker(engine, launcher, settings, lifecycle)
-    metrics = Metrics(engine, dagster_snapshot(launcher, settings), health.readiness)
+    metrics = Metrics(
+        engine, dagster_snapshot(launcher, settings), health.readiness, settings.metrics_cache_s
+    )
     webhooks = WebhookSender(engine, settings, clock, metrics.webhooks)
     worker = Worker(
         OutboxRelay(engine, launcher, settings, clock, webhooks),

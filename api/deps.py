@@ -63,16 +63,13 @@ def _refuse_failed_authentication(ctx: AppContext, request: Request, key_id: str
         "target": request.url.path,
     }
     limited = ctx.settings.rate_limits_enabled
-    policy = ratelimit.auth_failure_policy(ctx.settings) if limited else ratelimit.Policy("auth-audit", 1, 60)
+    policy = ratelimit.auth_failure_policy(ctx.settings) if limited else ratelimit.AUTH_AUDIT
     try:
         with ctx.engine.begin() as conn:
             decision = ratelimit.hit(conn, [policy], f"ip:{ip}", now)
             if decision.allowed:
                 audit.record(conn, "auth.failed", now, outcome="401", **fields)
-            elif (
-                limited
-                and ratelimit.hit(conn, [ratelimit.Policy("auth-audit", 1, 60)], f"ip:{ip}", now).allowed
-            ):
+            elif limited and ratelimit.hit(conn, [ratelimit.AUTH_AUDIT], f"ip:{ip}", now).allowed:
                 audit.record(conn, "auth.rate_limited", now, outcome="429", **fields)
     except SQLAlchemyError:
         log.warning("auth-failure limiter or audit log unavailable")
@@ -173,7 +170,7 @@ def _audit_breach_once_a_minute(
     ctx: AppContext, request: Request, principal: Principal, outcome: str
 ) -> None:
     now = ctx.clock()
-    sample = ratelimit.Policy("audit-sample", 1, 60)
+    sample = ratelimit.AUDIT_SAMPLE
     try:
         with ctx.engine.begin() as conn:
             if ratelimit.hit(conn, [sample], f"owner:{principal.owner}", now).allowed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from typing import Any, Literal
 
@@ -150,6 +151,38 @@ class Race(BaseModel):
 
 class RaceList(BaseModel):
     items: list[Race]
+
+
+class RaceIn(_In):
+    """An upcoming race of the platform's calendar (PUT /v1/races/{race_id})."""
+
+    date: dt.date = Field(description="local date of the race, YYYY-MM-DD")
+    track_slug: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$", examples=["phoenix"])
+    laps: int = Field(ge=1, le=2000, description="scheduled laps")
+    name: str | None = Field(None, max_length=200, description="the race's name")
+
+
+class RaceOut(BaseModel):
+    race_id: str
+    date: str | None
+    season: int | None
+    track_slug: str
+    track: str | None
+    laps: int | None
+    name: str | None
+    event_type: str | None
+    completed: bool = Field(description="the data folder holds its results")
+    upcoming: bool = Field(description="kept in the platform's race calendar (added by race add / PUT)")
+    has_slate: bool
+    slate_version: str | None = None
+    has_starting_lineup: bool
+    calibrated_at: str | None = Field(description="when its model was last calibrated (UTC, ISO 8601)")
+
+
+class StartingLineupOut(BaseModel):
+    race_id: str
+    drivers: int
+    version: str
 
 
 class SlateOut(BaseModel):

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "up": "up",
     "graph": "graph",
     "data": "data",
+    "race": "race",
 }
 # Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
 ENTRY_POINT_GROUP = "nascar_dfs.commands"

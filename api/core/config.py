@@ -22,7 +22,6 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the API's own tables; PostgreSQL as postgresql+psycopg2://...",
     )
     data_dir: Path | None = Field(None, description="race history (races.csv) listing the known races")
-    slate_dir: Path | None = Field(None, description="where uploaded DKSalaries.csv files are stored")
     public_base_url: str = "http://127.0.0.1:8000"
 
     # Rate limits (sliding window, per API key) and the active-run cap.
@@ -47,13 +46,12 @@ class Settings(BaseSettings):
     # Idempotency and retention.
     idempotency_retention_s: int = Field(24 * 3600, ge=3600)
 
-    # Background relay / reconciler.
+    # Background relay / reconciler. No run timeout here: Dagster's run monitoring and each run's
+    # `dagster/max_runtime` tag (nascar_dfs/platform/tags.py) decide, and requests mirror them.
     background_worker: bool = True
     worker_interval_s: float = Field(1.0, gt=0)
     launch_max_attempts: int = Field(5, ge=1)
-    run_start_timeout_s: int = Field(300, ge=1)
     run_lost_timeout_s: int = Field(120, ge=1)
-    run_max_runtime_s: int = Field(900, ge=1)
     retry_after_s: int = Field(5, ge=1)
 
     # Health probes.
@@ -61,19 +59,25 @@ class Settings(BaseSettings):
     health_cache_s: float = Field(5.0, ge=0)
     daemon_heartbeat_max_age_s: float = Field(120.0, gt=0)
 
-    # /metrics: the Dagster-side domain metrics are read at most this often, time-boxed.
+    # /metrics: on a port of its own when metrics_port is set (and then not on the API port, so
+    # an Ingress in front of the API never exposes it); on the API port otherwise (development).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # The domain metrics (SQL aggregates, and the Dagster-side ones, time-boxed) are computed at
+    # most this often: a scrape storm costs one set of queries.
     metrics_cache_s: float = Field(15.0, ge=0)
     metrics_dagster_timeout_s: float = Field(5.0, gt=0)
 
-    # Dagster.
+    # Dagster (the job names are the platform's: nascar_dfs/platform/jobs.py). Uploaded slates go
+    # where the platform reads them, under $NASCAR_DFS_STORAGE (nascar_dfs/platform/storage.py).
     dagster_url: str = "http://127.0.0.1:3000"
     dagster_location: str = "nascar_dfs.definitions"
-    dagster_lineup_job: str = "lineup_job"
-    dagster_calibration_job: str = "calibration_job"
     dagster_timeout_s: float = Field(10.0, gt=0)
 
-    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1").
-    webhook_secret: str | None = Field(None, description="whsec_<base64>; webhooks disabled when unset")
+    # Webhooks (Standard Webhooks, HMAC-SHA256 "v1"), signed with each owner's own secrets
+    # (POST /v1/webhook-secrets); after a rotation the replaced secrets sign for this long too.
+    webhook_secret_overlap_s: int = Field(24 * 3600, ge=0)
     webhook_allow_private: bool = False
+    # The overall deadline of one delivery attempt: DNS, connect, TLS and every read together.
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)

@@ -202,6 +202,21 @@ lineup_contests = sa.Table(
 )
 
 
+# Each owner's webhook signing secrets (Standard Webhooks `whsec_`): the newest, plus the ones it
+# replaced until their `expires_at` (the rotation overlap). The API signs with them, so they are
+# stored as issued (a hash could not sign); they never leave the API after the response that
+# issued them.
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(100), nullable=False, index=True),
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=V1_TABLES)
 
@@ -214,11 +229,16 @@ def _v3_lineup_contests(conn: Connection) -> None:
     metadata.create_all(conn, tables=[lineup_contests])
 
 
+def _v4_webhook_secrets(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[webhook_secrets])
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
     (2, "runs of each lineup request (history)", _v2_request_runs),
     (3, "contest reports of lineup requests", _v3_lineup_contests),
+    (4, "webhook signing secrets per owner", _v4_webhook_secrets),
 ]
 
 

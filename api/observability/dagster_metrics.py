@@ -394,17 +394,22 @@ def _families(snap: Snapshot) -> Iterator[Metric]:
     )
     rate = GaugeMetricFamily(
         "dfs_scenario_set_rejection_rate",
-        "Share of simulated races rejected by the spec's views, per scenario set (rejection_rate check)",
+        "Share of simulated races rejected by the spec's views, per scenario set (rejection_rate check);"
+        " spec is the set's recency rank (1 = checked last), not its spec key",
         labels=["race_id", "spec"],
     )
     at = GaugeMetricFamily(
         "dfs_scenario_set_checked_timestamp_seconds",
-        "When the scenario set's rejection_rate check ran (Unix time)",
+        "When the scenario set's rejection_rate check ran (Unix time); spec as above",
         labels=["race_id", "spec"],
     )
-    for labels in sorted(snap.rejection_rate):
-        rate.add_metric(list(labels), snap.rejection_rate[labels])
-        at.add_metric(list(labels), snap.rejection_at[labels])
+    # Spec keys are user input: as label values they would grow a series per spec any user ever
+    # sent. The rank keeps the label set bounded (at most RECENT_SCENARIO_SETS values) and is
+    # all the alert on several sets in a row needs (deploy/prometheus/rules/nascar_dfs.rules.yml).
+    newest_first = sorted(snap.rejection_rate, key=lambda k: (-snap.rejection_at[k], k))
+    for rank, (race, _spec) in enumerate(newest_first, start=1):
+        rate.add_metric([race, str(rank)], snap.rejection_rate[(race, _spec)])
+        at.add_metric([race, str(rank)], snap.rejection_at[(race, _spec)])
     yield rate
     yield at
 

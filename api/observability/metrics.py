@@ -10,6 +10,8 @@ kept in files there and every scrape, whichever worker answers it, adds up all w
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -33,7 +35,8 @@ from api.observability.dagster_metrics import CachedSnapshot, DagsterCollector, 
 from api.orchestration.launcher import Launcher
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-# Bracket the 30-60 s a calibration takes, up to the 900 s a run may last (run_max_runtime_s).
+# Bracket the 30-60 s a calibration takes, up to the 900 s a lineup run may last (its dagster/max_runtime,
+# LINEUPS_MAX_SECONDS in nascar_dfs/platform/tags.py).
 RUN_BUCKETS = (1.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0, 900.0)
 
 
@@ -55,12 +58,26 @@ def _histogram(
 
 
 class DomainCollector(Collector):
-    """Counts of lineup requests and the runs' model-quality numbers, from SQL."""
+    """Counts of lineup requests and the runs' model-quality numbers, from SQL, computed at most
+    every `ttl_s` (the aggregates scan the request table; concurrent scrapes share one run)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, ttl_s: float = 0.0) -> None:
         self.engine = engine
+        self.ttl_s = ttl_s
+        self.refreshes = 0  # counted so tests can see the cache at work
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Metric]] | None = None
 
     def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] >= self.ttl_s:
+                self._cached = (now, list(self._compute()))
+                self.refreshes += 1
+            families = self._cached[1]
+        yield from families
+
+    def _compute(self) -> Iterator[Metric]:
         c = lineup_requests.c
         with self.engine.connect() as conn:
             by_status = dict(conn.execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all())
@@ -123,7 +140,11 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 class Metrics:
     def __init__(
-        self, engine: Engine, dagster: CachedSnapshot | None, readiness: Callable[[], dict[str, bool]]
+        self,
+        engine: Engine,
+        dagster: CachedSnapshot | None,
+        readiness: Callable[[], dict[str, bool]],
+        cache_s: float = 0.0,
     ) -> None:
         # `registry` is what /metrics exposes. In multiprocess mode the counters live in the
         # shared files and are read back through the MultiProcessCollector, so the instruments
@@ -155,7 +176,8 @@ class Metrics:
         self.webhooks = Counter(
             "dfs_webhook_deliveries", "Webhook delivery attempts", ["outcome"], registry=instruments
         )
-        self.registry.register(DomainCollector(engine))
+        self.domain = DomainCollector(engine, cache_s)
+        self.registry.register(self.domain)
         self.registry.register(DagsterCollector(dagster, readiness))
 
     def close(self) -> None:

@@ -3,11 +3,13 @@ reads run state and events from the Dagster instance (same DAGSTER_HOME) and out
 platform's read surface (nascar_dfs.platform.reads).
 
 A lineup request is planned with the platform's shared decision function, through its launch
-surface (`nascar_dfs.platform.launch`, on the asset graph the webserver serves): when the race's
-model or slate must be built
-first, a calibration run is launched and, once it succeeded, the lineup run of the race x spec
-partition; when everything is current, no run is needed and the request succeeds at once.
-Every run carries the request id as a tag, so the chain can be found again after a crash.
+surface (`nascar_dfs.platform.launch`, on the asset graph the webserver serves), and the API
+launches the plan's first run only: the calibration run when the race's model or slate must be
+built first, else the lineup run of the race x spec partition; when everything is current, no run
+is needed and the request succeeds at once. The lineup run that follows a calibration is Dagster's
+to launch (the run-status sensor of nascar_dfs/defs/lineups/sensors.py, exactly once per request);
+afterwards this launcher only reads: every run carries the request id as a tag, by which the
+request's runs are found (after a crash too).
 """
 
 from __future__ import annotations
@@ -33,10 +35,9 @@ from api.orchestration.launcher import (
 
 log = logging.getLogger("api.dagster")
 
-REQUEST_TAG = "nascar/request_id"
-STEP_TAG = "nascar/step"
 REUSED_PREFIX = "reused:"
 _RETRY_TAG = "dagster/auto_retry_run_id"
+_FAILURE_REASON_TAG = "dagster/failure_reason"  # why Dagster failed a run from outside it
 _WILL_RETRY_TAG = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
 RETRY_WAIT_S = 120.0  # decided to retry: the daemon's retry run must appear within this
 UNDECIDED_WAIT_S = 30.0  # failed with no retry decision recorded yet
@@ -46,6 +47,7 @@ _FAILURE_REASONS = {
     "START_TIMEOUT": "the run worker did not start in time",
     "JOB_INITIALIZATION_FAILURE": "the run could not be initialised",
 }
+CALIBRATED = ("calibration", 40.0)  # calibration done, the lineup run not launched by Dagster yet
 # progress share: calibration 0-40 %, scenarios 40-70 %, optimization 70-100 %
 STEP_PHASES = {
     "scenario_set": ("scenarios", 40.0),
@@ -129,10 +131,12 @@ class DagsterLauncher:
 
     def _location_name(self) -> str:
         """The code location holding the lineup job (found once, then cached)."""
+        from nascar_dfs.platform.launch import LINEUP_JOB
+
         if self._location is None:
             nodes = self._graphql(_REPOSITORIES, {})["repositoriesOrError"].get("nodes", [])
             for node in nodes:
-                if any(j["name"] == self.settings.dagster_lineup_job for j in node["jobs"]):
+                if any(j["name"] == LINEUP_JOB for j in node["jobs"]):
                     self._location = node["location"]["name"]
                     break
             else:
@@ -167,12 +171,14 @@ class DagsterLauncher:
     def find_run(self, request_id: str) -> str | None:
         import dagster as dg
 
-        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        from nascar_dfs.platform.launch import CALIBRATION, REQUEST_ID, STEP
+
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id}))
         roots = [r for r in runs if "dagster/parent_run_id" not in r.tags]
         if not roots:
             return None
         # The first step of the chain: calibration if there is one, else the lineup run.
-        roots.sort(key=lambda r: (r.tags.get(STEP_TAG) != "calibration", r.run_id))
+        roots.sort(key=lambda r: (r.tags.get(STEP) != CALIBRATION, r.run_id))
         return roots[0].run_id
 
     def launch(self, request: LaunchRequest) -> str:
@@ -186,22 +192,14 @@ class DagsterLauncher:
         self._add_partition("race", request.race_id)
         self._add_partition("spec", request.spec_key)
         graph = platform.AssetGraph.from_graphql(self._graphql(platform.ASSET_GRAPH_QUERY, {}))
-        plan = platform.plan_launch(self.instance, graph, request.race_id, spec)
+        plan = platform.plan_launch(
+            self.instance, graph, request.race_id, spec, identity=request.identity_tags()
+        )
         if plan.first is None:
             return f"{REUSED_PREFIX}{plan.partition}"
-        step = plan.first
-        if step.kind == platform.CALIBRATION:
-            # Model or slate first; the lineup run follows once it succeeded (see run_status).
-            tags = {
-                **step.tags,
-                **{k: v for k, v in request.tags().items() if k.startswith("nascar/")},
-                "nascar/kind": platform.CALIBRATION,
-                "nascar/spec": request.spec_key,
-            }
-        else:
-            tags = {**step.tags, **request.tags()}
-        tags[STEP_TAG] = step.kind
-        return self._launch_run(step.job, step.assets, tags)
+        # The first run only: when it is a calibration, it names the lineup run that follows,
+        # which Dagster launches once it succeeded (nascar_dfs/platform/chain.py).
+        return self._launch_run(plan.first.job, plan.first.assets, plan.first.tags)
 
     def launch_calibration(self, race_id: str, owner: str) -> str:
         from nascar_dfs.platform import launch as platform
@@ -210,21 +208,32 @@ class DagsterLauncher:
         tags = {
             **platform.run_tags(platform.CALIBRATION, "request", race_id),
             **platform.partition_tags(race_id),
-            "nascar/owner": owner,
+            platform.OWNER: owner,
         }
-        return self._launch_run(self.settings.dagster_calibration_job, (), tags)
+        return self._launch_run(platform.CALIBRATION_JOB, (), tags)
 
     def terminate(self, run_id: str) -> None:
+        from nascar_dfs.platform import launch as platform
+
         if run_id.startswith(REUSED_PREFIX):
             return
         run = self._newest(run_id)
         if run is None:
             return
+        if run.status.value == RunState.SUCCESS and platform.next_run(run.tags) is not None:
+            # A calibration that succeeded: what runs now is the lineup run Dagster launches after
+            # it; until it exists there is nothing to stop, so the outbox asks again later.
+            lineup = self._lineup_run_of(run.tags[platform.REQUEST_ID])
+            if lineup is None:
+                raise LauncherError("the lineup run after the calibration is not launched yet")
+            run = self._newest(lineup)
         result = self._graphql(_TERMINATE, {"runId": run.run_id})["terminateRun"]
         if result["__typename"] not in ("TerminateRunSuccess", "RunNotFoundError"):
             raise LauncherError(f"terminateRun: {result['__typename']} {result.get('message', '')[:200]}")
 
     def run_status(self, run_id: str) -> RunStatus:
+        from nascar_dfs.platform import launch as platform
+
         if run_id.startswith(REUSED_PREFIX):
             return RunStatus(run_id, RunState.SUCCESS, "optimization", 100.0)
         run = self._newest(run_id)
@@ -235,18 +244,29 @@ class DagsterLauncher:
             # The daemon creates the retry of a crashed run a few seconds after the failure: until
             # then the request is still in progress, not failed.
             state = RunState.STARTED
-        if run.tags.get(STEP_TAG) == "calibration":
-            if state == RunState.SUCCESS:
-                return self.run_status(self._lineup_run_after(run))
+        reason = run.tags.get(_FAILURE_REASON_TAG) if state == RunState.FAILURE else None
+        if run.tags.get(platform.STEP) == platform.CALIBRATION:
+            if state == RunState.SUCCESS and platform.next_run(run.tags) is not None:
+                # Dagster launches the lineup run (nascar_dfs/defs/lineups/sensors.py): read it,
+                # and until it appears the request is between its two runs.
+                lineup = self._lineup_run_of(run.tags[platform.REQUEST_ID])
+                if lineup is None:
+                    return RunStatus(run.run_id, RunState.STARTED, *CALIBRATED)
+                return self.run_status(lineup)
+            if state == RunState.SUCCESS:  # the plan ended with the calibration: lineups are current
+                return RunStatus(run.run_id, state, "optimization", 100.0)
             pct = 20.0 if state == RunState.STARTED else 0.0
-            return RunStatus(run.run_id, state, "calibration", pct, self._failure_message(run.run_id, state))
+            message = self._failure_message(run.run_id, state)
+            return RunStatus(run.run_id, state, "calibration", pct, message, reason)
         phase, pct = self._progress(run.run_id, state)
-        return RunStatus(run.run_id, state, phase, pct, self._failure_message(run.run_id, state))
+        return RunStatus(run.run_id, state, phase, pct, self._failure_message(run.run_id, state), reason)
 
     def run_history(self, request_id: str) -> list[RunAttempt]:
         import dagster as dg
 
-        records = self.instance.get_run_records(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}))
+        from nascar_dfs.platform.launch import LINEUPS, REQUEST_ID, STEP
+
+        records = self.instance.get_run_records(filters=dg.RunsFilter(tags={REQUEST_ID: request_id}))
         attempts = []
         for record in sorted(records, key=lambda r: (r.create_timestamp.timestamp(), r.dagster_run.run_id)):
             run = record.dagster_run
@@ -254,7 +274,7 @@ class DagsterLauncher:
             attempts.append(
                 RunAttempt(
                     run_id=run.run_id,
-                    step=run.tags.get(STEP_TAG, "lineups"),
+                    step=run.tags.get(STEP, LINEUPS),
                     attempt=int(run.tags.get("dagster/retry_number", "0")) + 1,
                     retry_of=run.tags.get("dagster/parent_run_id"),
                     state=state,
@@ -273,7 +293,7 @@ class DagsterLauncher:
         race, spec = partition.split("|")
         portfolio = reads.stored_lineups(race, spec)
         csv_text = reads.stored_upload_csv(race, spec)
-        salaries = self._salaries(race)
+        salaries = self._salaries(race, spec)
         lineups = [
             [
                 {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
@@ -329,6 +349,14 @@ class DagsterLauncher:
     def races(self) -> list[str]:
         return list(self.instance.get_dynamic_partitions("race"))
 
+    def add_race(self, race_id: str) -> None:
+        self._add_partition("race", race_id)
+
+    def calibrated_at(self, race_id: str) -> float | None:
+        from nascar_dfs.platform import reads
+
+        return reads.last_calibrated_at(self.instance, race_id)
+
     # --- helpers ---------------------------------------------------------------------------
     def _newest(self, run_id: str) -> Any:
         """Follow Dagster's auto-retries: the retry is a new run, whose id the failed run carries
@@ -376,54 +404,38 @@ class DagsterLauncher:
         cursor = self.instance.daemon_cursor_storage.get_cursor_values({key}).get(key)
         return bool(records) and cursor is not None and int(cursor) < records[0].storage_id
 
-    def _lineup_run_after(self, calibration: Any) -> str:
-        """The lineup run that follows a succeeded calibration run (found by tag, else launched)."""
+    def _lineup_run_of(self, request_id: str) -> str | None:
+        """The lineup run of the request (the first of its retry chain), once Dagster launched it."""
         import dagster as dg
 
-        request_id = calibration.tags[REQUEST_TAG]
-        runs = self.instance.get_runs(
-            filters=dg.RunsFilter(tags={REQUEST_TAG: request_id, STEP_TAG: "lineups"})
-        )
-        roots = [r for r in runs if "dagster/parent_run_id" not in r.tags]
-        if roots:
-            return roots[0].run_id
-        tags = calibration.tags
-        request = LaunchRequest(
-            request_id=request_id,
-            race_id=tags["dagster/partition"],
-            spec_key=tags["nascar/spec"],
-            spec_json="",
-            owner=tags.get("nascar/owner", ""),
-            http_request_id=tags.get("nascar/http_request_id"),
-            max_runtime_s=self.settings.run_max_runtime_s,
-        )
-        from nascar_dfs.platform import launch as platform
+        from nascar_dfs.platform.launch import LINEUPS, REQUEST_ID, STEP
 
-        run_tags = {
-            **platform.run_tags(platform.LINEUPS, "request", request.race_id),
-            **request.tags(),
-            STEP_TAG: "lineups",
-        }
-        return self._launch_run(platform.LINEUP_JOB, (), run_tags)
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id, STEP: LINEUPS}))
+        roots = sorted((r for r in runs if "dagster/parent_run_id" not in r.tags), key=lambda r: r.run_id)
+        return roots[0].run_id if roots else None
 
     def _chain(self, run_id: str) -> list[str]:
         import dagster as dg
 
+        from nascar_dfs.platform.launch import REQUEST_ID
+
         run = self.instance.get_run_by_id(run_id)
-        if run is None or REQUEST_TAG not in run.tags:
+        if run is None or REQUEST_ID not in run.tags:
             return [run_id]
-        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: run.tags[REQUEST_TAG]}))
+        runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: run.tags[REQUEST_ID]}))
         return [r.run_id for r in runs]
 
     def _partition_of(self, run_id: str) -> str:
+        from nascar_dfs.platform import launch as platform
+
         if run_id.startswith(REUSED_PREFIX):
             return run_id.removeprefix(REUSED_PREFIX)
         run = self._newest(run_id)
         if run is None:
             raise LauncherError(f"run {run_id} not found")
-        if run.tags.get(STEP_TAG) == "calibration":
-            return f"{run.tags['dagster/partition']}|{run.tags['nascar/spec']}"
-        return run.tags["dagster/partition"]
+        if run.tags.get(platform.STEP) == platform.CALIBRATION:
+            return f"{run.tags[platform.PARTITION]}|{run.tags[platform.SPEC]}"
+        return run.tags[platform.PARTITION]
 
     def _progress(self, run_id: str, state: RunState) -> tuple[str | None, float]:
         import dagster as dg
@@ -453,16 +465,16 @@ class DagsterLauncher:
         # No step error: the run died from outside (worker killed, node lost). Dagster's reason
         # tag says which, where the event only says "marked as failed from outside".
         run = self.instance.get_run_by_id(run_id)
-        reason = _FAILURE_REASONS.get(run.tags.get("dagster/failure_reason", "")) if run else None
+        reason = _FAILURE_REASONS.get(run.tags.get(_FAILURE_REASON_TAG, "")) if run else None
         if reason:
             return reason
         return records[-1].event_log_entry.message if records else None
 
-    def _salaries(self, race: str) -> dict[int, int]:
+    def _salaries(self, race: str, spec_key: str) -> dict[int, int]:
         from nascar_dfs.platform import reads
 
         try:
-            return reads.slate_salaries(race)
+            return reads.slate_salaries(race, spec_key)
         except Exception:  # salaries are a courtesy in the JSON; the CSV is the deliverable
             log.warning("could not read the slate of %s for salaries", race)
             return {}

@@ -48,22 +48,19 @@ class LaunchRequest:
     spec_json: str
     owner: str
     http_request_id: str | None
-    max_runtime_s: int
+
+    def identity_tags(self) -> dict[str, str]:
+        """Who asked: every run of the request carries these (nascar_dfs/platform/tags.py)."""
+        from nascar_dfs.platform.launch import request_tags
+
+        return request_tags(self.request_id, self.owner, self.http_request_id)
 
     def tags(self) -> dict[str, str]:
-        """Run tags: the race x spec partition tags plus the request's identity."""
-        from nascar_dfs.platform.launch import partition_tags
+        """The tags of the request's lineup run: what it is (kind, runtime cap), its race x spec
+        partition tags and the request's identity, as the platform builds them."""
+        from nascar_dfs.platform.launch import lineup_run_tags
 
-        tags = {
-            **partition_tags(self.race_id, self.spec_key),
-            "nascar/request_id": self.request_id,
-            "nascar/owner": self.owner,
-            "nascar/kind": "lineups",
-            "dagster/max_runtime": str(self.max_runtime_s),
-        }
-        if self.http_request_id:
-            tags["nascar/http_request_id"] = self.http_request_id
-        return tags
+        return lineup_run_tags(self.race_id, self.spec_key, self.identity_tags())
 
 
 @dataclass(frozen=True)
@@ -75,6 +72,9 @@ class RunStatus:
     phase: str | None = None  # calibration | scenarios | optimization
     percent: float = 0.0
     error_message: str | None = None
+    # Why Dagster failed the run from outside it (its dagster/failure_reason tag, e.g. START_TIMEOUT
+    # when run monitoring gave up on a run that never started); None when a step failed.
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,12 @@ class Launcher(Protocol):
 
     def daemon_heartbeat_age(self) -> float | None:
         """Seconds since the newest daemon heartbeat; None when there is none."""
+
+    def calibrated_at(self, race_id: str) -> float | None:
+        """When the race's latest model was materialized (Unix time); None if never."""
+
+    def add_race(self, race_id: str) -> None:
+        """Register the race's Dagster dynamic partition (idempotent)."""
 
     def races(self) -> list[str]:
         """Race ids registered as Dagster dynamic partitions."""

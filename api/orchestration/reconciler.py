@@ -1,6 +1,10 @@
 """The reconciler: copies each unfinished request's Dagster state into the API's tables (forward
-only), stores results and run metrics once succeeded, and fails requests whose run never starts
-or vanished. A status read never calls Dagster; this is what keeps the tables current."""
+only), stores results and run metrics once succeeded, and fails requests whose run vanished.
+A status read never calls Dagster; this is what keeps the tables current.
+
+It keeps no timer of its own on runs: whether a run that does not start has failed is Dagster's
+call (run monitoring's start timeout, `dagster/max_runtime`), and the request mirrors it.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +26,14 @@ from api.core.db import (
 )
 from api.core.runtime import Clock
 from api.models import TERMINAL
-from api.orchestration.launcher import STATUS_FOR_STATE, Launcher, RunState
+from api.orchestration.launcher import STATUS_FOR_STATE, Launcher, RunState, RunStatus
 from api.services.request_store import advance, finish, run_problem
 from api.services.webhooks import WebhookSender
 
 log = logging.getLogger("api.worker")
 
 # Dagster run ids (UUIDs) in a failure message: internal, never shown to users (docs/api.md).
+START_TIMEOUT = "START_TIMEOUT"  # Dagster's failure reason for a run monitoring failed before it started
 _RUN_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{32}\b")
 
 
@@ -42,6 +47,11 @@ def sanitize_error(message: str | None) -> str:
     first = re.sub(r"\b[\w-]+(\.[\w-]+)+:\d+\b", "<host>", first)
     first = _RUN_ID.sub("<run>", first)
     return first[:300]
+
+
+def _failure_slug(status: RunStatus) -> str:
+    """The problem type of a failed run: Dagster's run monitoring gave up on its start, or it failed."""
+    return "run-start-timeout" if status.failure_reason == START_TIMEOUT else "run-failed"
 
 
 class Reconciler:
@@ -89,22 +99,9 @@ class Reconciler:
             return 0
         self._record_history(req)
         status = STATUS_FOR_STATE[st.state]
-        # Start timeout: measured from when this run was first seen STARTING (a QUEUED run may wait
-        # its turn under Dagster's concurrency limits for as long as it takes).
-        starting = st.state in (RunState.STARTING, RunState.NOT_STARTED)
-        same_run = st.run_id == req.dagster_run_id
-        starting_since = req.status_seen_at if (starting and same_run) else None
-        if starting_since is not None and now - starting_since > settings.run_start_timeout_s:
-            self.launcher.terminate(st.run_id)
-            return self._fail(
-                req, "run-start-timeout", f"the run did not start within {settings.run_start_timeout_s} s"
-            )
         if req.cancel_requested and status in ("queued", "running"):
             status = "canceling"
-        values: dict[str, object] = {
-            "dagster_run_id": st.run_id,
-            "status_seen_at": (starting_since or now) if starting else None,
-        }
+        values: dict[str, object] = {"dagster_run_id": st.run_id}
         if st.phase is not None:
             values.update(
                 progress_phase=st.phase, progress_percent=max(req.progress_percent or 0.0, st.percent)
@@ -114,7 +111,9 @@ class Reconciler:
         if status == "succeeded":
             self._store_results(req, st.run_id)
         if status == "failed":
-            values["error_json"] = json.dumps(run_problem("run-failed", sanitize_error(st.error_message)))
+            values["error_json"] = json.dumps(
+                run_problem(_failure_slug(st), sanitize_error(st.error_message))
+            )
         with self.engine.begin() as conn:
             if status in TERMINAL:
                 return int(finish(conn, req, status, self.clock(), self.webhooks, **values))

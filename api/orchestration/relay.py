@@ -144,7 +144,6 @@ class OutboxRelay:
                     spec_json=req.spec_json,
                     owner=req.owner,
                     http_request_id=req.http_request_id,
-                    max_runtime_s=self.settings.run_max_runtime_s,
                 )
             )
         with self.engine.begin() as conn:

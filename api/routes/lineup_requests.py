@@ -20,6 +20,7 @@ from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
 from api.services.submissions import SubmitContext, parse_idempotency_key, submit
+from api.services.webhook_secrets import has_secret
 from api.services.webhooks import UnsafeCallbackError, check_url_syntax
 
 router = v1_router()
@@ -91,8 +92,8 @@ def create_lineup_request(
     ],
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
-    _validate_submission(ctx, body)
-    pinned = slates.pin_spec(ctx.settings.slate_dir, body.race_id, body.spec)
+    _validate_submission(ctx, body, principal)
+    pinned = slates.pin_spec(body.race_id, body.spec)
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,
@@ -117,8 +118,9 @@ def create_lineup_request(
     return to_out(outcome.row)
 
 
-def _validate_submission(ctx: AppContext, body: LineupRequestCreate) -> None:
-    """What pydantic cannot know: the plan limit, the callback's address, the race's existence."""
+def _validate_submission(ctx: AppContext, body: LineupRequestCreate, principal: Principal) -> None:
+    """What pydantic cannot know: the plan limit, the callback's address and signing secret, the
+    race's existence."""
     limit = ctx.settings.max_lineups_per_request
     if body.spec.lineups > limit:
         raise invalid_body(["spec", "lineups"], f"spec.lineups above the plan limit of {limit}")
@@ -127,8 +129,33 @@ def _validate_submission(ctx: AppContext, body: LineupRequestCreate) -> None:
             check_url_syntax(body.callback_url, ctx.settings.webhook_allow_private)
         except UnsafeCallbackError as exc:
             raise invalid_body(["callback_url"], str(exc)) from exc
+        if not has_secret(ctx.engine, principal.owner, ctx.clock()):
+            raise invalid_body(
+                ["callback_url"],
+                "webhooks are signed with your own secret: create one first (POST /v1/webhook-secrets)",
+            )
     if not ctx.races.exists(body.race_id):
         raise invalid_body(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
+    if body.spec.projections:
+        _check_projected_drivers(body)
+
+
+def _check_projected_drivers(body: LineupRequestCreate) -> None:
+    """The player's projections must name the race's drivers; against the stored slate when there
+    is one (else the run fails naming them, before it simulates anything)."""
+    from nascar_dfs.core.names import name_key
+    from nascar_dfs.platform.reads import slate_drivers
+
+    drivers = slate_drivers(body.race_id)
+    if drivers is None:
+        return
+    known = {name_key(name) for name in drivers}
+    unknown = sorted(name for name in body.spec.projections if name_key(name) not in known)
+    if unknown:
+        raise invalid_body(
+            ["spec", "projections"],
+            f"spec.projections name drivers not on the slate of {body.race_id}: {', '.join(unknown)}",
+        )
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:

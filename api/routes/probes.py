@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from api.core.problems import ProblemError
 from api.deps import Ctx
 from api.observability.health import HEALTH_MEDIA_TYPE
 
@@ -46,4 +47,7 @@ async def readyz(ctx: Ctx) -> Response:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def metrics(ctx: Ctx) -> Response:
+    if ctx.settings.metrics_port is not None:
+        # Served on its own port (api/app.py): the API's port, behind the Ingress, does not show it.
+        raise ProblemError(404, "not-found", f"metrics are served on port {ctx.settings.metrics_port}")
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

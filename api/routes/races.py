@@ -1,7 +1,9 @@
-"""Races: the known races, and the upload of a race's DraftKings salary file."""
+"""Races: the known races, upcoming races of the platform's calendar, and the uploads of a race week
+(the DraftKings salary file, the starting lineup)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
 from api.deps import Admin, Ctx, read_limit, v1_router
-from api.models import Race, RaceList, SlateOut
+from api.models import Race, RaceIn, RaceList, RaceOut, SlateOut, StartingLineupOut
 from api.services import audit, slates
 from api.services.keys import Principal
 from api.services.request_store import NotFound
+from nascar_dfs.platform import race_week
 
 router = v1_router()
 
@@ -49,7 +52,6 @@ async def _put_slate(
     known = await run_in_threadpool(slates.history_drivers, _data_dir(ctx))
     stored = await run_in_threadpool(
         slates.store_slate,
-        ctx.settings.slate_dir,
         race_id,
         body,
         known,
@@ -116,3 +118,163 @@ async def post_slate(
     race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Admin, new_drivers: _NEW_DRIVERS = None
 ) -> SlateOut:
     return await _put_slate(race_id, request, ctx, principal, new_drivers)
+
+
+def _storage() -> Path:
+    from nascar_dfs.platform.reads import storage_root
+
+    return storage_root()
+
+
+def _race_out(ctx: AppContext, race_id: str) -> RaceOut:
+    info = race_week.race_info(_storage(), _data_dir(ctx), race_id)
+    if info is None:
+        if not ctx.races.exists(race_id):
+            raise NotFound()
+        info = {"race_id": race_id}
+    slate = race_week.current_slate(slates.slates_dir(ctx.settings.slate_dir), race_id)
+    calibrated = ctx.launcher.calibrated_at(race_id)
+    upcoming = any(r["race_id"] == race_id for r in race_week.upcoming_races(_storage()))
+
+    def number(key: str) -> int | None:
+        value = info.get(key) or ""
+        return int(value) if value.isdigit() else None
+
+    return RaceOut(
+        race_id=race_id,
+        date=info.get("race_date") or None,
+        season=number("season"),
+        track_slug=info.get("track_slug") or "",
+        track=info.get("track") or None,
+        laps=number("laps"),
+        name=info.get("race_name") or None,
+        event_type=info.get("event_type") or None,
+        completed=(info.get("in_cup_results") or "").lower() == "true",
+        upcoming=upcoming,
+        has_slate=slate is not None,
+        slate_version=slate.version if slate is not None else None,
+        has_starting_lineup=race_week.starting_lineup(_storage(), race_id) is not None,
+        calibrated_at=None if calibrated is None else datetime.fromtimestamp(calibrated, UTC).isoformat(),
+    )
+
+
+@router.get(
+    "/races/{race_id}",
+    response_model=RaceOut,
+    dependencies=[Depends(read_limit)],
+    summary="One race: its facts and whether it has a slate, a starting lineup and a calibrated model",
+)
+def get_race(race_id: _RACE_PATH, ctx: Ctx) -> RaceOut:
+    return _race_out(ctx, race_id)
+
+
+@router.put(
+    "/races/{race_id}",
+    response_model=RaceOut,
+    responses=problem_responses(403, 503),
+    summary="Add or update an upcoming race in the platform's race calendar (admin)",
+)
+def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, principal: Admin) -> RaceOut:
+    race = race_week.UpcomingRace(race_id, body.date, body.track_slug, body.laps, body.name)
+    try:
+        race_week.add_races(_storage(), _data_dir(ctx), [race])
+    except race_week.UnknownTrackError as exc:
+        raise ProblemError(
+            422, "unknown-track", str(exc), errors=[{"loc": ["body", exc.field], "msg": str(exc)}]
+        ) from exc
+    except race_week.RaceEntryError as exc:
+        loc = ["path", "race_id"] if exc.field == "race_id" else ["body", exc.field]
+        raise ProblemError(422, "invalid-race", str(exc), errors=[{"loc": loc, "msg": str(exc)}]) from exc
+    try:
+        ctx.launcher.add_race(race_id)
+    except RuntimeError as exc:  # the launcher's LauncherError (routes do not import orchestration)
+        raise ProblemError(
+            503,
+            "dependency-unavailable",
+            f"race {race_id} is in the calendar but its Dagster partition could not be added; retry",
+            headers={"Retry-After": "5"},
+        ) from exc
+    audit.record_now(
+        ctx.engine,
+        "race.saved",
+        ctx.clock(),
+        principal=principal.owner,
+        key_id=principal.key_id,
+        request_id=request.state.request_id,
+        target=f"race:{race_id}",
+    )
+    return _race_out(ctx, race_id)
+
+
+_LINEUP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object", "description": "NASCAR weekend feed"}},
+        },
+    }
+}
+
+
+@router.put(
+    "/races/{race_id}/starting-lineup",
+    response_model=StartingLineupOut,
+    openapi_extra=_LINEUP_BODY,
+    responses=problem_responses(403, 413, 415),
+    summary="Upload the race's starting lineup: driver,start CSV or NASCAR's weekend feed JSON (admin)",
+)
+async def put_starting_lineup(
+    race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Admin
+) -> StartingLineupOut:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "text/plain", "application/json"):
+        raise ProblemError(
+            415,
+            "unsupported-media-type",
+            "send driver,start as text/csv or the weekend feed as application/json",
+        )
+    body = await _read_bounded(request, ctx.settings.slate_max_bytes)
+    if not await run_in_threadpool(ctx.races.exists, race_id):
+        raise NotFound()
+    stored = await run_in_threadpool(_store_lineup, ctx, race_id, body, content_type == "application/json")
+    audit.record_now(
+        ctx.engine,
+        "starting_lineup.uploaded",
+        ctx.clock(),
+        principal=principal.owner,
+        key_id=principal.key_id,
+        request_id=request.state.request_id,
+        target=f"race:{race_id}",
+        outcome=stored.version,
+    )
+    return stored
+
+
+def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> StartingLineupOut:
+    known = slates.history_drivers(_data_dir(ctx))
+    slate = race_week.current_slate(slates.slates_dir(ctx.settings.slate_dir), race_id)
+    if slate is not None:  # the slate's debutants are known drivers too
+        known += slates.slate_names(slate.path)
+    try:
+        rows = race_week.parse_weekend_feed(body) if feed else race_week.parse_csv(body)
+        file = "weekend-feed.json" if feed else "starting-lineup.csv"
+        starts = race_week.validate(file, rows, known)
+    except race_week.StartingLineupError as exc:
+        raise ProblemError(
+            422,
+            "invalid-starting-lineup",
+            str(exc),
+            errors=[
+                {
+                    "loc": ["body", exc.file],
+                    "file": exc.file,
+                    "row": p.row,
+                    "column": p.column,
+                    "msg": p.message,
+                }
+                for p in exc.problems
+            ],
+        ) from exc
+    version = race_week.save_starting_lineup(_storage(), race_id, starts)
+    return StartingLineupOut(race_id=race_id, drivers=len(starts), version=version)

@@ -25,6 +25,12 @@ class Policy:
     window_s: int
 
 
+# One audit row per partition and minute: for rate-limit breaches (per owner) and for failed
+# authentications of a limited address (per IP).
+AUDIT_SAMPLE = Policy("audit-sample", 1, 60)
+AUTH_AUDIT = Policy("auth-audit", 1, 60)
+
+
 def submit_policies(settings: Settings) -> list[Policy]:
     return [
         Policy("submit", settings.submit_per_minute, 60),

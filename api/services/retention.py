@@ -15,7 +15,10 @@ def forget_expired(engine: Engine, settings: Settings, now: float) -> None:
     policies = [
         *ratelimit.submit_policies(settings),
         *ratelimit.read_policies(settings),
+        *ratelimit.cancel_policies(settings),
         ratelimit.auth_failure_policy(settings),
+        ratelimit.AUDIT_SAMPLE,
+        ratelimit.AUTH_AUDIT,
     ]
     with engine.begin() as conn:
         conn.execute(

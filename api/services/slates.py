@@ -31,18 +31,16 @@ class StoredUpload:
     new_drivers: tuple[str, ...]
 
 
-def slates_dir(slate_dir: Path | None) -> Path:
-    """The slate store the platform's race_slate asset reads: <storage>/slates unless configured."""
-    if slate_dir is not None:
-        return slate_dir
+def slates_dir() -> Path:
+    """The slate store the platform's race_slate asset reads: <storage>/slates."""
     from nascar_dfs.platform.reads import storage_root
 
     return slate_store.slates_dir(storage_root())
 
 
-def slate_path(slate_dir: Path | None, race_id: str) -> Path:
-    """The race's current slate file."""
-    return slate_store.current_path(slates_dir(slate_dir), race_id)
+def slate_path(race_id: str) -> Path:
+    """The race's current slate file, where the platform's race_slate asset reads it."""
+    return slate_store.current_path(slates_dir(), race_id)
 
 
 def history_drivers(data_dir: Path) -> list[str]:
@@ -92,7 +90,6 @@ def _unknown(exc: UnknownDriversError) -> ProblemError:
 
 
 def store_slate(
-    slate_dir: Path | None,
     race_id: str,
     content: bytes,
     known_drivers: Iterable[str],
@@ -123,15 +120,15 @@ def store_slate(
             str(exc).replace(str(slate.source), FILE),
             errors=[{"loc": ["query", "new_drivers"], "msg": str(exc).replace(str(slate.source), FILE)}],
         ) from exc
-    version = slate_store.save_slate(slates_dir(slate_dir), race_id, content, new_drivers)
+    version = slate_store.save_slate(slates_dir(), race_id, content, new_drivers)
     return StoredUpload(len(slate.players), version, new_drivers)
 
 
-def pin_spec(slate_dir: Path | None, race_id: str, spec: ConstraintSpec) -> ConstraintSpec:
+def pin_spec(race_id: str, spec: ConstraintSpec) -> ConstraintSpec:
     """The spec with the slate version its lineups are built from: the one it names (which must be
     stored for the race), else the race's current one. A race with no slate is a 409: lineups are
     never built from another race's salaries."""
-    store = slates_dir(slate_dir)
+    store = slates_dir()
     if spec.slate_version is not None:
         try:
             slate_store.pinned_slate(store, race_id, spec.slate_version)
@@ -147,3 +144,8 @@ def pin_spec(slate_dir: Path | None, race_id: str, spec: ConstraintSpec) -> Cons
             f"(PUT /v1/races/{race_id}/slate)",
         )
     return spec.model_copy(update={"slate_version": current.version})
+
+
+def slate_names(path: Path) -> list[str]:
+    """The Name column of a stored slate (its debutants are known drivers of its race)."""
+    return [str(n) for n in read_dk_salaries(path).players["name"]]

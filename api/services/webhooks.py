@@ -1,11 +1,10 @@
-"""Webhooks (Standard Webhooks 1.0): signed with HMAC-SHA256, retried on a schedule, and never
+"""Webhooks (Standard Webhooks 1.0): signed with the owner's secrets (api/services/
+webhook_secrets.py), retried on a schedule, each attempt bounded by one overall deadline, and never
 sent to loopback, private, link-local or otherwise internal addresses unless configured."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import asyncio
 import ipaddress
 import json
 import logging
@@ -18,11 +17,13 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.engine import Connection, Engine, Row
+from standardwebhooks.webhooks import Webhook
 
 from api.core.config import Settings
-from api.core.db import webhook_deliveries
+from api.core.db import lineup_requests, webhook_deliveries
 from api.core.runtime import Clock
 from api.services.outbox import enqueue
+from api.services.webhook_secrets import signing_secrets
 
 log = logging.getLogger("api.webhooks")
 # Delay before attempt n+1 (Standard Webhooks' example schedule, shortened at the tail).
@@ -61,25 +62,67 @@ def check_url_syntax(url: str, allow_private: bool) -> str:
 
 
 def check_resolved(url: str, allow_private: bool) -> None:
-    """At delivery: every address the host resolves to must be public."""
+    """Every address the host resolves to must be public (blocking; deliveries use post_within)."""
     host = check_url_syntax(url, allow_private)
     if allow_private:
         return
-    port = urlsplit(url).port or 443
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, urlsplit(url).port or 443, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise UnsafeCallbackError(f"callback host does not resolve: {exc}") from exc
+    _refuse_internal(infos)
+
+
+def _refuse_internal(infos: list) -> None:  # type: ignore[type-arg]
     for info in infos:
         if _ip_is_internal(ipaddress.ip_address(info[4][0])):
             raise UnsafeCallbackError("callback host resolves to an internal address")
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}` with the whsec_ secret."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+def sign(secrets_: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<sig>` per secret, space-separated (Standard Webhooks' rotation form), signed by the
+    maintained `standardwebhooks` library over `{id}.{timestamp}.{body}`."""
+    at = datetime.fromtimestamp(timestamp, tz=UTC)
+    return " ".join(Webhook(secret).sign(msg_id, at, body.decode()) for secret in secrets_)
+
+
+class DeliveryTimeout(Exception):
+    """The endpoint did not answer within the delivery's overall deadline."""
+
+
+async def _resolve_and_post(url: str, body: bytes, headers: dict[str, str], allow_private: bool) -> int:
+    host = check_url_syntax(url, allow_private)
+    if not allow_private:
+        loop = asyncio.get_running_loop()
+        port = urlsplit(url).port or 443
+        try:
+            infos = await loop.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except socket.gaierror as exc:
+            raise UnsafeCallbackError(f"callback host does not resolve: {exc}") from exc
+        _refuse_internal(infos)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=None) as client:
+        return (await client.post(url, content=body, headers=headers)).status_code
+
+
+def post_within(
+    url: str, body: bytes, headers: dict[str, str], deadline_s: float, allow_private: bool
+) -> int:
+    """POST the webhook; the whole call (DNS, connect, TLS, every read) ends within `deadline_s`.
+
+    httpx's timeouts apply per operation: an endpoint sending one byte a second never trips a
+    read timeout and held a delivery as long as it liked. Here the call is one task cancelled at
+    the deadline (the connection is closed). A DNS lookup still running then is left to finish in
+    its thread: the loop is closed without waiting for it.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(
+            asyncio.wait_for(_resolve_and_post(url, body, headers, allow_private), deadline_s)
+        )
+    except TimeoutError as exc:
+        raise DeliveryTimeout(f"no answer within {deadline_s:g} s") from exc
+    finally:
+        loop.close()
 
 
 class WebhookSender:
@@ -125,28 +168,34 @@ class WebhookSender:
         if row is None or row.state != "pending":
             return
         settings = self.settings
-        if not settings.webhook_secret:
-            self._set_state(row, "failed", error="webhooks are not configured (no secret)")
-            return
-        try:
-            check_resolved(row.url, settings.webhook_allow_private)
-        except UnsafeCallbackError as exc:
-            self._set_state(row, "refused", error=str(exc))
-            return
         now = self.clock()
+        with self.engine.connect() as conn:
+            owner = conn.execute(
+                sa.select(lineup_requests.c.owner).where(lineup_requests.c.id == row.request_id)
+            ).scalar_one()
+            keys = signing_secrets(conn, owner, now)
+        if not keys:
+            self._set_state(row, "failed", error="the owner has no webhook secret (POST /v1/webhook-secrets)")
+            return
         body = row.payload.encode()
         ts = int(now)
         headers = {
             "content-type": "application/json",
             "webhook-id": row.id,
             "webhook-timestamp": str(ts),
-            "webhook-signature": sign(settings.webhook_secret, row.id, ts, body),
+            "webhook-signature": sign(keys, row.id, ts, body),
         }
         code: int | None = None
+        error: str | None = None
         try:
-            with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
-                code = client.post(row.url, content=body, headers=headers).status_code
-            error = None
+            code = post_within(
+                row.url, body, headers, settings.webhook_timeout_s, settings.webhook_allow_private
+            )
+        except UnsafeCallbackError as exc:
+            self._set_state(row, "refused", error=str(exc))
+            return
+        except DeliveryTimeout as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}"
         attempts = row.attempts + 1

@@ -43,6 +43,7 @@ GRACE_ENV = "NASCAR_DFS_UP_GRACE_S"
 # limiter and the audit log key on the client address, so only a known proxy may set it.
 FORWARDED_ENV = "NASCAR_DFS_API_FORWARDED_ALLOW_IPS"
 DEFAULT_FORWARDED = "127.0.0.1"
+DEFAULT_METRICS_PORT = 9464
 DEFAULT_GRACE_S = 60.0
 INTERRUPT_S = 15.0  # after the grace period: interrupted run workers record their failure and exit
 KILL_WAIT_S = 10.0
@@ -64,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--api-port", type=int, default=8000, help="REST API port (default 8000)")
     parser.add_argument("--no-api", action="store_true", help="do not start the REST API")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=DEFAULT_METRICS_PORT,
+        help=f"port of the REST API's Prometheus /metrics (default {DEFAULT_METRICS_PORT}; "
+        "$NASCAR_DFS_API_METRICS_PORT wins when set)",
+    )
     parser.add_argument(
         "--forwarded-allow-ips",
         default=None,
@@ -252,7 +260,14 @@ def _environment(home: Path, args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ, DAGSTER_HOME=str(home))
     env.setdefault("NASCAR_DFS_API_DAGSTER_URL", f"http://{args.host}:{args.port}")
     env.setdefault("NASCAR_DFS_API_PUBLIC_BASE_URL", f"http://{args.host}:{args.api_port}")
+    for name, value in api_metrics_environment(args).items():
+        env.setdefault(name, value)
     return env
+
+
+def api_metrics_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The API serves /metrics on a port of its own (not on the API port, which may face users)."""
+    return {"NASCAR_DFS_API_METRICS_PORT": str(args.metrics_port), "NASCAR_DFS_API_METRICS_HOST": args.host}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -285,6 +300,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"Dagster UI: {ui}  (Assets > calibrated_model > Materialize to start)", flush=True)
         if "api" in tree.children:
             print(f"REST API:   http://{args.host}:{args.api_port}/docs", flush=True)
+            print(f"metrics:    http://{args.host}:{env['NASCAR_DFS_API_METRICS_PORT']}/metrics", flush=True)
         print(f"Ctrl-C stops everything (runs in progress get {grace_s:g} s to finish)", flush=True)
         beats = 0
         while not tree.stop_requests:

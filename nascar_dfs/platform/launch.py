@@ -3,22 +3,37 @@
 It stores the spec, plans the request with the platform's one plan (plan.py) against the asset
 graph the caller read from the webserver that serves the definitions (`ASSET_GRAPH_QUERY`, then
 `AssetGraph.from_graphql`), and hands back the first run to launch: job, asset selection and tags
-(what the run is, and the partition tags a launch by tags needs). The API launches it through the
-webserver; Dagster runs it.
+(what the run is, the partition tags a launch by tags needs, who asked, and what follows it: chain.py).
+The API launches it through the webserver; Dagster runs it, and launches the lineup run that
+follows a calibration run itself (the run-status sensor of nascar_dfs/defs/lineups/sensors.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.platform import spec_store
+from nascar_dfs.platform import race_calendar, spec_store, starting_lineups
+from nascar_dfs.platform.chain import RequestRun, first_run, lineup_run_tags, next_run
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.plan import ASSET_GRAPH_QUERY, AssetGraph, plan_lineup_request
 from nascar_dfs.platform.reads import slate_upload_path, storage_root
-from nascar_dfs.platform.tags import CALIBRATION, LINEUPS, SLATE_VERSION, partition_tags, run_tags
+from nascar_dfs.platform.tags import (
+    CALIBRATION,
+    LINEUPS,
+    OWNER,
+    PARTITION,
+    REQUEST_ID,
+    SPEC,
+    STEP,
+    THEN,
+    partition_tags,
+    request_tags,
+    run_tags,
+)
 
 __all__ = [
     "ASSET_GRAPH_QUERY",
@@ -26,24 +41,25 @@ __all__ = [
     "CALIBRATION_JOB",
     "LINEUPS",
     "LINEUP_JOB",
+    "OWNER",
+    "PARTITION",
+    "REQUEST_ID",
+    "SPEC",
+    "STEP",
+    "THEN",
     "AssetGraph",
     "LaunchPlan",
     "LaunchStep",
+    "lineup_run_tags",
+    "next_run",
     "partition_tags",
     "plan_launch",
+    "request_tags",
     "run_tags",
     "save_spec",
 ]
 
-
-@dataclass(frozen=True)
-class LaunchStep:
-    """One run to launch: these assets of this job, with these tags."""
-
-    job: str
-    assets: tuple[str, ...]
-    kind: str  # CALIBRATION or LINEUPS
-    tags: dict[str, str]  # run_tags (kind, reason, race, dagster/max_runtime) + partition_tags
+LaunchStep = RequestRun  # one run to launch: job, partition, assets, kind and tags
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,11 @@ def plan_launch(
     race: str,
     spec: ConstraintSpec,
     *,
+    identity: Mapping[str, str] | None = None,
     reason: str = "request",
 ) -> LaunchPlan:
-    """The request's plan (read-only) and the first run of it, if any."""
+    """The request's plan (read-only) and the first run of it, if any, tagged with the request's
+    `identity` (tags.request_tags) and, for a calibration, with the lineup run that follows it."""
     plan = plan_lineup_request(
         instance,
         race,
@@ -75,11 +93,7 @@ def plan_launch(
         slate_upload=slate_upload_path(race),
         contest=spec.contest is not None,
         slate_version=spec.slate_version,
+        calendar_version=race_calendar.calendar_version(storage_root()),
+        starts_version=starting_lineups.starts_version(storage_root(), race),
     )
-    if plan.reuses_everything:
-        return LaunchPlan(plan.partition, None)
-    step = plan.steps[0]
-    step_tags = step.run_tags(reason, race)
-    if spec.slate_version is not None:
-        step_tags[SLATE_VERSION] = spec.slate_version
-    return LaunchPlan(plan.partition, LaunchStep(step.job, step.assets, step.kind, step_tags))
+    return LaunchPlan(plan.partition, first_run(plan, identity or {}, reason))

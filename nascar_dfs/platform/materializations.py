@@ -4,9 +4,12 @@ upstream identities (model_version, slate_version, scenario_version, ...) record
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from nascar_dfs.core.race_tables import Table
 
 CODE_VERSION_TAG = "dagster/code_version"
 
@@ -95,3 +98,12 @@ def require_recorded(instance: dg.DagsterInstance, asset: str, partition: str, k
     if value is None:
         raise dg.Failure(f"{asset} {partition} has no recorded {key}: materialize it first")
     return value
+
+
+def table_metadata(table: Table) -> dg.TableMetadataValue:
+    """A core table as the UI's table metadata: its rows with a column schema (names, types,
+    descriptions), so the asset page renders a sortable table instead of a blob of text."""
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in table.columns]
+    )
+    return dg.MetadataValue.table([dg.TableRecord(dict(row)) for row in table.rows], schema=schema)

@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.platform import tags, versions
+from nascar_dfs.platform import race_calendar, starting_lineups, tags, versions
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.materializations import Materialized, latest_materialization, recorded
 from nascar_dfs.platform.partitions import (
@@ -227,6 +227,8 @@ def plan_lineup_request(
     now: float | None = None,
     contest: bool = False,
     slate_version: str | None = None,
+    calendar_version: str | None = None,
+    starts_version: str | None = None,
 ) -> LineupPlan:
     """What to materialize so that race x spec has current lineups (read-only: adds nothing).
 
@@ -234,7 +236,11 @@ def plan_lineup_request(
     output whose recorded file is not under it counts as missing. With `contest` (the spec names
     one) the ownership projection, the contest field and the contest report are part of the plan,
     and the lineups depend on the field. With `slate_version` (the spec pinned one) the scenario set
-    is current only if it was built from that version, whatever the race's current slate is.
+    is current only if it was built from that version, whatever the race's current slate is. With
+    `calendar_version` (race_calendar.calendar_version) the race history is rebuilt when the
+    platform's calendar changed since it was built (a race was added); with `starts_version`
+    (starting_lineups.starts_version) the scenario set is rebuilt when the race's starting lineup
+    changed since it was built.
     """
     validate_race_key(race)
     validate_spec_key(spec_key)
@@ -250,6 +256,8 @@ def plan_lineup_request(
     history = latest_materialization(instance, "race_history")
     if history is None or _file_missing(history, storage_root):
         rebuilt["race_history"] = "never materialized" if history is None else "stored file is missing"
+    elif calendar_version is not None and (history.value("calendar_version") or "") != calendar_version:
+        rebuilt["race_history"] = "the race calendar changed"
     reason = _slate_reason(graph, instance, race, slate_upload, storage_root)
     if reason:
         rebuilt["race_slate"] = reason
@@ -269,6 +277,7 @@ def plan_lineup_request(
         {
             "model_version": identity("calibrated_model", race, "model_version"),
             "slate_version": slate_version or identity("race_slate", race, "slate_version"),
+            "starts_version": starts_version,
         },
         rebuilt,
         storage_root,
@@ -408,5 +417,7 @@ def request_lineups(
         storage_root=storage_root,
         contest=spec.contest is not None,
         slate_version=spec.slate_version,
+        calendar_version=race_calendar.calendar_version(storage_root),
+        starts_version=starting_lineups.starts_version(storage_root, race),
     )
     return plan, execute_plan_in_process(defs, instance, plan, reason)

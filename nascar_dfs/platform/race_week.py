@@ -5,6 +5,17 @@ validate and store alike."""
 
 from __future__ import annotations
 
+from nascar_dfs.platform.race_calendar import (
+    RaceEntryError,
+    ScheduledRace,
+    UnknownTrackError,
+    UpcomingRace,
+    add_races,
+    calendar_version,
+    race_info,
+    schedule_races,
+    upcoming_races,
+)
 from nascar_dfs.platform.slate_store import (
     SlateMissingError,
     StoredSlate,
@@ -14,6 +25,15 @@ from nascar_dfs.platform.slate_store import (
     pinned_slate,
     save_slate,
     slates_dir,
+)
+from nascar_dfs.platform.starting_lineups import (
+    StartingLineupError,
+    parse_csv,
+    parse_weekend_feed,
+    save_starting_lineup,
+    starting_lineup,
+    starts_version,
+    validate,
 )
 
 __all__ = [
@@ -25,4 +45,23 @@ __all__ = [
     "pinned_slate",
     "save_slate",
     "slates_dir",
+]
+
+__all__ += [
+    "RaceEntryError",
+    "ScheduledRace",
+    "StartingLineupError",
+    "UnknownTrackError",
+    "UpcomingRace",
+    "add_races",
+    "calendar_version",
+    "parse_csv",
+    "parse_weekend_feed",
+    "race_info",
+    "save_starting_lineup",
+    "schedule_races",
+    "starting_lineup",
+    "starts_version",
+    "upcoming_races",
+    "validate",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "lineup_warnings",
     "preview_inputs",
     "race_calendar",
+    "slate_drivers",
     "slate_salaries",
     "slate_upload_path",
     "storage_root",
@@ -82,13 +83,31 @@ def stored_contest_report(race: str, spec_key: str) -> dict[str, Any] | None:
     return read_output(storage_root(), "contest_report", [race, spec_key])
 
 
-def slate_salaries(race: str) -> dict[int, int]:
-    """DraftKings id -> salary of the race's stored slate; {} when no slate was stored."""
-    slate = read_output(storage_root(), "race_slate", [race])
+def slate_salaries(race: str, spec_key: str | None = None) -> dict[int, int]:
+    """DraftKings id -> salary of the race's stored slate; {} when no slate was stored. With the
+    spec of a request, of the slate version that spec pinned (a replaced slate does not change it)."""
+    pinned = load_spec(storage_root(), spec_key).slate_version if spec_key is not None else None
+    if pinned is not None:
+        from nascar_dfs.platform.slate_store import pinned_slate, slates_dir
+
+        slate = science.read_slate(pinned_slate(slates_dir(storage_root()), race, pinned).path)
+    else:
+        slate = read_output(storage_root(), "race_slate", [race])
     if slate is None:
         return {}
     players = slate.players
     return dict(zip(players["dk_id"].astype(int), players["salary"].astype(int), strict=True))
+
+
+def slate_drivers(race: str) -> tuple[str, ...] | None:
+    """The drivers of the race's stored slate, named as its scenarios name them; None when no slate
+    was stored yet (the race's first calibration run stores it)."""
+    slate = read_output(storage_root(), "race_slate", [race])
+    if slate is None:
+        return None
+    from nascar_dfs.core.optimizer import pool_from_slate
+
+    return pool_from_slate(slate).names
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,26 @@ def contest_report(
     return report(slate, scenarios, portfolio, field, contest, tolerance)
 
 
+def projections_table(slate: Any, scenarios: ScenarioSet) -> Any:
+    """The drivers' simulated projections as a core Table (nascar_dfs/core/race_tables.py)."""
+    from nascar_dfs.core.race_tables import projections_table as table
+
+    return table(slate, scenarios)
+
+
+def portfolio_tables(portfolio: Any, spec: ConstraintSpec) -> tuple[Any, Any]:
+    """The lineups table and the exposures table of a built portfolio."""
+    from nascar_dfs.core.race_tables import exposures_table, lineups_table
+
+    return lineups_table(portfolio), exposures_table(portfolio, spec)
+
+
+def spec_summary(spec: ConstraintSpec) -> str:
+    from nascar_dfs.core.race_tables import spec_summary as summary
+
+    return summary(spec)
+
+
 def upload_csv_text(lineups: list[list[int]], workdir: Path) -> str:
     """The DraftKings upload file as text, written by the data module's own writer."""
     from nascar_dfs.core.data.draftkings import write_upload_csv

@@ -83,13 +83,12 @@ def save_slate(slates_dir: Path, race: str, content: bytes, new_drivers: tuple[s
 
 def demo_races() -> frozenset[str]:
     """The races of the packaged demo data (synthetic venues): the only races the demo slate serves."""
-    # cached per folder, not once: the platform tests' stand-in science has a demo folder of its own
-    return _races_of(science.demo_data_dir())
+    return _races_of(science.demo_data_dir() / "races.csv")
 
 
 @cache
-def _races_of(folder: Path) -> frozenset[str]:
-    with (folder / "races.csv").open(newline="", encoding="utf-8") as fh:
+def _races_of(path: Path) -> frozenset[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
         return frozenset(row["race_id"] for row in csv.DictReader(fh) if row.get("race_id"))
 
 

@@ -1,5 +1,6 @@
-"""Run tags: why a run ran, what kind it is, the runtime cap every run carries, and the partition
-tags a run launched from outside needs.
+"""Run tags: why a run ran, what kind it is, the runtime cap every run carries, the partition
+tags a run launched from outside needs, and the tags of a lineup request's runs (who asked, and
+which run of the request's plan it is: nascar_dfs/platform/chain.py).
 
 `dagster/max_runtime` is what ends a hung run (alive, not progressing) and an orphan whose worker
 cannot be proved gone (nascar_dfs/platform/run_workers.py), so no run of this platform goes without it.
@@ -14,7 +15,6 @@ from nascar_dfs.platform.partitions import race_spec_key
 KIND = "nascar/kind"
 REASON = "nascar/reason"
 RACE = "nascar/race"
-SLATE_VERSION = "nascar/slate-version"  # the DKSalaries.csv version a lineup run builds from
 CALIBRATION_RACE = "nascar/calibration-race"  # per-race concurrency limit in dagster.yaml
 MAX_RUNTIME = "dagster/max_runtime"
 
@@ -30,6 +30,16 @@ _MAX_SECONDS = {CALIBRATION: CALIBRATION_MAX_SECONDS, LINEUPS: LINEUPS_MAX_SECON
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
 PARTITION = "dagster/partition"
+
+# A lineup request's runs: its identity, carried by every run of its plan (the API finds them by
+# REQUEST_ID), and the chain tags of chain.py.
+REQUEST_ID = "nascar/request_id"
+OWNER = "nascar/owner"
+HTTP_REQUEST_ID = "nascar/http_request_id"  # joins the run's logs to the API's
+REQUEST_IDENTITY = (REQUEST_ID, OWNER, HTTP_REQUEST_ID)
+STEP = "nascar/step"  # CALIBRATION or LINEUPS: which step of the request's plan the run is
+SPEC = "nascar/spec"  # on a request's calibration run (race-partitioned): the spec it is for
+THEN = "nascar/then"  # on a request's calibration run: the lineup assets to build once it succeeded
 
 
 def run_tags(kind: str, reason: str, race: str | None = None) -> dict[str, str]:
@@ -56,3 +66,11 @@ def partition_tags(race: str, spec: str | None = None) -> dict[str, str]:
         f"{PARTITION}/{RACE_DIMENSION}": race,
         f"{PARTITION}/{SPEC_DIMENSION}": spec,
     }
+
+
+def request_tags(request_id: str, owner: str, http_request_id: str | None = None) -> dict[str, str]:
+    """Who asked for a run: the lineup request, its owner and the HTTP request that submitted it."""
+    tags = {REQUEST_ID: request_id, OWNER: owner}
+    if http_request_id:
+        tags[HTTP_REQUEST_ID] = http_request_id
+    return tags

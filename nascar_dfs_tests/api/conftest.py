@@ -15,6 +15,7 @@ from api.app import create_app
 from api.core.config import Settings
 from api.orchestration.worker import Worker
 from api.services.keys import create_key
+from api.services.slates import slates_dir
 from nascar_dfs.core.data.demo import DEMO_DIR
 from nascar_dfs.platform.slate_store import save_slate
 
@@ -79,6 +80,8 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
     # The race graph is the embedded one unless a test points NEO4J_URI somewhere itself: readiness
     # here must not hang on the latency of whatever Neo4j server the shell happens to name.
     monkeypatch.delenv("NEO4J_URI", raising=False)
+    # The platform's storage root, where uploaded slates land (nascar_dfs/platform/storage.py).
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
     opened: list[TestClient] = []
 
     def _make(
@@ -91,16 +94,17 @@ def make_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
         values: dict[str, object] = {
             "database_url": database or database_url(tmp_path),
             "background_worker": False,
-            "slate_dir": tmp_path / "slates",
             "webhook_secret": "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            # Tests scrape, act and scrape again; the ones about the cache set their own TTL.
+            "metrics_cache_s": 0.0,
         }
         values.update(overrides)
         settings = Settings(**values)  # type: ignore[arg-type]
-        if slates and settings.slate_dir is not None:
+        if slates:
             # A lineup request needs its race's slate (409 slate-missing otherwise): the races the
             # tests submit for have the demo slate, stored as an upload would store it.
             for race in (RACE, OTHER_RACE):
-                save_slate(settings.slate_dir, race, DEMO_SLATE)
+                save_slate(slates_dir(), race, DEMO_SLATE)
         launcher = launcher or FakeLauncher(races=[RACE, OTHER_RACE])
         clock = clock or Clock()
         app = add_fault_routes(create_app(settings, launcher=launcher, clock=clock))

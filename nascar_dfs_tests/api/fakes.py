@@ -28,6 +28,7 @@ class FakeRun:
     phase: str | None = None
     percent: float = 0.0
     error_message: str | None = None
+    failure_reason: str | None = None  # Dagster's dagster/failure_reason (START_TIMEOUT, ...)
     results: RunResults | None = None
     metrics: RunMetrics | None = None
     retried_as: str | None = None
@@ -51,6 +52,7 @@ class FakeLauncher:
         self.down = False
         self.heartbeat_age: float | None = 1.0
         self._races = list(races or [])
+        self.calibrated: dict[str, float] = {}  # race -> when its model was calibrated
 
     # --- Launcher protocol -------------------------------------------------------------------
     def find_run(self, request_id: str) -> str | None:
@@ -101,7 +103,9 @@ class FakeLauncher:
                 run = self.runs[run.retried_as]
             if run is None:
                 return RunStatus(run_id, RunState.NOT_FOUND)
-            return RunStatus(run.run_id, run.state, run.phase, run.percent, run.error_message)
+            return RunStatus(
+                run.run_id, run.state, run.phase, run.percent, run.error_message, run.failure_reason
+            )
 
     def run_history(self, request_id: str) -> list[RunAttempt]:
         self._check_up()
@@ -141,6 +145,13 @@ class FakeLauncher:
     def races(self) -> list[str]:
         return list(self._races)
 
+    def calibrated_at(self, race_id: str) -> float | None:
+        return self.calibrated.get(race_id)
+
+    def add_race(self, race_id: str) -> None:
+        if race_id not in self._races:
+            self._races.append(race_id)
+
     # --- test controls ----------------------------------------------------------------------
     def only_run_for(self, request_id: str) -> FakeRun:
         runs = [r for r in self.runs.values() if r.tags.get("nascar/request_id") == request_id]
@@ -155,9 +166,11 @@ class FakeLauncher:
         phase: str | None = None,
         percent: float = 0.0,
         error_message: str | None = None,
+        failure_reason: str | None = None,
     ) -> None:
         run = self.runs[run_id]
         run.state, run.phase, run.percent, run.error_message = state, phase, percent, error_message
+        run.failure_reason = failure_reason
         if state in (RunState.STARTED, RunState.CANCELING) and run.started_at is None:
             run.started_at = time.time()
         if state in (RunState.SUCCESS, RunState.FAILURE, RunState.CANCELED):

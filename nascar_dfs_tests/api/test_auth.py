@@ -194,3 +194,22 @@ def test_cancel_is_rate_limited(make_api) -> None:  # type: ignore[no-untyped-de
     problem = assert_problem(api.client.post(f"/v1/lineup-requests/{ids[2]}/cancel", headers=key), 429)
     assert problem["violated-policies"] == ["cancel"]
     assert api.client.get(f"/v1/lineup-requests/{ids[2]}", headers=key).json()["status"] == "queued"
+
+
+def test_a_read_only_key_changes_nothing_anywhere(api: Api) -> None:
+    """Every operation that is not a read answers 403 to a requests:read key (preview only computes)."""
+    reader = api.key("grace", scope="requests:read")
+    doc = api.client.get("/openapi.json").json()["paths"]
+    writes = sorted(
+        (path, method.upper())
+        for path, ops in doc.items()
+        for method in ops
+        if method in ("post", "put", "patch", "delete") and path != "/v1/specs/preview"
+    )
+    assert len(writes) >= 5
+    for template, method in writes:
+        path = template.replace("{request_id}", str(uuid.uuid4())).replace("{race_id}", "2024-cup-phoenix-2")
+        resp = api.client.request(
+            method, path, headers={**reader, "Idempotency-Key": uuid.uuid4().hex}, json={}
+        )
+        assert_problem(resp, 403)

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.core.db import audit_log, lineup_requests
+from nascar_dfs.platform.reads import slate_upload_path
 
 from .conftest import RACE, Api
 from .helpers import assert_problem, body, submit
@@ -42,7 +43,7 @@ def test_a_10_mb_slate_upload_is_413_without_a_key(make_api) -> None:  # type: i
         f"/v1/races/{RACE}/slate", content=b"x" * TEN_MB, headers={"Content-Type": "text/csv"}
     )
     assert_problem(resp, 413)
-    assert not (api.settings.slate_dir / f"{RACE}.csv").exists()
+    assert not slate_upload_path(RACE).exists()
 
 
 def _stream_without_length(api: Api, path: str, headers: dict[str, str], chunks: int) -> tuple[int, int]:

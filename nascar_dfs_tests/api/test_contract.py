@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
@@ -26,29 +27,35 @@ from api.core.db import (
     webhook_deliveries,
 )
 from api.services.keys import create_key
-from nascar_dfs.platform.slate_store import save_slate
+from nascar_dfs.platform.slate_store import save_slate, slates_dir
 
 from .conftest import DEMO_SLATE, OTHER_RACE, RACE
 from .fakes import FakeLauncher
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="api-contract-"))
+_STORAGE = _WORKDIR / "storage"  # the platform's storage root of this run (uploaded slates land there)
 APP = create_app(
     Settings(
         database_url=f"sqlite:///{_WORKDIR / 'api.db'}",
         background_worker=False,
         rate_limits_enabled=False,  # limits have their own tests; here they would hide valid input
         active_runs_per_key=1_000_000,
-        slate_dir=_WORKDIR / "slates",
         webhook_secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ),
     launcher=FakeLauncher(races=[RACE, OTHER_RACE]),
 )
 for _race in (RACE, OTHER_RACE):  # a lineup request needs its race's slate (409 slate-missing)
-    save_slate(_WORKDIR / "slates", _race, DEMO_SLATE)
+    save_slate(slates_dir(_STORAGE), _race, DEMO_SLATE)
 ADMIN_KEY = create_key(APP.state.ctx.engine, "contract", "admin", time.time()).secret_key
 EXAMPLES = int(os.environ.get("NASCAR_DFS_CONTRACT_EXAMPLES", "5"))
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(autouse=True)
+def _platform_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploaded slates land under the platform's storage root: this run's own, not the default."""
+    monkeypatch.setenv("NASCAR_DFS_STORAGE", str(_STORAGE))
 
 
 @schema.auth()

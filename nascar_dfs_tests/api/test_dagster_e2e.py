@@ -30,8 +30,9 @@ DEMO_RACE = "2026-cup-demo-mile-2"  # the demo slate's race
 
 
 class Live:
-    def __init__(self, client: TestClient, headers: dict[str, str], instance) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client: TestClient, headers: dict[str, str], instance, replica) -> None:  # type: ignore[no-untyped-def]
         self.client, self.headers, self.instance = client, headers, instance
+        self.replica = replica  # starts a second API process on the same database and Dagster
 
     def submit(self, race: str, spec: dict, key: str | None = None):  # type: ignore[no-untyped-def]
         return self.client.post(
@@ -112,10 +113,24 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                     active_runs_per_key=10,
                 )
                 app = create_app(settings)
+
+                def replica():  # type: ignore[no-untyped-def]
+                    from nascar_dfs_tests.reliability.servers import running_api
+
+                    env = {**stack.env, "NASCAR_DFS_API_DATA_DIR": str(settings.data_dir)}
+                    return running_api(
+                        database_url,
+                        work / "replica.log",
+                        factory="api.app:app_from_env",
+                        env=env,
+                        dagster_url=stack.url,
+                        worker_interval_s="0.5",
+                    )
+
                 with TestClient(app) as client:
                     key = create_key(app.state.ctx.engine, "e2e", "admin", time.time()).secret_key
                     instance = dg.DagsterInstance.get()
-                    yield Live(client, {"Authorization": f"Bearer {key}"}, instance)
+                    yield Live(client, {"Authorization": f"Bearer {key}"}, instance, replica)
                     instance.dispose()
             finally:
                 for k, v in old.items():
@@ -242,3 +257,50 @@ def test_cancel_terminates_the_real_run(live: Live) -> None:
     second = live.client.post(f"/v1/lineup-requests/{rid}/cancel", headers=live.headers)
     assert second.status_code == 200 and second.json()["status"] == "canceled"
     assert len(live.runs_of(rid)) == runs_before
+
+
+@pytest.mark.timeout(900)
+def test_two_api_replicas_get_exactly_one_lineup_run_after_the_calibration(live: Live) -> None:
+    """Two API processes on one database, both relaying and reconciling the same request: the
+    lineup run after its calibration is Dagster's to launch (the run-status sensor, keyed by the
+    request id), so there is one, however many replicas watch the request (issue 14)."""
+    import httpx
+
+    # A new slate (one average changed) makes the request rebuild race_slate first: a calibration
+    # run, then the lineup run.
+    slate = (REPO / "nascar_dfs" / "demo_data" / "DKSalaries.csv").read_text()
+    changed = slate.replace(",DTA,36.89,", ",DTA,36.91,", 1)
+    assert changed != slate
+    with live.replica() as other:
+        put = live.client.put(
+            f"/v1/races/{DEMO_RACE}/slate",
+            content=changed.encode(),
+            headers={**live.headers, "Content-Type": "text/csv"},
+        )
+        assert put.status_code == 200, put.text
+        resp = live.submit(DEMO_RACE, {"lineups": 4, "max_exposure": 0.9, "scenarios": 1000})
+        assert resp.status_code == 202, resp.text
+        rid = resp.json()["id"]
+        with httpx.Client(base_url=other.base_url, headers=live.headers, timeout=30) as replica:
+            deadline = time.monotonic() + 780
+            while (got := replica.get(f"/v1/lineup-requests/{rid}").json())["status"] not in (
+                "succeeded",
+                "failed",
+                "canceled",
+            ):
+                assert time.monotonic() < deadline, got
+                time.sleep(1.0)
+            assert got["status"] == "succeeded", got.get("error")
+            time.sleep(3)  # more passes of both reconcilers after the success: still one run
+            assert replica.get(f"/v1/lineup-requests/{rid}/dk-upload.csv").status_code == 200
+    roots = [r for r in live.runs_of(rid) if "dagster/parent_run_id" not in r.tags]
+    assert sorted(r.job_name for r in roots) == ["calibration_job", "lineup_job"]
+    (lineup,) = [r for r in roots if r.job_name == "lineup_job"]
+    assert lineup.tags["dagster/sensor_name"] == "lineups_after_calibration"
+    assert lineup.tags["dagster/run_key"] == rid
+    assert lineup.tags["nascar/owner"] == "e2e" and lineup.tags["nascar/step"] == "lineups"
+    history = live.client.get(f"/v1/lineup-requests/{rid}", headers=live.headers).json()["history"]
+    assert [(h["step"], h["status"]) for h in history] == [
+        ("calibration", "succeeded"),
+        ("lineups", "succeeded"),
+    ]

@@ -11,7 +11,6 @@ from nascar_dfs_tests.import_graph import (
     cycles,
     importing,
     internal,
-    is_module,
     module_imports,
     within,
 )
@@ -69,13 +68,6 @@ def test_each_part_of_the_api_imports_only_the_parts_below_it(graph: dict[str, s
     assert cycles(MAY_IMPORT) == []
 
 
-@pytest.mark.xfail(
-    not is_module("nascar_dfs.platform.reads"),
-    strict=True,
-    reason="until the platform branch (redesign-platform) lands: api/ still imports nascar_dfs.defs "
-    "(dagster_launcher, preview, slates, metrics, dagster_metrics); once nascar_dfs/platform/reads.py "
-    "exists this must pass",
-)
 def test_the_api_uses_nascar_dfs_only_through_its_public_surface(graph: dict[str, set[str]]) -> None:
     beyond = {
         module: sorted(name for name in names if not within(name, NASCAR_DFS_SURFACE))

@@ -33,3 +33,12 @@ def test_the_trusted_proxies_come_from_the_environment_or_the_option(monkeypatch
     assert _flag(up.api_command(_args(), 30.0), "--forwarded-allow-ips") == "10.0.0.0/8"
     command = up.api_command(_args("--forwarded-allow-ips", "192.0.2.7"), 30.0)
     assert _flag(command, "--forwarded-allow-ips") == "192.0.2.7"
+
+
+def test_the_api_serves_metrics_on_a_port_of_its_own() -> None:
+    assert up.api_metrics_environment(_args()) == {
+        "NASCAR_DFS_API_METRICS_PORT": "9464",
+        "NASCAR_DFS_API_METRICS_HOST": "127.0.0.1",
+    }
+    env = up.api_metrics_environment(_args("--metrics-port", "9500", "--host", "0.0.0.0"))
+    assert env["NASCAR_DFS_API_METRICS_PORT"] == "9500" and env["NASCAR_DFS_API_METRICS_HOST"] == "0.0.0.0"

@@ -7,7 +7,9 @@ what is asserted is the text a user would read, and a screenshot is kept under v
 - default run: the asset graph lists the calibrated model, scenario set and lineups assets
   (webserver only, ~30-60 s on a loaded 2-core machine);
 - `-m slow`: after `nascar-dfs demo --quick` materializes the demo race, the calibrated model's
-  partition page shows its check results and the calibration plot in its metadata.
+  partition page shows its check results and the calibration plot in its metadata, and the race x
+  spec pages show the projections, lineups and exposures tables and the spec in words (their
+  screenshots are copied to docs/images/ for the README's race-week walk-through).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -29,6 +32,7 @@ from nascar_dfs_tests.api.dagster_stack import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "var" / "artifacts"
+DOCS_IMAGES = REPO / "docs" / "images"  # the README's race-week walk-through shows these
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",  # CI runs as root in a container
@@ -127,12 +131,14 @@ def render(url: str) -> str:
     return _visible_text(result.stdout)
 
 
-def screenshot(url: str, name: str) -> Path:
+def screenshot(url: str, name: str, height: int = 1000) -> Path:
+    """A PNG of the page under var/artifacts/; a taller window keeps a long metadata table in view."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name
     path.unlink(missing_ok=True)
+    flags = [f"--window-size=1600,{height}" if f.startswith("--window-size") else f for f in CHROMIUM_FLAGS]
     subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--screenshot={path}", url],
+        [_chromium(), *flags, f"--screenshot={path}", url],
         capture_output=True,
         timeout=150,
         check=True,
@@ -152,8 +158,21 @@ def test_asset_graph_lists_the_model_scenario_and_lineup_assets(webserver: Webse
     screenshot(url, "dagster_ui_asset_graph.png")
 
 
-@pytest.mark.slow
-def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver: Webserver) -> None:
+@dataclass(frozen=True)
+class DemoRace:
+    race: str
+    spec_key: str
+
+    @property
+    def partition(self) -> str:
+        """The race x spec partition key as the UI's URLs carry it (`race|spec`, the bar escaped)."""
+        return quote(f"{self.race}|{self.spec_key}", safe="")
+
+
+@pytest.fixture(scope="module")
+def demo_race(webserver: Webserver) -> DemoRace:
+    """`nascar-dfs demo --quick` on the webserver's instance (the real science, a short chain),
+    then calibration_history: the materialized race the slow tests read."""
     bindir = Path(sys.executable).parent
     demo = subprocess.run(
         [str(bindir / "nascar-dfs"), "demo", "--quick", "--lineups", "5", "--scenarios", "500"],
@@ -164,7 +183,7 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
         timeout=1800,
     )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
-    race = re.search(r"^race (\S+),", demo.stdout, re.M)
+    race = re.search(r"^race (\S+), spec ([0-9a-f]{16})", demo.stdout, re.M)
     assert race, demo.stdout[-2000:]
     history = subprocess.run(
         [str(bindir / "dagster"), "asset", "materialize", "-m", "nascar_dfs.definitions", *SELECT_HISTORY],
@@ -175,7 +194,13 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
         timeout=600,
     )
     assert history.returncode == 0, history.stderr[-2000:]
+    return DemoRace(race.group(1), race.group(2))
 
+
+@pytest.mark.slow
+def test_materialized_demo_partition_shows_checks_and_calibration_plot(
+    webserver: Webserver, demo_race: DemoRace
+) -> None:
     checks_url = f"{webserver.url}/assets/calibrated_model?view=checks"
     checks = render(checks_url)
     for check in ("crps_vs_baseline", "crps_drift", "model_age", "sampler_diagnostics"):
@@ -183,19 +208,58 @@ def test_materialized_demo_partition_shows_checks_and_calibration_plot(webserver
     rejection = render(f"{webserver.url}/assets/scenario_set?view=checks")
     assert re.search(r"rejection_rate rejection_rate (Succeeded|Failed|Warning)", rejection), rejection[:1500]
     assert "error_above 0.5" in rejection and "warn_above 0.2" in rejection
-    partition = render(f"{webserver.url}/assets/calibrated_model?partition={race.group(1)}&view=partitions")
+    partition = render(f"{webserver.url}/assets/calibrated_model?partition={demo_race.race}&view=partitions")
     assert "Materialized (1)" in partition and "divergences" in partition, partition[:1500]
     plot = render(f"{webserver.url}/assets/calibration_history")
     assert re.search(r"\bplot\b", plot) and "scored_models" in plot, plot[:1500]
     screenshot(checks_url, "dagster_ui_calibrated_model_checks.png")
 
 
+PROJECTION_HEADERS = ("driver", "salary", "start", "mean_points", "p10_points", "p90_points", "win_pct",
+                      "top5_pct", "mean_laps_led", "ownership_pct")  # fmt: skip
+DEMO_DRIVER = re.compile(r"Demo Driver \d{2}")
+
+
+@pytest.mark.slow
+def test_race_week_pages_show_projections_lineups_exposures_and_the_spec(
+    webserver: Webserver, demo_race: DemoRace
+) -> None:
+    """What a player reads in the UI about their request: the scenario set's projections table, the
+    lineups and exposures tables, and the spec partition's summary in words."""
+    scenario_url = f"{webserver.url}/assets/scenario_set?partition={demo_race.partition}&view=partitions"
+    scenario = render(scenario_url)
+    assert "projections" in scenario and " ".join(PROJECTION_HEADERS) in scenario, scenario[:3000]
+    # The best-projected driver's row follows the headers: a name, then salary and start as integers.
+    assert re.search(r"ownership_pct Demo Driver \d{2} \d{4,5} \d{1,2} \d", scenario), scenario[:3000]
+    assert "5 lineups , objective scenario , built on 500 simulated races" in scenario, scenario[:3000]
+
+    lineups_url = f"{webserver.url}/assets/lineups?partition={demo_race.partition}&view=partitions"
+    lineups = render(lineups_url)
+    assert "lineup_table" in lineups, lineups[:3000]
+    assert "lineup drivers salary projected_points p90_points 1 Demo Driver" in lineups, lineups[:3000]
+    assert re.search(r"exposures .*driver lineups exposure_pct cap_pct Demo Driver \d{2} \d", lineups)
+    assert f"spec {demo_race.spec_key}" in lineups and "exposure per driver: at most 100%" in lineups
+    assert len(set(DEMO_DRIVER.findall(lineups))) >= 6, lineups[:3000]
+
+    # The spec dimension's own partition: its lineups materialization carries the same summary.
+    spec_url = f"{webserver.url}/assets/lineups?partition={demo_race.partition}&view=events"
+    spec = render(spec_url)
+    assert demo_race.spec_key in spec and "any two lineups differ by at least 1 driver" in spec, spec[:3000]
+
+    for url, name in (
+        (scenario_url, "race_week_projections.png"),
+        (lineups_url, "race_week_lineups.png"),
+    ):
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot(url, name, height=2600), DOCS_IMAGES / name)
+
+
 @pytest.mark.slow
 def test_api_metrics_read_the_materialized_demo_race(
-    webserver: Webserver, monkeypatch: pytest.MonkeyPatch
+    webserver: Webserver, demo_race: DemoRace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the test above materialized the demo race with the real science: the API on the same
-    instance exports that race's divergences, scenario-set rejection rate and runs."""
+    """With the demo race materialized with the real science: the API on the same instance exports
+    that race's divergences, scenario-set rejection rate and runs."""
     import dagster as dg
     from fastapi.testclient import TestClient
     from prometheus_client.parser import text_string_to_metric_families

@@ -83,7 +83,6 @@ def scrape(
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'api.db'}",
         background_worker=False,
-        slate_dir=tmp / "slates",
         data_dir=dagster_with_partitions.data_dir,
         webhook_secret="whsec_" + "0123456789abcdefghijABCDEFGHIJ01",
     )
@@ -252,8 +251,9 @@ def test_dagster_domain_series_have_values_read_from_the_instance(
     assert value("dfs_calibration_model_crps", race_id=d.scored) == 5.0
     assert value("dfs_calibration_baseline_crps", race_id=d.scored) == 6.0
     assert value("dfs_calibration_divergences", race_id=d.upcoming) == 0
-    assert value("dfs_scenario_set_rejection_rate", race_id=d.upcoming, spec=d.spec_key) == 0.12
-    assert value("dfs_scenario_set_checked_timestamp_seconds", race_id=d.upcoming, spec=d.spec_key) > 0
+    # `spec` is the set's recency rank, not the user's spec key (bounded label values).
+    assert value("dfs_scenario_set_rejection_rate", race_id=d.upcoming, spec="1") == 0.12
+    assert value("dfs_scenario_set_checked_timestamp_seconds", race_id=d.upcoming, spec="1") > 0
     # The upcoming race: its start (race day, UTC) and its fresh calibration.
     start = datetime(d.race_day.year, d.race_day.month, d.race_day.day, tzinfo=UTC).timestamp()
     assert value("dfs_race_start_timestamp_seconds", race_id=d.upcoming) == start

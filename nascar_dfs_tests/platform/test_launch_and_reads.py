@@ -30,7 +30,8 @@ def test_the_first_launch_of_a_new_race_is_its_calibration_with_its_tags(
     assert launch.save_spec(SPEC) == SPEC.key
     assert (stored_here / "specs" / f"{SPEC.key}.json").read_text() == SPEC.canonical_json()
 
-    plan = launch.plan_launch(registered, graph, UPCOMING, SPEC)
+    identity = launch.request_tags("req-1", "alice", "http-1")
+    plan = launch.plan_launch(registered, graph, UPCOMING, SPEC, identity=identity)
 
     assert plan.partition == f"{UPCOMING}|{SPEC.key}"
     first = plan.first
@@ -43,6 +44,13 @@ def test_the_first_launch_of_a_new_race_is_its_calibration_with_its_tags(
         "nascar/calibration-race": UPCOMING,
         "dagster/max_runtime": "3600",
         "dagster/partition": UPCOMING,
+        # who asked, and what Dagster runs once it succeeded (nascar_dfs/platform/chain.py)
+        "nascar/request_id": "req-1",
+        "nascar/owner": "alice",
+        "nascar/http_request_id": "http-1",
+        "nascar/step": "calibration",
+        "nascar/spec": SPEC.key,
+        "nascar/then": "scenario_set,lineups,dk_upload_csv",
     }
 
 
@@ -63,6 +71,7 @@ def test_with_a_current_model_the_first_launch_is_the_lineup_run_with_all_partit
     assert first.tags["dagster/partition/race"] == UPCOMING
     assert first.tags["dagster/partition/spec"] == other.key
     assert first.tags["nascar/kind"] == "lineups" and first.tags["dagster/max_runtime"] == "900"
+    assert first.tags["nascar/step"] == "lineups" and "nascar/then" not in first.tags
     assert (
         launch.plan_launch(registered, launch.AssetGraph.from_definitions(fake_defs), UPCOMING, SPEC).first
         is None

@@ -22,6 +22,7 @@ from nascar_dfs.platform.plan import (
     plan_lineup_request,
     request_lineups,
 )
+from nascar_dfs.platform.starting_lineups import save_starting_lineup, starts_version
 from nascar_dfs_tests.platform.fakes import FakeScience
 
 RACE = "2024-cup-phoenix-2"
@@ -211,3 +212,38 @@ def test_outputs_stored_under_another_storage_root_are_not_trusted(
 
     assert set(CHAIN) <= set(elsewhere.assets)
     assert here.reuses_everything
+
+
+def test_a_new_starting_lineup_rebuilds_the_scenario_set_and_lineups_only(fake_defs, registered, storage_dir):
+    request(fake_defs, registered, storage_dir)
+    version = save_starting_lineup(storage_dir, RACE, {"Driver A": 1, "Driver B": 2})
+
+    plan = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24, starts_version=version
+    )
+
+    assert plan.assets == ["scenario_set", "lineups", "dk_upload_csv"]
+    assert plan.reasons["scenario_set"].startswith("starts_version changed")
+    assert starts_version(storage_dir, RACE) == version
+
+
+def test_a_changed_race_calendar_rebuilds_the_history(fake_defs, registered, storage_dir):
+    request(fake_defs, registered, storage_dir)
+    current = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24, calendar_version=""
+    )
+    assert current.reuses_everything
+    changed = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24, calendar_version="0123"
+    )
+    assert changed.reasons["race_history"] == "the race calendar changed"
+
+
+def test_a_pinned_slate_version_other_than_the_built_one_rebuilds_the_scenario_set(
+    fake_defs, registered, storage_dir
+):
+    request(fake_defs, registered, storage_dir)
+    plan = plan_lineup_request(
+        registered, RACE, SPEC.key, graph=graph(fake_defs), scenario_ttl_hours=24, slate_version="f" * 16
+    )
+    assert "scenario_set" in plan.assets and "race_slate" not in plan.assets

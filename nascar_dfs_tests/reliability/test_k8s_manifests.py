@@ -186,6 +186,15 @@ def test_workspace_location_is_the_one_the_api_launches_into() -> None:
     assert _flag(_container(DOCS, server["host"])["args"], "--location-name") == server["location_name"]
 
 
+def test_every_api_setting_the_config_map_sets_is_one_the_api_reads() -> None:
+    """The API ignores unknown NASCAR_DFS_API_* variables, so a stale one would silently do
+    nothing (an upload folder the platform never reads, say)."""
+    env = _by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"]
+    prefix = Settings.model_config["env_prefix"]
+    named = {k.removeprefix(prefix).lower() for k in env if k.startswith(prefix)}
+    assert named and named <= set(Settings.model_fields), named - set(Settings.model_fields)
+
+
 def _env_references(node: Any) -> set[str]:
     if isinstance(node, dict):
         if set(node) == {"env"}:
@@ -247,11 +256,6 @@ def _on_volume(path: Path, mounts: dict[str, str]) -> tuple[str, str]:
     raise AssertionError(f"{path} is on no shared volume of the pod (mounts: {sorted(mounts)})")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deploy/k8s/config.yaml still sets NASCAR_DFS_API_SLATE_DIR outside $NASCAR_DFS_STORAGE/slates; "
-    "the orchestration branch removes it: drop this marker with that change",
-)
 def test_the_api_and_the_platform_agree_on_every_path_they_share(
     instance_yaml: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,7 +275,7 @@ def test_the_api_and_the_platform_agree_on_every_path_they_share(
             settings = Settings()
             assert settings.data_dir is not None, "the API pod has no NASCAR_DFS_API_DATA_DIR"
             return {
-                "slate": _on_volume(slate_path(settings.slate_dir, RACE), mounts),
+                "slate": _on_volume(slate_path(RACE), mounts),
                 "data": _on_volume(settings.data_dir, mounts),
             }
         return {
@@ -294,3 +298,18 @@ def test_the_api_believes_x_forwarded_for_only_from_the_configured_proxies() -> 
     trusted = _TrustedHosts(_by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"][reference[2:-1]])
     assert "10.42.0.17" in trusted  # an Ingress controller pod
     assert "203.0.113.9" not in trusted  # a client on the internet cannot set its own address
+
+
+def test_metrics_are_on_a_pod_port_the_service_does_not_carry() -> None:
+    env = _by_kind(DOCS, "ConfigMap")["nascar-dfs-env"]["data"]
+    settings = Settings(
+        **{
+            k.removeprefix("NASCAR_DFS_API_").lower(): v
+            for k, v in env.items()
+            if k.startswith("NASCAR_DFS_API_METRICS_")
+        }
+    )
+    ports = {p["name"]: p["containerPort"] for p in _container(DOCS, "nascar-dfs-api")["ports"]}
+    assert ports["metrics"] == settings.metrics_port != ports["http"]
+    service = _by_kind(DOCS, "Service")["nascar-dfs-api"]
+    assert {p["targetPort"] for p in service["spec"]["ports"]} == {"http"}

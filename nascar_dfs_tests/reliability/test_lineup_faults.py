@@ -155,7 +155,6 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 env=api_env,
                 dagster_url=dagster.url,
                 worker_interval_s="0.5",
-                run_start_timeout_s="600",
             )
             engine = create_db_engine(api_db)
             headers = {

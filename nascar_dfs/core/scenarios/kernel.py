@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.model.types import FieldParams
+from nascar_dfs.core.names import name_key
 from nascar_dfs.core.scenarios.dominance import DominanceParams
 from nascar_dfs.core.scenarios.simulation import Outcomes, simulate_batch
-from nascar_dfs.core.scenarios.spec import ConstraintSpec, View
+from nascar_dfs.core.scenarios.spec import ConstraintSpec, DriverProjection, View
 from nascar_dfs.core.scenarios.types import ScenarioSet
 from nascar_dfs.core.scenarios.validate import OutcomeError, outcome_problems
 from nascar_dfs.core.scenarios.views import (
@@ -176,8 +178,40 @@ def _scenario_set(field: Field, out: Outcomes, seed: int, draws: int, accepted: 
     )
 
 
+def check_projection_drivers(projections: Mapping[str, object], drivers: Sequence[str], race_id: str) -> None:
+    """Raise ValueError listing every projected driver that is not in the race's field."""
+    known = {name_key(name) for name in drivers}
+    unknown = sorted(name for name in projections if name_key(name) not in known)
+    if unknown:
+        raise ValueError(f"projections name drivers not in the field of {race_id}: {', '.join(unknown)}")
+
+
+def with_projections(scenarios: ScenarioSet, projections: Mapping[str, DriverProjection]) -> ScenarioSet:
+    """The scenarios with the player's own points: each named driver's simulated DraftKings points
+    are shifted to the given mean and, with an sd, scaled about it. A driver's points keep their
+    order across the races, so every race stays the same race (the finish, the laps led, who wrecked
+    with whom) and the dependence between drivers is unchanged; only the points' level and spread
+    follow the player. Names not in the scenarios' field are an error naming each."""
+    if not projections:
+        return scenarios
+    check_projection_drivers(projections, scenarios.drivers, scenarios.race_id)
+    column = {name_key(name): j for j, name in enumerate(scenarios.drivers)}
+    points = np.array(scenarios.dk_points, dtype=np.float64)
+    for name, projection in projections.items():
+        j = column[name_key(name)]
+        simulated = points[:, j]
+        centred = simulated - simulated.mean()
+        spread = simulated.std()
+        if projection.sd is not None and spread > 0:
+            centred *= projection.sd / spread
+        points[:, j] = projection.mean + centred
+    return replace(scenarios, dk_points=points.astype(np.float32))
+
+
 def simulate_for_spec(model: Any, field: Field, spec: ConstraintSpec, seed: int) -> ScenarioSet:
     """Scenarios of a fitted model (``FittedModel``) for the field under the spec's views."""
+    check_projection_drivers(spec.projections, field.drivers, field.race_id)  # before the costly part
     params = model.field_params(field, seed=seed)
     dominance = DominanceParams.from_dict(model.dominance)
-    return simulate(params, field, dominance, n=spec.scenarios, seed=seed, views=spec.views)
+    scenarios = simulate(params, field, dominance, n=spec.scenarios, seed=seed, views=spec.views)
+    return with_projections(scenarios, spec.projections)

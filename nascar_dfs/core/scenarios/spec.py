@@ -119,6 +119,13 @@ class DnfCountView(_Strict):
         return self
 
 
+class DriverProjection(_Strict):
+    """The player's own DraftKings points for one driver: the mean, and optionally the spread."""
+
+    mean: float = Field(ge=-50.0, le=500.0, description="mean DraftKings points")
+    sd: float | None = Field(None, gt=0.0, le=300.0, description="standard deviation of the points")
+
+
 View = Annotated[FinishTopView | LapsLedView | GroupTopView | DnfCountView, Field(discriminator="kind")]
 
 Objective = Literal["mean", "scenario", "leverage"]
@@ -149,6 +156,12 @@ class ConstraintSpec(_Strict):
     scenarios: int = Field(10_000, ge=100, le=100_000, description="simulated races to build on")
     views: list[View] = Field(
         default_factory=list, max_length=MAX_VIEWS, description="conditions every scenario must meet"
+    )
+    projections: dict[DriverName, DriverProjection] = Field(
+        default_factory=dict,
+        max_length=MAX_DRIVERS,
+        description="the player's own points per driver: each driver's simulated points are shifted"
+        " (and with sd scaled) to them, race by race, so the scenarios keep their correlations",
     )
     contest: ContestSpec | None = Field(
         None,

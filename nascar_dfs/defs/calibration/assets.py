@@ -8,7 +8,7 @@ import dagster as dg
 import numpy as np
 
 from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED
-from nascar_dfs.platform import science, slate_store, versions
+from nascar_dfs.platform import race_calendar, science, slate_store, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.materializations import all_materializations
 from nascar_dfs.platform.partitions import race_partitions
@@ -41,17 +41,22 @@ MODEL_AGE = "model_age"
         )
     ],
 )
-def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData):
+def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData, storage: FileStorage):
     """Every race and result of the data folder, validated by the data module; broken rows are
-    quarantined at the smallest unit and listed in the `quarantine` table and the data_quality check."""
+    quarantined at the smallest unit and listed in the `quarantine` table and the data_quality check.
+    The upcoming races of the platform's calendar (race_calendar.py) are merged into its races."""
     with data_errors_as_failures():
-        history = science.load_history(nascar_data.root())
+        history = race_calendar.load_history(nascar_data.root(), storage.root())
     completed = int(history.races["race_id"].isin(history.results["race_id"]).sum())
     quarantine = getattr(history, "quarantine", ())
+    calendar = race_calendar.calendar_version(storage.root())
+    fingerprint = nascar_data.fingerprint()
     yield dg.Output(
         history,
-        data_version=dg.DataVersion(nascar_data.fingerprint()),
+        data_version=dg.DataVersion(versions.digest(fingerprint, calendar) if calendar else fingerprint),
         metadata={
+            "calendar_version": calendar,
+            "calendar_races": len(race_calendar.upcoming_races(storage.root())),
             "data_dir": dg.MetadataValue.path(str(nascar_data.root())),
             "races": len(history.races),
             "completed_races": completed,

@@ -32,6 +32,18 @@ def history_table(records: list[Materialized]) -> pd.DataFrame:
     return table
 
 
+def unscored_note(records: list[Materialized]) -> str:
+    """What the history says before any race is scored: a model gets a finish CRPS only once its
+    race has results, so the models of upcoming races are listed as waiting for them."""
+    waiting = sorted({m.partition for m in records if m.partition and m.value("crps") is None})
+    if not waiting:
+        return "no calibrated model yet: materialize calibrated_model for a race"
+    return (
+        f"no race scored yet: {len(waiting)} model(s) wait for their race's results to be scored"
+        f" (finish CRPS against the naive baseline): {', '.join(waiting)}"
+    )
+
+
 def latest_pit(records: list[Materialized]) -> np.ndarray:
     """PIT values of the latest model of every race, pooled."""
     by_race: dict[str, list[float]] = {}
@@ -86,7 +98,7 @@ def calibration_history(context: dg.AssetExecutionContext) -> dg.Output[pd.DataF
             "mean_improvement": float(table["improvement"].mean()) if len(table) else float("nan"),
             "plot": dg.MetadataValue.md(f"![CRPS trend and PIT histogram](data:image/png;base64,{png})"),
             "table": dg.MetadataValue.md(
-                table.tail(20).to_markdown(index=False) if len(table) else "no scores"
+                table.tail(20).to_markdown(index=False) if len(table) else unscored_note(records)
             ),
         },
     )

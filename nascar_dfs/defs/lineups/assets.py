@@ -14,10 +14,10 @@ from nascar_dfs.defs.lineups.checks import (
     starting_lineup_check,
     validity_check,
 )
-from nascar_dfs.platform import science, versions
+from nascar_dfs.platform import science, starting_lineups, versions
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import require_recorded
+from nascar_dfs.platform.materializations import require_recorded, table_metadata
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
@@ -87,11 +87,21 @@ def scenario_set(
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     slate, slate_version = run_slate(context.instance, storage.root(), race, spec, race_slate)
+    # An uploaded starting lineup (starting_lineups.py) is the field's start order.
+    starts_version = starting_lineups.starts_version(storage.root(), race)
+    try:
+        slate = starting_lineups.with_starting_lineup(
+            slate, starting_lineups.starting_lineup(storage.root(), race)
+        )
+    except ValueError as exc:
+        raise dg.Failure(f"race {race}: {exc}") from exc
     with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
         field = science.slate_field(slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
+    if starts_version:  # a new starting lineup is a new scenario set (and new lineups downstream)
+        scenario_version = versions.digest(scenario_version, starts_version)
     starts_known = bool(getattr(scenarios, "starts_known", True))
     yield dg.Output(
         scenarios,
@@ -99,6 +109,7 @@ def scenario_set(
         metadata={
             "model_version": calibrated_model.version,
             "slate_version": slate_version,
+            "starts_version": starts_version or "",
             "scenario_version": scenario_version,
             "seed": seed,
             "scenarios": scenarios.n,
@@ -107,6 +118,8 @@ def scenario_set(
             "drivers": len(scenarios.drivers),
             "starts": "known" if starts_known else "simulated",
             "warnings": dg.MetadataValue.json(start_warnings(starts_known)),
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "projections": table_metadata(science.projections_table(slate, scenarios)),
         },
     )
     yield _rejection_check(float(scenarios.rejection_rate), check_settings)
@@ -164,6 +177,7 @@ def lineups(
             "contest_method": picked.method,
             "candidates": picked.candidates,
         }
+    lineup_table, exposure_table = science.portfolio_tables(built, spec)
     yield dg.Output(
         built,
         data_version=dg.DataVersion(lineups_version),
@@ -175,6 +189,9 @@ def lineups(
                 start_warnings(bool(getattr(scenario_set, "starts_known", True)))
             ),
             **metadata,
+            "spec": dg.MetadataValue.md(science.spec_summary(spec)),
+            "lineup_table": table_metadata(lineup_table),
+            "exposures": table_metadata(exposure_table),
         },
     )
     yield validity_check(built, race_slate, spec)

@@ -1,6 +1,7 @@
 """DagsterLauncher against a real (temporary) Dagster instance, with the webserver's GraphQL
-answered by a stub: run lookup by tag, the retry chain, calibration -> lineup chaining, and
-what a launch sends (partition tags, dynamic partitions)."""
+answered by a stub: run lookup by tag, the retry chain, reading the lineup run Dagster launches
+after a calibration (never launching it), and what a launch sends (partition tags, dynamic
+partitions, the request's tags)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import httpx
 import pytest
 
 from api.core.config import Settings
-from api.orchestration.dagster_launcher import REQUEST_TAG, STEP_TAG, DagsterLauncher
-from api.orchestration.launcher import LaunchRequest, RunState
+from api.orchestration.dagster_launcher import DagsterLauncher
+from api.orchestration.launcher import LauncherError, LaunchRequest, RunState
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
+from nascar_dfs.platform.tags import REQUEST_ID as REQUEST_TAG
+from nascar_dfs.platform.tags import STEP as STEP_TAG
 from nascar_dfs_tests.platform.graphql import asset_graph_answer
 
 RACE = "2026-cup-demo-mile-2"
@@ -135,28 +138,26 @@ def test_a_failure_the_retry_daemon_has_not_read_stays_pending_however_old(  # t
         assert dl.run_status(run_id).state == RunState.FAILURE
 
 
-def test_succeeded_calibration_hands_over_to_the_lineup_run(launcher) -> None:  # type: ignore[no-untyped-def]
+def _calibration(instance, status: dg.DagsterRunStatus, request: str, then: str | None) -> str:  # type: ignore[no-untyped-def]
+    tags = {
+        REQUEST_TAG.replace("/", "__"): request,
+        STEP_TAG.replace("/", "__"): "calibration",
+        "dagster__partition": RACE,
+        "nascar__spec": "0123456789abcdef",
+        "nascar__owner": "alice",
+    }
+    if then is not None:
+        tags["nascar__then"] = then
+    return _run(instance, status, job="calibration_job", **tags)
+
+
+def test_after_a_succeeded_calibration_the_launcher_reads_the_lineup_run_dagster_launches(launcher) -> None:  # type: ignore[no-untyped-def]
     dl, stub, instance = launcher
-    cal = _run(
-        instance,
-        dg.DagsterRunStatus.SUCCESS,
-        job="calibration_job",
-        **{
-            REQUEST_TAG.replace("/", "__"): "r2",
-            STEP_TAG.replace("/", "__"): "calibration",
-            "dagster__partition": RACE,
-            "nascar__spec": "0123456789abcdef",
-            "nascar__owner": "alice",
-        },
-    )
-    status = dl.run_status(cal)  # no lineup run yet: launched now, through GraphQL
-    (launched,) = stub.of("launchRun")
-    tags = {t["key"]: t["value"] for t in launched["params"]["executionMetadata"]["tags"]}
-    assert launched["params"]["selector"]["jobName"] == "lineup_job"
-    assert tags["dagster/partition"] == f"{RACE}|0123456789abcdef"
-    assert tags["dagster/partition/race"] == RACE and tags["dagster/partition/spec"] == "0123456789abcdef"
-    assert tags[REQUEST_TAG] == "r2" and tags[STEP_TAG] == "lineups"
-    assert status.state == RunState.NOT_FOUND  # the stub's run id is not in the instance
+    cal = _calibration(instance, dg.DagsterRunStatus.SUCCESS, "r2", "scenario_set,lineups,dk_upload_csv")
+    waiting = dl.run_status(cal)  # Dagster's sensor has not launched the lineup run yet
+    assert (waiting.run_id, waiting.state, waiting.phase) == (cal, RunState.STARTED, "calibration")
+    with pytest.raises(LauncherError):  # a cancel now has nothing to stop yet: asked again later
+        dl.terminate(cal)
     lineup = _run(
         instance,
         dg.DagsterRunStatus.STARTED,
@@ -168,7 +169,31 @@ def test_succeeded_calibration_hands_over_to_the_lineup_run(launcher) -> None:  
     )
     again = dl.run_status(cal)
     assert again.run_id == lineup and again.state == RunState.STARTED
-    assert len(stub.of("launchRun")) == 1  # found by tag, not launched twice
+    dl.terminate(cal)
+    (terminated,) = stub.of("terminateRun")
+    assert terminated["runId"] == lineup  # the run that is running, not the finished calibration
+    assert stub.of("launchRun") == []  # the API never launched the lineup run
+
+
+def test_a_calibration_that_ends_its_plan_is_the_request_s_success(launcher) -> None:  # type: ignore[no-untyped-def]
+    """The plan rebuilt calibration assets only (lineups current): no lineup run follows."""
+    dl, stub, instance = launcher
+    cal = _calibration(instance, dg.DagsterRunStatus.SUCCESS, "r3", None)
+    status = dl.run_status(cal)
+    assert (status.run_id, status.state, status.percent) == (cal, RunState.SUCCESS, 100.0)
+    assert stub.of("launchRun") == []
+
+
+def test_a_start_timeout_of_run_monitoring_reaches_the_status(launcher) -> None:  # type: ignore[no-untyped-def]
+    dl, _, instance = launcher
+    run_id = _run(
+        instance,
+        dg.DagsterRunStatus.FAILURE,
+        **{"nascar__request_id": "r4", "dagster__failure_reason": "START_TIMEOUT"},
+    )
+    status = dl.run_status(run_id)
+    assert status.state == RunState.FAILURE and status.failure_reason == "START_TIMEOUT"
+    assert status.error_message == "the run worker did not start in time"
 
 
 def test_launch_registers_spec_and_race_then_calibrates_first(launcher) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +208,6 @@ def test_launch_registers_spec_and_race_then_calibrates_first(launcher) -> None:
         spec_json=spec.canonical_json(),
         owner="alice",
         http_request_id="rid-1",
-        max_runtime_s=900,
     )
     dl.launch(request)
     added = {(v["name"], v["key"]) for v in stub.of("addDynamicPartition")}
@@ -194,4 +218,7 @@ def test_launch_registers_spec_and_race_then_calibrates_first(launcher) -> None:
     assert launched["params"]["selector"]["jobName"] == "calibration_job"  # no model yet
     assert tags["dagster/partition"] == RACE and tags["nascar/spec"] == spec.key
     assert tags[REQUEST_TAG] == "req-9" and tags["nascar/http_request_id"] == "rid-1"
-    assert "dagster/max_runtime" in tags
+    assert tags["nascar/owner"] == "alice" and tags[STEP_TAG] == "calibration"
+    assert tags["dagster/max_runtime"] == "3600"
+    # What follows, for Dagster's sensor to launch: the plan's lineup step.
+    assert tags["nascar/then"] == "scenario_set,lineups,dk_upload_csv"

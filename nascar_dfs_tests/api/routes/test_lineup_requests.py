@@ -244,8 +244,9 @@ def test_cancel_of_a_succeeded_request_is_a_conflict_and_changes_nothing(api: Ap
     )
 
 
-def test_run_that_never_starts_fails_and_frees_the_slot(make_api) -> None:  # type: ignore[no-untyped-def]
-    api = make_api(run_start_timeout_s=60)
+def test_a_run_dagster_gives_up_starting_fails_the_request_and_frees_the_slot(api: Api) -> None:
+    """The API keeps no start timer: however long a run waits or stays STARTING, only Dagster's
+    run monitoring fails it (reason START_TIMEOUT), and the request mirrors that."""
     headers = api.key()
     data = submit(api, headers).json()
     api.worker.run_once()
@@ -255,10 +256,20 @@ def test_run_that_never_starts_fails_and_frees_the_slot(make_api) -> None:  # ty
     run = api.launcher.only_run_for(data["id"])
     api.launcher.set_state(run.run_id, RunState.STARTING)
     api.worker.run_once()
-    api.clock.advance(61)
+    api.clock.advance(3600)  # an hour STARTING: still Dagster's call, not the API's
+    api.worker.run_once()
+    assert api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()["status"] == "queued"
+    assert api.launcher.terminations == []
+    api.launcher.set_state(
+        run.run_id,
+        RunState.FAILURE,
+        error_message="Run timed out due to taking longer than 120 seconds to start.",
+        failure_reason="START_TIMEOUT",
+    )
     api.worker.run_once()
     got = api.client.get(f"/v1/lineup-requests/{data['id']}", headers=headers).json()
     assert got["status"] == "failed" and got["error"]["type"].endswith("run-start-timeout")
+    assert "120 seconds to start" in got["error"]["detail"]
     assert submit(api, headers).status_code == 202
     assert submit(api, headers).status_code == 202  # two slots free again (cap 2)
 

