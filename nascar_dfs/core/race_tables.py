@@ -42,7 +42,7 @@ class Table:
 PROJECTION_COLUMNS = (
     Column("driver", "string", "driver as the race field names them"),
     Column("salary", "int", "DraftKings salary"),
-    Column("start", "int", "starting position"),
+    Column("start", "int", "starting position (empty when the grid was unknown and simulated)"),
     Column("mean_points", "float", "mean DraftKings points over the simulated races"),
     Column("p10_points", "float", "10th percentile of the simulated DraftKings points"),
     Column("p90_points", "float", "90th percentile of the simulated DraftKings points"),
@@ -82,14 +82,15 @@ def projections_table(players: PlayerPool | Any, scenarios: ScenarioSet) -> Tabl
     order = np.array([column[name_key(name)] for name in pool.names], dtype=np.int64)
     finish = np.asarray(scenarios.finish)[:, order]
     laps_led = np.asarray(scenarios.laps_led)[:, order]
-    starts = np.asarray(scenarios.starts)[order]
+    starts = np.asarray(scenarios.starts, dtype=np.float64)[order]
     p10, p90 = np.quantile(points, [0.1, 0.9], axis=0)
     mean = points.mean(axis=0)
     rows = [
         {
             "driver": pool.names[i],
             "salary": int(pool.salaries[i]),
-            "start": int(starts[i]),
+            # empty when the grid was unknown and each scenario simulated its own (ScenarioSet.starts NaN)
+            "start": None if np.isnan(starts[i]) else int(starts[i]),
             "mean_points": _round(mean[i]),
             "p10_points": _round(p10[i]),
             "p90_points": _round(p90[i]),

@@ -81,8 +81,10 @@ def test_every_check_passes_on_the_demo_race(chain):
     instance, _, _, _, results = chain
     checks = check_results(instance, results)
 
+    # the demo data is clean and its slate has StartPos, so data_quality and starting_lineup pass too
     assert set(checks) == {"sampler_diagnostics", "crps_vs_baseline", "crps_drift", "model_age",
-                           "rejection_rate", "lineup_validity"}  # fmt: skip
+                           "rejection_rate", "lineup_validity",
+                           "data_quality", "starting_lineup"}  # fmt: skip
     failed = {name: e.metadata for name, e in checks.items() if not e.passed}
     assert failed == {}
     assert checks["sampler_diagnostics"].metadata["max_rhat"].value <= QUICK_FIT["max_rhat"]
