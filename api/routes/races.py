@@ -132,7 +132,7 @@ def _race_out(ctx: AppContext, race_id: str) -> RaceOut:
         if not ctx.races.exists(race_id):
             raise NotFound()
         info = {"race_id": race_id}
-    slate = race_week.current_slate(slates.slates_dir(ctx.settings.slate_dir), race_id)
+    slate = race_week.current_slate(slates.slates_dir(), race_id)
     calibrated = ctx.launcher.calibrated_at(race_id)
     upcoming = any(r["race_id"] == race_id for r in race_week.upcoming_races(_storage()))
 
@@ -253,7 +253,7 @@ async def put_starting_lineup(
 
 def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> StartingLineupOut:
     known = slates.history_drivers(_data_dir(ctx))
-    slate = race_week.current_slate(slates.slates_dir(ctx.settings.slate_dir), race_id)
+    slate = race_week.current_slate(slates.slates_dir(), race_id)
     if slate is not None:  # the slate's debutants are known drivers too
         known += slates.slate_names(slate.path)
     try:

@@ -28,7 +28,7 @@ def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def real(make_api, shared_data_dir: Path, storage: Path) -> Api:  # type: ignore[no-untyped-def]
-    return make_api(data_dir=shared_data_dir, slates=False, slate_dir=storage / "slates")
+    return make_api(data_dir=shared_data_dir, slates=False)
 
 
 def _admin(api: Api) -> dict[str, str]:
