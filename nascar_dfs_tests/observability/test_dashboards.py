@@ -20,7 +20,8 @@ from api.app import create_app
 from api.core.config import Settings
 from api.orchestration.launcher import RunMetrics
 from api.services.keys import create_key
-from nascar_dfs_tests.api.conftest import OTHER_RACE, RACE, Clock
+from nascar_dfs.platform.slate_store import save_slate, slates_dir
+from nascar_dfs_tests.api.conftest import DEMO_SLATE, OTHER_RACE, RACE, Clock
 from nascar_dfs_tests.api.fakes import FakeLauncher
 from nascar_dfs_tests.api.helpers import body, fake_results
 
@@ -80,6 +81,12 @@ def scrape(
     """/metrics of an API that served reads, an idempotent replay, and one finished run, on a
     Dagster instance with a materialized calibration, scenario set and lineups partition."""
     tmp = tmp_path_factory.mktemp("observability-api")
+    # The API's own storage root, holding the slates a lineup request needs (409 slate-missing
+    # otherwise), whatever earlier tests left in the environment.
+    env = pytest.MonkeyPatch()
+    env.setenv("NASCAR_DFS_STORAGE", str(tmp / "storage"))
+    for race in (RACE, OTHER_RACE):
+        save_slate(slates_dir(tmp / "storage"), race, DEMO_SLATE)
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'api.db'}",
         background_worker=False,
@@ -108,6 +115,7 @@ def scrape(
         resp = client.get("/metrics")
         assert resp.status_code == 200
         yield resp.text
+    env.undo()
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)

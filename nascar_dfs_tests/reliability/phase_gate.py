@@ -27,7 +27,10 @@ class GatedPhaseHooks(PhaseHooks):
         gate = Path(self.gate_dir)
         # The pid tells the test which process is inside the phase (the run worker, or its step
         # process under the multiprocess executor).
-        (gate / f"{phase}.reached").write_text(f"{os.getpid()}\n")
+        # Written aside and renamed, so a test that sees the file also sees the pid in it.
+        pending = gate / f".{phase}.reached.{os.getpid()}"
+        pending.write_text(f"{os.getpid()}\n")
+        pending.replace(gate / f"{phase}.reached")
         deadline = time.monotonic() + MAX_HOLD_S
         while (gate / f"{phase}.hold").exists() and time.monotonic() < deadline:
             time.sleep(0.1)  # interruptible: a cancel or SIGTERM ends the wait like any step code
