@@ -76,6 +76,15 @@ def start_api(
         "NASCAR_DFS_API_ACTIVE_RUNS_PER_KEY": "100000",
         **{f"NASCAR_DFS_API_{k.upper()}": v for k, v in settings.items()},
     }
+    if "NASCAR_DFS_STORAGE" not in env:
+        # A storage root of this API's own, holding the slates its lineup requests need (409
+        # slate-missing otherwise), as an admin's upload would store them.
+        from nascar_dfs.platform.slate_store import save_slate, slates_dir
+        from nascar_dfs_tests.api.conftest import DEMO_SLATE, OTHER_RACE, RACE
+
+        env["NASCAR_DFS_STORAGE"] = str(log.parent / "api-storage")
+        for race in (RACE, OTHER_RACE):
+            save_slate(slates_dir(Path(env["NASCAR_DFS_STORAGE"])), race, DEMO_SLATE)
     cmd = [
         sys.executable,
         "-m",
