@@ -40,6 +40,27 @@ def _data_dir(ctx: AppContext) -> Path:
     return data_dir()
 
 
+def _audit_race_change(
+    ctx: AppContext,
+    request: Request,
+    principal: Principal,
+    event: str,
+    race_id: str,
+    outcome: str | None = None,
+) -> None:
+    """One audit row per admin change to a race (its calendar entry, slate or starting lineup)."""
+    audit.record_now(
+        ctx.engine,
+        event,
+        ctx.clock(),
+        principal=principal.owner,
+        key_id=principal.key_id,
+        request_id=request.state.request_id,
+        target=f"race:{race_id}",
+        outcome=outcome,
+    )
+
+
 async def _put_slate(
     race_id: str, request: Request, ctx: AppContext, principal: Principal, new_drivers: str | None
 ) -> SlateOut:
@@ -57,16 +78,7 @@ async def _put_slate(
         known,
         slates.parse_new_drivers(new_drivers),
     )
-    audit.record_now(
-        ctx.engine,
-        "slate.uploaded",
-        ctx.clock(),
-        principal=principal.owner,
-        key_id=principal.key_id,
-        request_id=request.state.request_id,
-        target=f"race:{race_id}",
-        outcome=stored.version,
-    )
+    _audit_race_change(ctx, request, principal, "slate.uploaded", race_id, stored.version)
     return SlateOut(
         race_id=race_id, drivers=stored.drivers, version=stored.version, new_drivers=list(stored.new_drivers)
     )
@@ -194,15 +206,7 @@ def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, prin
             f"race {race_id} is in the calendar but its Dagster partition could not be added; retry",
             headers={"Retry-After": "5"},
         ) from exc
-    audit.record_now(
-        ctx.engine,
-        "race.saved",
-        ctx.clock(),
-        principal=principal.owner,
-        key_id=principal.key_id,
-        request_id=request.state.request_id,
-        target=f"race:{race_id}",
-    )
+    _audit_race_change(ctx, request, principal, "race.saved", race_id)
     return _race_out(ctx, race_id)
 
 
@@ -238,16 +242,7 @@ async def put_starting_lineup(
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
     stored = await run_in_threadpool(_store_lineup, ctx, race_id, body, content_type == "application/json")
-    audit.record_now(
-        ctx.engine,
-        "starting_lineup.uploaded",
-        ctx.clock(),
-        principal=principal.owner,
-        key_id=principal.key_id,
-        request_id=request.state.request_id,
-        target=f"race:{race_id}",
-        outcome=stored.version,
-    )
+    _audit_race_change(ctx, request, principal, "starting_lineup.uploaded", race_id, stored.version)
     return stored
 
 
