@@ -48,13 +48,19 @@ def _metadata_value(value: Any) -> Any:
 
 
 def _check_warning(evaluation: Any) -> dict[str, str]:
+    """A failed WARN check as a warning: its own code and detail when it records them (the
+    starting_lineup check), else the check's name and its first problems (data_quality) or figures."""
     metadata = {k: _metadata_value(v) for k, v in (evaluation.metadata or {}).items()}
     code = str(metadata.get("warning") or evaluation.check_name)
-    detail = metadata.get("detail") or metadata.get("first_problems")
+    detail = metadata.get("detail")
+    if not detail and metadata.get("first_problems"):
+        lines = [line.removeprefix("- ") for line in str(metadata["first_problems"]).splitlines()]
+        count = metadata.get("quarantined")
+        more = isinstance(count, int) and count > len(lines)
+        detail = "; ".join(lines) + (f" ({count} in all)" if more else "")
     if not detail:
         detail = ", ".join(f"{k} {v}" for k, v in metadata.items() if isinstance(v, int | float | str))
-    asset = evaluation.asset_key.to_user_string()
-    return {"code": code, "detail": f"{asset} check {evaluation.check_name}: {detail}".strip()}
+    return {"code": code, "detail": f"{detail} (check on {evaluation.asset_key.to_user_string()})"}
 
 
 @dataclass
