@@ -25,4 +25,23 @@ if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
   exit 1
 fi
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[dev]"
+# The console scripts of packages pip found in the system's site-packages (dg, ruff, dagster-webserver,
+# ...) are not in $VENV/bin; outside it they would run the system's interpreter, which imports another
+# install of this project. Each missing one gets a script here that runs it with this environment.
+"$VENV/bin/python" - <<'PY'
+import importlib.metadata
+import sys
+from pathlib import Path
+
+bindir = Path(sys.prefix) / "bin"
+for entry in importlib.metadata.entry_points(group="console_scripts"):
+    script = bindir / entry.name
+    if script.exists() or not entry.attr:
+        continue
+    head = entry.attr.split(".")[0]
+    script.write_text(
+        f"#!{sys.executable}\nimport sys\nfrom {entry.module} import {head}\nsys.exit({entry.attr}())\n"
+    )
+    script.chmod(0o755)
+PY
 echo "$VENV"
