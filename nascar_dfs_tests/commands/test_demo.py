@@ -21,13 +21,16 @@ def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def test_demo_builds_the_upload_csv_on_the_dagster_home_instance_and_then_reuses_it(dagster_home, capsys):
+def test_demo_builds_the_upload_csv_on_the_dagster_home_instance_and_then_reuses_it(dagster_home, capfd):
     args = ["demo", "--quick", "--lineups", "3", "--scenarios", "300"]
 
     assert main(args) == 0
-    first = capsys.readouterr().out
+    first_out, first_err = capfd.readouterr()
+    first = first_out
     assert main(args) == 0
-    second = capsys.readouterr().out
+    second = capfd.readouterr().out
+    assert main(["demo", "--quick", "--lineups", "4", "--scenarios", "300", "--verbose"]) == 0
+    verbose = "".join(capfd.readouterr())
 
     upload = Path(re.search(r"DraftKings upload CSV: (\S+)", first).group(1))
     assert upload.is_relative_to(dagster_home / "storage")
@@ -36,6 +39,10 @@ def test_demo_builds_the_upload_csv_on_the_dagster_home_instance_and_then_reuses
     for asset in ("calibrated_model", "scenario_set", "lineups", "dk_upload_csv"):
         assert re.search(rf"^\s+{asset}\s+[\d.]+ s", first, re.MULTILINE), first
     assert "nothing recomputed" in second
+    # One line per step, not Dagster's event stream; --verbose brings that back.
+    assert "DEBUG" not in first_out + first_err and "STEP_START" not in first_out + first_err
+    assert re.search(r"^run \S+ \(calibration_job, partition ", first, re.MULTILINE)
+    assert "DEBUG" in verbose and "STEP_START" in verbose
 
 
 def test_demo_refuses_an_impossible_request_with_a_one_line_error(dagster_home, capsys):
