@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from nascar_dfs.core.data.errors import DataValidationError
+
+# pandas is imported by the functions that use it: `nascar-dfs optimize` loads this module through
+# draftkings.py and reads its slate without pandas (draftkings.read_dk_salary_rows).
+if TYPE_CHECKING:
+    import pandas as pd
 
 ColumnKind = Literal["str", "int", "nullable_int", "float", "nullable_float", "bool", "optional_str"]
 
@@ -29,6 +33,8 @@ def read_table(
     optional: Mapping[str, ColumnKind] | None = None,
 ) -> pd.DataFrame:
     """Read `path` as text, check required columns, convert typed columns; extra columns stay text."""
+    import pandas as pd
+
     if not path.is_file():
         raise DataValidationError(path.name, None, None, f"file not found at {path}")
     try:
@@ -50,6 +56,8 @@ def read_table(
 
 def convert_column(values: pd.Series, kind: ColumnKind, file: str, column: str) -> pd.Series:
     """Convert one text column; the first unconvertible cell raises naming its row."""
+    import pandas as pd
+
     text = values.astype(str).str.strip()
     blank = text == ""
     if kind in ("str", "optional_str"):
@@ -102,6 +110,8 @@ def read_table_lenient(
     missing and is returned as (0-based position, column, problem); "int" columns then come back as
     nullable Int64, so the caller casts them back once it has dropped the broken rows.
     """
+    import pandas as pd
+
     if not path.is_file():
         raise DataValidationError(path.name, None, None, f"file not found at {path}")
     try:
@@ -129,6 +139,8 @@ def read_table_lenient(
 
 
 def _convert_lenient(values: pd.Series, kind: ColumnKind) -> tuple[pd.Series, list[tuple[int, str]]]:
+    import pandas as pd
+
     text = values.astype(str).str.strip()
     blank = text == ""
 

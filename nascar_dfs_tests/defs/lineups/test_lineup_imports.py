@@ -35,8 +35,17 @@ from nascar_dfs.platform.resources import FileStorage, NascarData
 
 # The packages of the fit and our modules that build its PyTensor graph. (nascar_dfs.core.model.fit
 # itself may load: it imports the stack only inside its functions.)
-FITTING_STACK = ("pymc", "pytensor", "nutpie", "numba", "llvmlite", "arviz", "nascar_dfs.core.model.plackett_luce",
-                 "nascar_dfs.core.model.pl_op", "nascar_dfs.core.model.compile_speed")  # fmt: skip
+FITTING_STACK = (
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "numba",
+    "llvmlite",
+    "arviz",
+    "nascar_dfs.core.model.plackett_luce",
+    "nascar_dfs.core.model.pl_op",
+    "nascar_dfs.core.model.compile_speed",
+)
 
 # What the run worker of a lineup run does, in one process: load the code location, then execute
 # the lineup job's steps for a spec whose model and slate are already materialized.
@@ -63,8 +72,12 @@ print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.module
 def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
     """A FittedModel over the real design index of ``race``, with random posterior draws."""
     index = build_design(history, race).index
-    sizes = {"drivers": len(index.drivers), "teams": len(index.teams),
-             "manufacturers": len(index.manufacturers), "track_types": len(index.track_types)}  # fmt: skip
+    sizes = {
+        "drivers": len(index.drivers),
+        "teams": len(index.teams),
+        "manufacturers": len(index.manufacturers),
+        "track_types": len(index.track_types),
+    }
     rng = np.random.default_rng(0)
     values = {
         name: rng.normal(0.0, 0.3, (draws, *(sizes[a] for a in axes))).astype(np.float32)
@@ -74,12 +87,27 @@ def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
     for name in ("sd_skill", "sd_driver_track", "sd_team", "sd_make_track", "sd_dnf_driver"):
         values[name] = np.abs(values[name]) + np.float32(0.05)
     values["dnf_rate"] -= np.float32(2.5)  # about 8% DNFs, as in real races
-    diagnostics = FitDiagnostics(sampler="nutpie", chains=2, draws=draws // 2, divergences=0, max_rhat=1.0,
-                                 min_ess_bulk=400.0, n_races=10, n_drivers=sizes["drivers"],
-                                 mean_tree_size=7.0)  # fmt: skip
-    return FittedModel(race_id=race, track_type=history.race(race).track_type, index=index, draws=values,
-                       diagnostics=diagnostics, config={}, dominance=estimate_dominance(history, race).to_dict(),
-                       likelihood="reverse")  # fmt: skip
+    diagnostics = FitDiagnostics(
+        sampler="nutpie",
+        chains=2,
+        draws=draws // 2,
+        divergences=0,
+        max_rhat=1.0,
+        min_ess_bulk=400.0,
+        n_races=10,
+        n_drivers=sizes["drivers"],
+        mean_tree_size=7.0,
+    )
+    return FittedModel(
+        race_id=race,
+        track_type=history.race(race).track_type,
+        index=index,
+        draws=values,
+        diagnostics=diagnostics,
+        config={},
+        dominance=estimate_dominance(history, race).to_dict(),
+        likelihood="reverse",
+    )
 
 
 @pytest.fixture
@@ -93,16 +121,21 @@ def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, P
     monkeypatch.setattr(
         science,
         "score_finish",
-        lambda model, history, race, scenarios, seed: {"race": race, "crps": 5.0, "baseline_crps": 6.0,
-                                                       "pit": [0.5]},  # fmt: skip
+        lambda model, history, race, scenarios, seed: {
+            "race": race,
+            "crps": 5.0,
+            "baseline_crps": 6.0,
+            "pit": [0.5],
+        },
     )
     race = upcoming_demo_race(Path(DEMO_DIR))
     storage = FileStorage(base_path=str(storage_dir))
     defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=str(DEMO_DIR))})
     with dg.DagsterInstance.get() as instance:
         register_races(instance, [race])
-        _, results = request_lineups(defs, instance, race, ConstraintSpec(lineups=3, scenarios=200),
-                                     storage_root=storage.root())  # fmt: skip
+        _, results = request_lineups(
+            defs, instance, race, ConstraintSpec(lineups=3, scenarios=200), storage_root=storage.root()
+        )
     assert [r.step.job for r in results] == ["calibration_job", "lineup_job"]
     return home, storage_dir, race
 
@@ -112,8 +145,12 @@ def test_a_lineup_run_imports_nothing_of_the_fitting_stack(calibrated: tuple[Pat
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(storage_dir), str(DEMO_DIR), race],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     # Only the lineup job ran: the calibration was current, so this is the lineup path alone.
