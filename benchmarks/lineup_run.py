@@ -164,8 +164,11 @@ def main() -> int:
     for name in trees:
         print(f"  {name:6s} " + ", ".join(f"{k} {spread(got[name], k)}" for k in keys))
     before, after = median_of(got["before"], "launch_to_csv"), median_of(got["after"], "launch_to_csv")
+    # The fastest run of a side is the one the other jobs on the machine slowed least.
+    best = {n: min(s["launch_to_csv"] for s in got[n]) for n in trees}
     print(
-        f"launch -> CSV after/before {after / before:.2f} ({before:.2f} -> {after:.2f} s); "
+        f"launch -> CSV after/before: median {after / before:.2f} ({before:.2f} -> {after:.2f} s), fastest "
+        f"{best['after'] / best['before']:.2f} ({best['before']:.2f} -> {best['after']:.2f} s); "
         f"target <= 3 s: {'met' if after <= 3.0 else 'NOT met'}; load {load()}"
     )
     return 0
