@@ -138,7 +138,7 @@ def data_quality() -> list[dict[str, Any]] | None:
     history = read_output(storage_root(), "race_history", [])
     if history is None:
         return None
-    return problem_rows(getattr(history, "quarantine", ()))
+    return problem_rows(history.quarantine)
 
 
 def lineup_warnings(instance: dg.DagsterInstance, race: str, spec_key: str) -> list[dict[str, str]]:
