@@ -35,6 +35,11 @@ SPEC = {"lineups": 5, "max_exposure": 0.8, "scenarios": 1000}
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 
+def _key(app, owner: str, scope: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    secret = create_key(app.state.ctx.engine, owner, scope, time.time()).secret_key
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def _wait(client: TestClient, headers: dict[str, str], rid: str, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -94,13 +99,7 @@ def test_a_real_race_week_through_the_rest_api(tmp_path: Path, shared_data_dir: 
                 )
                 app = create_app(settings)
                 with TestClient(app) as client:
-                    engine = app.state.ctx.engine
-                    admin = {
-                        "Authorization": f"Bearer {create_key(engine, 'ops', 'admin', time.time()).secret_key}"
-                    }
-                    user = {
-                        "Authorization": f"Bearer {create_key(engine, 'bob', 'user', time.time()).secret_key}"
-                    }
+                    admin, user = _key(app, "ops", "admin"), _key(app, "bob", "user")
                     instance = dg.DagsterInstance.get()
                     try:
                         _race_week(client, admin, user, instance, week, race)
