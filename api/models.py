@@ -192,6 +192,20 @@ class RaceOut(BaseModel):
     calibrated_at: str | None = Field(description="when its model was last calibrated (UTC, ISO 8601)")
 
 
+class ScheduledRaceOut(BaseModel):
+    race_id: str
+    date: str
+    track_slug: str
+    laps: int
+    name: str | None
+    nascar_race_id: int | None
+    laps_from: str = Field(description="the data folder's race whose laps it takes (the feed gives none)")
+
+
+class ScheduleOut(BaseModel):
+    races: list[ScheduledRaceOut] = Field(description="the feed's races, added to or updated in the calendar")
+
+
 class StartingLineupOut(BaseModel):
     race_id: str
     drivers: int

@@ -14,13 +14,25 @@ from starlette.concurrency import run_in_threadpool
 from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
 from api.deps import Admin, Ctx, read_limit, v1_router
-from api.models import Race, RaceIn, RaceList, RaceOut, SlateOut, StartingLineupOut
+from api.models import (
+    Race,
+    RaceIn,
+    RaceList,
+    RaceOut,
+    ScheduledRaceOut,
+    ScheduleOut,
+    SlateOut,
+    StartingLineupOut,
+)
 from api.services import audit, slates
 from api.services.keys import Principal
 from api.services.request_store import NotFound
 from nascar_dfs.platform import race_week
 
 router = v1_router()
+# The uploads of a race week (files a user has, not JSON the API defines): each may be as large as a
+# slate (Settings.slate_max_bytes), the body limit's exception for these paths (api/app.py).
+UPLOAD_PATH_SUFFIXES = ("/slate", "/starting-lineup", "/race-schedules")
 
 
 @router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
@@ -91,7 +103,7 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ProblemError(413, "payload-too-large", f"slate above {limit} bytes")
+            raise ProblemError(413, "payload-too-large", f"body above {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -197,6 +209,12 @@ def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, prin
     except race_week.RaceEntryError as exc:
         loc = ["path", "race_id"] if exc.field == "race_id" else ["body", exc.field]
         raise ProblemError(422, "invalid-race", str(exc), errors=[{"loc": loc, "msg": str(exc)}]) from exc
+    _register_partition(ctx, race_id)
+    _audit_race_change(ctx, request, principal, "race.saved", race_id)
+    return _race_out(ctx, race_id)
+
+
+def _register_partition(ctx: AppContext, race_id: str) -> None:
     try:
         ctx.launcher.add_race(race_id)
     except RuntimeError as exc:  # the launcher's LauncherError (routes do not import orchestration)
@@ -206,8 +224,53 @@ def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, prin
             f"race {race_id} is in the calendar but its Dagster partition could not be added; retry",
             headers={"Retry-After": "5"},
         ) from exc
-    _audit_race_change(ctx, request, principal, "race.saved", race_id)
-    return _race_out(ctx, race_id)
+
+
+_SCHEDULE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "array", "description": "NASCAR schedule feed"}}},
+    }
+}
+
+
+@router.post(
+    "/race-schedules",
+    response_model=ScheduleOut,
+    openapi_extra=_SCHEDULE_BODY,
+    responses=problem_responses(403, 413, 415, 503),
+    summary="Add a season's races from NASCAR's schedule feed JSON in one call (admin)",
+)
+async def post_schedule(request: Request, ctx: Ctx, principal: Admin) -> ScheduleOut:
+    """The same platform function as `nascar-dfs race add --schedule` (race_week.add_schedule): every
+    Cup race session of the feed becomes an upcoming race, its laps from the venue's latest race."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ProblemError(415, "unsupported-media-type", "send NASCAR's schedule feed as application/json")
+    body = await _read_bounded(request, ctx.settings.slate_max_bytes)
+    try:
+        scheduled = await run_in_threadpool(race_week.add_schedule, _storage(), _data_dir(ctx), body)
+    except race_week.RaceEntryError as exc:
+        raise ProblemError(
+            422, "invalid-race", str(exc), errors=[{"loc": ["body", exc.field], "msg": str(exc)[:500]}]
+        ) from exc
+    for item in scheduled:
+        await run_in_threadpool(_register_partition, ctx, item.race.race_id)
+        _audit_race_change(ctx, request, principal, "race.saved", item.race.race_id, "schedule")
+    return ScheduleOut(
+        races=[
+            ScheduledRaceOut(
+                race_id=s.race.race_id,
+                date=s.race.race_date.isoformat(),
+                track_slug=s.race.track_slug,
+                laps=s.race.laps,
+                name=s.race.name,
+                nascar_race_id=s.race.nascar_race_id,
+                laps_from=s.laps_from,
+            )
+            for s in scheduled
+        ]
+    )
 
 
 _LINEUP_BODY = {

@@ -10,7 +10,6 @@ instance under $DAGSTER_HOME at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from datetime import date
 from pathlib import Path
@@ -93,14 +92,14 @@ def _add(args: argparse.Namespace) -> int:
         if args.race_id or args.date or args.track or args.laps:
             _fail("--schedule adds the feed's races: give no RACE_ID, --date, --track or --laps with it")
         try:
-            feed = json.loads(args.schedule.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            _fail(f"{args.schedule}: not a readable JSON file: {exc}")
+            content = args.schedule.read_bytes()
+        except OSError as exc:
+            _fail(f"{args.schedule}: {exc}")
         try:
-            scheduled = race_week.schedule_races(data_dir, feed)
-            added = race_week.add_races(storage, data_dir, [s.race for s in scheduled])
+            scheduled = race_week.add_schedule(storage, data_dir, content)
         except race_week.RaceEntryError as exc:
             _fail(f"{args.schedule.name}: {exc}")
+        added = [s.race.race_id for s in scheduled]
         _register(added)
         for item in scheduled:
             race = item.race

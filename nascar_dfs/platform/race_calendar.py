@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import tempfile
@@ -338,3 +339,16 @@ def schedule_races(data_dir: Path, feed: Any, series_id: int = CUP_SERIES_ID) ->
     if not found:
         raise RaceEntryError("schedule", f"the feed holds no race session (run_type 3) of series {series_id}")
     return found
+
+
+def add_schedule(storage_root: Path, data_dir: Path, content: bytes) -> list[ScheduledRace]:
+    """Add every Cup race of a NASCAR schedule feed (the JSON file's bytes) to the calendar in one
+    write; the one entry point of `nascar-dfs race add --schedule` and the REST API. Registering
+    the races' partitions is the caller's (each door reaches Dagster its own way)."""
+    try:
+        feed = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RaceEntryError("schedule", f"not a JSON document: {exc}") from exc
+    scheduled = schedule_races(data_dir, feed)
+    add_races(storage_root, data_dir, [s.race for s in scheduled])
+    return scheduled
