@@ -82,13 +82,8 @@ async def _put_slate(
     body = await _read_bounded(request, ctx.settings.slate_max_bytes)
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
-    known = await run_in_threadpool(slates.history_drivers, _data_dir(ctx))
     stored = await run_in_threadpool(
-        slates.store_slate,
-        race_id,
-        body,
-        known,
-        slates.parse_new_drivers(new_drivers),
+        slates.store_slate, _storage(), _data_dir(ctx), race_id, body, slates.parse_new_drivers(new_drivers)
     )
     _audit_race_change(ctx, request, principal, "slate.uploaded", race_id, stored.version)
     return SlateOut(
@@ -156,7 +151,7 @@ def _race_out(ctx: AppContext, race_id: str) -> RaceOut:
         if not ctx.races.exists(race_id):
             raise NotFound()
         info = {"race_id": race_id}
-    slate = race_week.current_slate(slates.slates_dir(), race_id)
+    slate = race_week.current_slate(race_week.slates_dir(_storage()), race_id)
     calibrated = ctx.launcher.calibrated_at(race_id)
     upcoming = any(r["race_id"] == race_id for r in race_week.upcoming_races(_storage()))
 
@@ -310,14 +305,10 @@ async def put_starting_lineup(
 
 
 def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> StartingLineupOut:
-    known = slates.history_drivers(_data_dir(ctx))
-    slate = race_week.current_slate(slates.slates_dir(), race_id)
-    if slate is not None:  # the slate's debutants are known drivers too
-        known += slates.slate_names(slate.path)
     try:
-        rows = race_week.parse_weekend_feed(body) if feed else race_week.parse_csv(body)
-        file = "weekend-feed.json" if feed else "starting-lineup.csv"
-        starts = race_week.validate(file, rows, known)
+        stored = slates.history_guard(
+            lambda: race_week.upload_starting_lineup(_storage(), _data_dir(ctx), race_id, body, feed)
+        )
     except race_week.StartingLineupError as exc:
         raise ProblemError(
             422,
@@ -334,5 +325,4 @@ def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> Sta
                 for p in exc.problems
             ],
         ) from exc
-    version = race_week.save_starting_lineup(_storage(), race_id, starts)
-    return StartingLineupOut(race_id=race_id, drivers=len(starts), version=version)
+    return StartingLineupOut(race_id=race_id, drivers=stored.drivers, version=stored.version)

@@ -120,6 +120,11 @@ def current_slate(slates_dir: Path, race: str) -> StoredSlate | None:
     return None
 
 
+def slate_names(path: Path) -> list[str]:
+    """The Name column of a stored slate (its debutants are drivers of its race too)."""
+    return [str(n) for n in science.read_slate(path).players["name"]]
+
+
 def require_current(slates_dir: Path, race: str) -> StoredSlate:
     found = current_slate(slates_dir, race)
     if found is None:
@@ -150,8 +155,10 @@ def run_slate(instance: Any, storage_root: Path, race: str, spec: Any, race_slat
     """The slate (matched to the history) a run of `spec` builds on, and its version: the version
     the spec pinned, else the race's current one (race_slate). A pinned version other than the
     current is read from the store, so a replaced slate never changes a request's lineups."""
-    current = recorded(instance, "race_slate", race, "slate_version") or ""
-    pinned = getattr(spec, "slate_version", None)
+    current = recorded(instance, "race_slate", race, "slate_version")
+    if current is None:  # race_slate is this run's input, so it was materialized with its version
+        raise SlateMissingError(f"race_slate of {race} recorded no slate_version: materialize race_slate")
+    pinned = spec.slate_version
     if pinned is None or pinned == current:
         return race_slate, current
     history = read_output(storage_root, "race_history", [])
