@@ -71,6 +71,7 @@ lineup_requests = sa.Table(
     sa.Column("progress_phase", sa.String(32)),
     sa.Column("progress_percent", sa.Float, nullable=False, default=0.0),
     sa.Column("error_json", sa.Text),
+    sa.Column("warnings_json", sa.Text),  # [{code, detail}] of the lineups' scenario set (v5)
     sa.Column("http_request_id", sa.String(128)),
     sa.Column(
         "idempotency_key_id",
@@ -233,12 +234,20 @@ def _v4_webhook_secrets(conn: Connection) -> None:
     metadata.create_all(conn, tables=[webhook_secrets])
 
 
+def _v5_request_warnings(conn: Connection) -> None:
+    # v1 creates today's table, which has the column; a database made before v5 gets it here.
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("lineup_requests")}
+    if "warnings_json" not in columns:
+        conn.execute(sa.text("ALTER TABLE lineup_requests ADD COLUMN warnings_json TEXT"))
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
     (2, "runs of each lineup request (history)", _v2_request_runs),
     (3, "contest reports of lineup requests", _v3_lineup_contests),
     (4, "webhook signing secrets per owner", _v4_webhook_secrets),
+    (5, "warnings of lineup requests", _v5_request_warnings),
 ]
 
 

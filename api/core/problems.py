@@ -35,6 +35,7 @@ TITLES: dict[str, str] = {
     "invalid-race": "Invalid race",
     "unknown-track": "Unknown track",
     "invalid-starting-lineup": "Invalid starting lineup",
+    "history-not-loaded": "The race history was never loaded",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "unauthenticated": "Authentication required",

@@ -301,7 +301,12 @@ class DagsterLauncher:
             ]
             for lu in portfolio.lineups
         ]
-        return RunResults(lineups=lineups, upload_csv=csv_text, contest=self._contest_report(race, spec))
+        return RunResults(
+            lineups=lineups,
+            upload_csv=csv_text,
+            contest=self._contest_report(race, spec),
+            warnings=reads.lineup_warnings(self.instance, race, spec),
+        )
 
     def _contest_report(self, race: str, spec_key: str) -> dict[str, Any] | None:
         """The contest report the run wrote, when the spec names a contest (never computed here)."""
@@ -454,14 +459,15 @@ class DagsterLauncher:
 
         if state != RunState.FAILURE:
             return None
+        from nascar_dfs.platform.failures import step_failure_message
+
+        # The asset's own error, not Dagster's "Error occurred while executing op ..." around it.
+        cause = step_failure_message(self.instance, run_id)
+        if cause:
+            return cause
         records = self.instance.get_records_for_run(
             run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
         ).records
-        for record in records:
-            event = record.event_log_entry.dagster_event
-            error = getattr(getattr(event, "event_specific_data", None), "error", None)
-            if error is not None and getattr(error, "message", None):
-                return str(error.message)
         # No step error: the run died from outside (worker killed, node lost). Dagster's reason
         # tag says which, where the event only says "marked as failed from outside".
         run = self.instance.get_run_by_id(run_id)

@@ -109,7 +109,7 @@ class Reconciler:
         if status == "running" and req.started_at is None:
             values["started_at"] = now
         if status == "succeeded":
-            self._store_results(req, st.run_id)
+            values["warnings_json"] = json.dumps(self._store_results(req, st.run_id))
         if status == "failed":
             values["error_json"] = json.dumps(
                 run_problem(_failure_slug(st), sanitize_error(st.error_message))
@@ -159,7 +159,8 @@ class Reconciler:
                 elif any(getattr(old, k) != v for k, v in values.items()):
                     conn.execute(sa.update(lineup_request_runs).where(r.run_id == a.run_id).values(**values))
 
-    def _store_results(self, req: Row, run_id: str) -> None:
+    def _store_results(self, req: Row, run_id: str) -> list[dict[str, str]]:
+        """Keep the run's results once; returns its warnings (for the request's resource)."""
         results = self.launcher.results(run_id)
         metrics = self.launcher.run_metrics(run_id)
         now = self.clock()
@@ -200,3 +201,4 @@ class Reconciler:
                         recorded_at=now,
                     )
                 )
+        return results.warnings
