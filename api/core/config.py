@@ -81,3 +81,6 @@ class Settings(BaseSettings):
     # The overall deadline of one delivery attempt: DNS, connect, TLS and every read together.
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
+    # Deliveries in flight at once per process, on workers of their own (never the relay's loop
+    # that launches and cancels runs): this many slow endpoints stall other webhooks, no run.
+    webhook_concurrency: int = Field(8, ge=1, le=64)

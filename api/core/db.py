@@ -104,6 +104,9 @@ outbox = sa.Table(
     sa.Column("target", sa.String(100), nullable=False),
     sa.Column("available_at", sa.Float, nullable=False),
     sa.Column("claimed_until", sa.Float),
+    # Which relay holds the lease (api/orchestration/relay.py): a row is finished or rescheduled
+    # only by its holder, so a replica whose lease lapsed cannot undo the one that took over.
+    sa.Column("claimed_by", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("done_at", sa.Float),
     sa.Column("last_error", sa.Text),
@@ -233,12 +236,20 @@ def _v4_webhook_secrets(conn: Connection) -> None:
     metadata.create_all(conn, tables=[webhook_secrets])
 
 
+def _v5_outbox_claimed_by(conn: Connection) -> None:
+    # Databases created before v5 made `outbox` without the column (v1 creates from `metadata`,
+    # so a new database has it already).
+    if "claimed_by" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}:
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
     (2, "runs of each lineup request (history)", _v2_request_runs),
     (3, "contest reports of lineup requests", _v3_lineup_contests),
     (4, "webhook signing secrets per owner", _v4_webhook_secrets),
+    (5, "lease holder of each outbox row", _v5_outbox_claimed_by),
 ]
 
 
