@@ -197,11 +197,10 @@ class OutboxRelay:
             req = load(conn, row.target)
         if req is None or req.dagster_run_id is not None or req.status in TERMINAL:
             return
-        if req.cancel_requested:
-            with self.engine.begin() as conn:
-                finish(conn, load(conn, req.id), "canceled", self.clock(), self.webhooks)
-            return
         run_id = self.launcher.find_run(req.id)
+        if req.cancel_requested:
+            self._cancel_unlaunched(req.id, run_id)
+            return
         if run_id is None:
             run_id = self.launcher.launch(
                 LaunchRequest(
@@ -219,18 +218,40 @@ class OutboxRelay:
                 .where(lineup_requests.c.id == req.id)
                 .values(dagster_run_id=run_id, root_run_id=run_id, launched_at=self.clock())
             )
+            now = load(conn, req.id)
         log.info("launched run for request", extra={"lineup_request_id": req.id, "dagster_run_id": run_id})
+        if now is not None and (now.cancel_requested or now.status == "canceled"):
+            # Canceled while the launch was on the wire (the cancel found no run to stop).
+            self.launcher.terminate(run_id)
 
     def _terminate(self, row: Row) -> None:
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             req = load(conn, row.target)
+        if req is None or req.status in TERMINAL:
+            return
+        if req.dagster_run_id is None:
+            self._cancel_unlaunched(req.id, self.launcher.find_run(req.id))
+            return
+        self.launcher.terminate(req.dagster_run_id)
+
+    def _cancel_unlaunched(self, request_id: str, run_id: str | None) -> None:
+        """Cancel a request with no run recorded. A launch that timed out after Dagster created
+        the run left it unrecorded: found by the request's tag, it is recorded and terminated (the
+        reconciler ends the request canceled once Dagster has); with no run, nothing to stop."""
+        with self.engine.begin() as conn:
+            req = load(conn, request_id)
             if req is None or req.status in TERMINAL:
                 return
-            if req.dagster_run_id is None:
-                # Never launched: nothing to stop; the launch handler will skip it.
+            if run_id is None:
                 finish(conn, req, "canceled", self.clock(), self.webhooks)
                 return
-        self.launcher.terminate(req.dagster_run_id)
+            conn.execute(
+                sa.update(lineup_requests)
+                .where(lineup_requests.c.id == req.id, lineup_requests.c.dagster_run_id.is_(None))
+                .values(dagster_run_id=run_id, root_run_id=run_id, launched_at=self.clock())
+            )
+        log.info("terminating the run of a timed-out launch", extra={"lineup_request_id": request_id})
+        self.launcher.terminate(run_id)
 
     def _webhook(self, row: Row) -> None:
         def still_mine(conn: Connection) -> None:
