@@ -83,6 +83,10 @@ lineup_requests = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("status_seen_at", sa.Float),
+    # Failed attempts at the request's follow-up (results, history) in a row, and when the next is
+    # due (api/orchestration/reconciler.py): bounded by `followup_max_attempts`.
+    sa.Column("followup_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("followup_after", sa.Float),
     sa.Index("ix_lineup_requests_owner_created", "owner", "created_at", "id"),
     sa.Index("ix_lineup_requests_status", "status"),
 )
@@ -243,6 +247,16 @@ def _v5_outbox_claimed_by(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
 
 
+def _v6_followup_attempts(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("lineup_requests")}
+    if "followup_attempts" not in have:
+        conn.execute(
+            sa.text("ALTER TABLE lineup_requests ADD COLUMN followup_attempts INTEGER NOT NULL DEFAULT 0")
+        )
+    if "followup_after" not in have:
+        conn.execute(sa.text("ALTER TABLE lineup_requests ADD COLUMN followup_after FLOAT"))
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
@@ -250,6 +264,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "contest reports of lineup requests", _v3_lineup_contests),
     (4, "webhook signing secrets per owner", _v4_webhook_secrets),
     (5, "lease holder of each outbox row", _v5_outbox_claimed_by),
+    (6, "bounded follow-up attempts of lineup requests", _v6_followup_attempts),
 ]
 
 

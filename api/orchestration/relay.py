@@ -21,6 +21,7 @@ from api.core.db import lineup_requests, outbox
 from api.core.runtime import Clock
 from api.models import TERMINAL
 from api.orchestration.launcher import Launcher, LaunchRequest
+from api.orchestration.reconciler import sanitize_error
 from api.services.request_store import finish, load, run_problem
 from api.services.webhooks import WebhookSender
 
@@ -162,7 +163,12 @@ class OutboxRelay:
         now = self.clock()
         attempts = row.attempts + 1
         with self.engine.begin() as conn:
-            give_up = row.kind == "launch" and attempts >= self.settings.launch_max_attempts
+            limit = (
+                self.settings.launch_max_attempts
+                if row.kind == "launch"
+                else self.settings.followup_max_attempts
+            )
+            give_up = attempts >= limit
             got = conn.execute(
                 sa.update(outbox)
                 .where(self._mine(row.id))
@@ -178,18 +184,17 @@ class OutboxRelay:
             if got.rowcount != 1:
                 return  # another relay holds the row now: its outcome is the one that counts
             if give_up:
-                req = load(conn, row.target)
-                if req is not None and req.status not in TERMINAL:
-                    finish(
-                        conn,
-                        req,
-                        "failed",
-                        self.clock(),
-                        self.webhooks,
-                        error=run_problem(
-                            "launch-failed", "the run could not be launched; submit again later", 503
-                        ),
+                log.error("outbox %s %s gave up after %s attempts: %s", row.kind, row.target, attempts, exc)
+            req = load(conn, row.target) if give_up and row.kind in ("launch", "terminate") else None
+            if req is not None and req.status not in TERMINAL:
+                if row.kind == "launch":
+                    error = run_problem(
+                        "launch-failed", "the run could not be launched; submit again later", 503
                     )
+                else:
+                    cause = sanitize_error(f"{type(exc).__name__}: {exc}")
+                    error = run_problem("cancel-failed", f"the run could not be stopped: {cause}", 503)
+                finish(conn, req, "failed", self.clock(), self.webhooks, error=error)
 
     # --- outbox handlers -------------------------------------------------------------------
     def _launch(self, row: Row) -> None:
