@@ -31,31 +31,21 @@ def field_from_history(history: RaceHistory, race_id: str) -> Field:
     """
     info = history.race(race_id)
     rows = history.results_for(race_id)
-    if rows["start"].isna().any():
-        drivers = tuple(rows["driver"].astype(str))
-        return Field(
-            race_id=info.race_id,
-            season=info.season,
-            track_slug=info.track_slug,
-            track_type=info.track_type,
-            laps=info.laps,
-            drivers=drivers,
-            teams=tuple(rows["team"].astype(str)),
-            manufacturers=tuple(rows["manufacturer"].astype(str)),
-            starts=None,
-            recent_starts=recent_starts(history, info.season, info.race_num, list(drivers)),
-        )
-    rows = rows.sort_values("start", kind="stable")
+    grid_known = not rows["start"].isna().any()
+    if grid_known:
+        rows = rows.sort_values("start", kind="stable")
+    drivers = tuple(rows["driver"].astype(str))
     return Field(
         race_id=info.race_id,
         season=info.season,
         track_slug=info.track_slug,
         track_type=info.track_type,
         laps=info.laps,
-        drivers=tuple(rows["driver"].astype(str)),
+        drivers=drivers,
         teams=tuple(rows["team"].astype(str)),
         manufacturers=tuple(rows["manufacturer"].astype(str)),
-        starts=rows["start"].to_numpy(dtype=np.int64),
+        starts=rows["start"].to_numpy(dtype=np.int64) if grid_known else None,
+        recent_starts=None if grid_known else recent_starts(history, info.season, info.race_num, [*drivers]),
     )
 
 

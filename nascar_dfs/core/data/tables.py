@@ -29,6 +29,17 @@ def read_table(
     optional: Mapping[str, ColumnKind] | None = None,
 ) -> pd.DataFrame:
     """Read `path` as text, check required columns, convert typed columns; extra columns stay text."""
+    raw = _read_text_table(path, required)
+    kinds = {**(optional or {}), **required}
+    table = raw.copy()
+    for column, kind in kinds.items():
+        if column in raw.columns:
+            table[column] = convert_column(raw[column], kind, path.name, column)
+    return table
+
+
+def _read_text_table(path: Path, required: Mapping[str, ColumnKind]) -> pd.DataFrame:
+    """Every cell as text; a missing or unreadable file, or a missing required column, raises."""
     if not path.is_file():
         raise DataValidationError(path.name, None, None, f"file not found at {path}")
     try:
@@ -40,12 +51,7 @@ def read_table(
         raise DataValidationError(
             path.name, None, missing[0], f"required column is missing (columns present: {list(raw.columns)})"
         )
-    kinds = {**(optional or {}), **required}
-    table = raw.copy()
-    for column, kind in kinds.items():
-        if column in raw.columns:
-            table[column] = convert_column(raw[column], kind, path.name, column)
-    return table
+    return raw
 
 
 def convert_column(values: pd.Series, kind: ColumnKind, file: str, column: str) -> pd.Series:
@@ -102,17 +108,7 @@ def read_table_lenient(
     missing and is returned as (0-based position, column, problem); "int" columns then come back as
     nullable Int64, so the caller casts them back once it has dropped the broken rows.
     """
-    if not path.is_file():
-        raise DataValidationError(path.name, None, None, f"file not found at {path}")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[], encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataValidationError(path.name, None, None, f"not a readable UTF-8 CSV file: {exc}") from exc
-    missing = [col for col in required if col not in raw.columns]
-    if missing:
-        raise DataValidationError(
-            path.name, None, missing[0], f"required column is missing (columns present: {list(raw.columns)})"
-        )
+    raw = _read_text_table(path, required)
     kinds = {**(optional or {}), **required}
     table = raw.copy()
     problems: list[tuple[int, str, str]] = []
