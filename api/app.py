@@ -31,7 +31,7 @@ from api.observability.middleware import RequestContextMiddleware
 from api.openapi import ProblemApp
 from api.orchestration.launcher import Launcher
 from api.problem_handlers import install_problem_handlers
-from api.routes import ROUTERS
+from api.routes import ROUTERS, races
 
 log = logging.getLogger("api.app")
 
@@ -85,7 +85,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,
-        suffix_limits={"/slate": settings.slate_max_bytes},
+        suffix_limits=dict.fromkeys(races.UPLOAD_PATH_SUFFIXES, settings.slate_max_bytes),
     )
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics)
     for router in ROUTERS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -107,23 +107,28 @@ def require_principal(
 
 def require_admin(request: Request, principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
     if not principal.is_admin:
-        ctx = get_ctx(request)
-        try:
-            audit.record_now(
-                ctx.engine,
-                "authz.scope_denied",
-                ctx.clock(),
-                principal=principal.owner,
-                key_id=principal.key_id,
-                source_ip=client_ip(request),
-                request_id=request.state.request_id,
-                target=request.url.path,
-                outcome="403",
-            )
-        except SQLAlchemyError:
-            log.warning("audit log unavailable")
-        raise ProblemError(403, "forbidden-scope", "this operation needs an admin key")
+        _refuse_scope(request, principal, "this operation needs an admin key")
     return principal
+
+
+def _refuse_scope(request: Request, principal: Principal, detail: str) -> NoReturn:
+    """403 forbidden-scope, audited (the audit store being down does not turn it into a 503)."""
+    ctx = get_ctx(request)
+    try:
+        audit.record_now(
+            ctx.engine,
+            "authz.scope_denied",
+            ctx.clock(),
+            principal=principal.owner,
+            key_id=principal.key_id,
+            source_ip=client_ip(request),
+            request_id=request.state.request_id,
+            target=request.url.path,
+            outcome="403",
+        )
+    except SQLAlchemyError:
+        log.warning("audit log unavailable")
+    raise ProblemError(403, "forbidden-scope", detail)
 
 
 def _apply_limit(
@@ -192,24 +197,7 @@ def _audit_breach_once_a_minute(
 def require_write(request: Request, principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
     """Submitting and canceling need a key that may write: a `requests:read` key gets 403."""
     if not principal.can_write:
-        ctx = get_ctx(request)
-        try:
-            audit.record_now(
-                ctx.engine,
-                "authz.scope_denied",
-                ctx.clock(),
-                principal=principal.owner,
-                key_id=principal.key_id,
-                source_ip=client_ip(request),
-                request_id=request.state.request_id,
-                target=request.url.path,
-                outcome="403",
-            )
-        except SQLAlchemyError:
-            log.warning("audit log unavailable")
-        raise ProblemError(
-            403, "forbidden-scope", f"this operation needs a key that may write, not {principal.scope}"
-        )
+        _refuse_scope(request, principal, f"this operation needs a key that may write, not {principal.scope}")
     return principal
 
 

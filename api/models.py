@@ -73,6 +73,14 @@ class RunAttemptOut(BaseModel):
     failure: str | None = Field(None, description="why the attempt failed (first line, no paths or ids)")
 
 
+class RequestWarning(BaseModel):
+    """Something the request's lineups were built on that the user should know, e.g. the starting
+    grid was simulated because the race has no starting lineup yet."""
+
+    code: str = Field(examples=["start-positions-unknown"])
+    detail: str
+
+
 class LineupRequestOut(BaseModel):
     id: str
     race_id: str
@@ -88,6 +96,11 @@ class LineupRequestOut(BaseModel):
     updated_at: datetime
     result: ResultLinks | None = None
     error: Problem | None = None
+    warnings: list[RequestWarning] = Field(
+        default_factory=list,
+        description="what the lineups were built on that the user should know (set once succeeded), "
+        "e.g. start-positions-unknown: the race had no starting lineup, so the starts were simulated",
+    )
     history: list[RunAttemptOut] = Field(
         default_factory=list,
         description="the request's Dagster runs, oldest first, retries included; empty until launched",
@@ -179,6 +192,20 @@ class RaceOut(BaseModel):
     calibrated_at: str | None = Field(description="when its model was last calibrated (UTC, ISO 8601)")
 
 
+class ScheduledRaceOut(BaseModel):
+    race_id: str
+    date: str
+    track_slug: str
+    laps: int
+    name: str | None
+    nascar_race_id: int | None
+    laps_from: str = Field(description="the data folder's race whose laps it takes (the feed gives none)")
+
+
+class ScheduleOut(BaseModel):
+    races: list[ScheduledRaceOut] = Field(description="the feed's races, added to or updated in the calendar")
+
+
 class StartingLineupOut(BaseModel):
     race_id: str
     drivers: int
@@ -190,6 +217,23 @@ class SlateOut(BaseModel):
     drivers: int
     version: str = Field(description="content version of the stored slate (requests pin it at submit)")
     new_drivers: list[str] = Field(default_factory=list, description="names declared as debutants")
+
+
+class QuarantinedRow(BaseModel):
+    """One row of the data folder the race history set aside (nascar_dfs/core/data/quality.py)."""
+
+    file: str = Field(examples=["cup_results.csv"])
+    row: int | None = Field(description="spreadsheet row (header = 1); null for a whole-file problem")
+    column: str | None
+    reason: str
+    action: str = Field(description="starts-masked, race-dropped, venue-dropped or loop-dropped")
+    race_id: str | None = None
+    track_slug: str | None = None
+
+
+class DataQualityOut(BaseModel):
+    count: int = Field(description="rows quarantined by the race history the runs train on")
+    items: list[QuarantinedRow]
 
 
 class PreviewRequest(_In):

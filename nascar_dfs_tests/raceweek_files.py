@@ -34,7 +34,7 @@ SURFACELESS_TRACK = "phoenix"  # tracks.csv surface blank; track_configurations.
 UPCOMING = "2026-cup-phoenix-1"
 UPCOMING_DATE = "2026-03-08"
 UPCOMING_LAPS = 312
-UNKNOWN_NAME = "Connor Zilisch"  # not in the 2015-2024 history: a debutant to declare
+UNKNOWN_NAME = "Chandler Smith"  # not in this history (closest: Zane Smith): a debutant to declare
 RESULTS = "cup_results.csv"
 
 

@@ -7,7 +7,7 @@ readiness probe's ping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -107,6 +107,8 @@ class RunResults:
     lineups: list[list[dict[str, Any]]]  # each lineup: drivers as {name, dk_id, salary}
     upload_csv: str  # DraftKings upload CSV text
     contest: dict[str, Any] | None = None  # the run's contest report, when the spec names a contest
+    # What the lineups were built on that the user should know ({code, detail}), e.g. a simulated grid.
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
 
 class LauncherError(RuntimeError):

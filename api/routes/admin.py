@@ -1,13 +1,14 @@
-"""Admin operations: recalibrating a race's model and the per-component health detail."""
+"""Admin operations: recalibrating a race's model, the per-component health detail and what the race
+history quarantined."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.core.problems import invalid_body, problem_responses
-from api.deps import Admin, Ctx, client_ip, v1_router
-from api.models import HealthDetail, RecalibrationOut, RecalibrationRequest
+from api.core.problems import ProblemError, invalid_body, problem_responses
+from api.deps import Admin, Ctx, client_ip, read_limit, v1_router
+from api.models import DataQualityOut, HealthDetail, QuarantinedRow, RecalibrationOut, RecalibrationRequest
 from api.observability.health import HEALTH_MEDIA_TYPE
 from api.services import audit
 from api.services.outbox import enqueue
@@ -71,3 +72,26 @@ def detailed_health(ctx: Ctx, _admin: Admin) -> HealthJSONResponse:
     return HealthJSONResponse(
         {"status": status, "checks": checks}, status_code=503 if status == "fail" else 200
     )
+
+
+@router.get(
+    "/data-quality",
+    response_model=DataQualityOut,
+    dependencies=[Depends(read_limit)],
+    responses=problem_responses(403, 409),
+    summary="Admin: the rows of the data folder the race history quarantined (file, row, column, reason)",
+)
+def data_quality(_admin: Admin) -> DataQualityOut:
+    """What the stored race_history (the one every run trains and simulates on) set aside; read from
+    the platform's storage, never recomputed here."""
+    from nascar_dfs.platform import reads
+
+    rows = reads.data_quality()
+    if rows is None:
+        raise ProblemError(
+            409,
+            "history-not-loaded",
+            "the race history was never loaded: it loads with the first request or calibration "
+            "(or materialize race_history in Dagster)",
+        )
+    return DataQualityOut(count=len(rows), items=[QuarantinedRow(**row) for row in rows])

@@ -14,13 +14,25 @@ from starlette.concurrency import run_in_threadpool
 from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
 from api.deps import Admin, Ctx, read_limit, v1_router
-from api.models import Race, RaceIn, RaceList, RaceOut, SlateOut, StartingLineupOut
+from api.models import (
+    Race,
+    RaceIn,
+    RaceList,
+    RaceOut,
+    ScheduledRaceOut,
+    ScheduleOut,
+    SlateOut,
+    StartingLineupOut,
+)
 from api.services import audit, slates
 from api.services.keys import Principal
 from api.services.request_store import NotFound
 from nascar_dfs.platform import race_week
 
 router = v1_router()
+# The uploads of a race week (files a user has, not JSON the API defines): each may be as large as a
+# slate (Settings.slate_max_bytes), the body limit's exception for these paths (api/app.py).
+UPLOAD_PATH_SUFFIXES = ("/slate", "/starting-lineup", "/race-schedules")
 
 
 @router.get("/races", response_model=RaceList, dependencies=[Depends(read_limit)], summary="Known races")
@@ -70,13 +82,8 @@ async def _put_slate(
     body = await _read_bounded(request, ctx.settings.slate_max_bytes)
     if not await run_in_threadpool(ctx.races.exists, race_id):
         raise NotFound()
-    known = await run_in_threadpool(slates.history_drivers, _data_dir(ctx))
     stored = await run_in_threadpool(
-        slates.store_slate,
-        race_id,
-        body,
-        known,
-        slates.parse_new_drivers(new_drivers),
+        slates.store_slate, _storage(), _data_dir(ctx), race_id, body, slates.parse_new_drivers(new_drivers)
     )
     _audit_race_change(ctx, request, principal, "slate.uploaded", race_id, stored.version)
     return SlateOut(
@@ -91,7 +98,7 @@ async def _read_bounded(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ProblemError(413, "payload-too-large", f"slate above {limit} bytes")
+            raise ProblemError(413, "payload-too-large", f"body above {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -144,7 +151,7 @@ def _race_out(ctx: AppContext, race_id: str) -> RaceOut:
         if not ctx.races.exists(race_id):
             raise NotFound()
         info = {"race_id": race_id}
-    slate = race_week.current_slate(slates.slates_dir(), race_id)
+    slate = race_week.current_slate(race_week.slates_dir(_storage()), race_id)
     calibrated = ctx.launcher.calibrated_at(race_id)
     upcoming = any(r["race_id"] == race_id for r in race_week.upcoming_races(_storage()))
 
@@ -197,6 +204,12 @@ def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, prin
     except race_week.RaceEntryError as exc:
         loc = ["path", "race_id"] if exc.field == "race_id" else ["body", exc.field]
         raise ProblemError(422, "invalid-race", str(exc), errors=[{"loc": loc, "msg": str(exc)}]) from exc
+    _register_partition(ctx, race_id)
+    _audit_race_change(ctx, request, principal, "race.saved", race_id)
+    return _race_out(ctx, race_id)
+
+
+def _register_partition(ctx: AppContext, race_id: str) -> None:
     try:
         ctx.launcher.add_race(race_id)
     except RuntimeError as exc:  # the launcher's LauncherError (routes do not import orchestration)
@@ -206,8 +219,53 @@ def put_race(race_id: _RACE_PATH, body: RaceIn, request: Request, ctx: Ctx, prin
             f"race {race_id} is in the calendar but its Dagster partition could not be added; retry",
             headers={"Retry-After": "5"},
         ) from exc
-    _audit_race_change(ctx, request, principal, "race.saved", race_id)
-    return _race_out(ctx, race_id)
+
+
+_SCHEDULE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "array", "description": "NASCAR schedule feed"}}},
+    }
+}
+
+
+@router.post(
+    "/race-schedules",
+    response_model=ScheduleOut,
+    openapi_extra=_SCHEDULE_BODY,
+    responses=problem_responses(403, 413, 415, 503),
+    summary="Add a season's races from NASCAR's schedule feed JSON in one call (admin)",
+)
+async def post_schedule(request: Request, ctx: Ctx, principal: Admin) -> ScheduleOut:
+    """The same platform function as `nascar-dfs race add --schedule` (race_week.add_schedule): every
+    Cup race session of the feed becomes an upcoming race, its laps from the venue's latest race."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ProblemError(415, "unsupported-media-type", "send NASCAR's schedule feed as application/json")
+    body = await _read_bounded(request, ctx.settings.slate_max_bytes)
+    try:
+        scheduled = await run_in_threadpool(race_week.add_schedule, _storage(), _data_dir(ctx), body)
+    except race_week.RaceEntryError as exc:
+        raise ProblemError(
+            422, "invalid-race", str(exc), errors=[{"loc": ["body", exc.field], "msg": str(exc)[:500]}]
+        ) from exc
+    for item in scheduled:
+        await run_in_threadpool(_register_partition, ctx, item.race.race_id)
+        _audit_race_change(ctx, request, principal, "race.saved", item.race.race_id, "schedule")
+    return ScheduleOut(
+        races=[
+            ScheduledRaceOut(
+                race_id=s.race.race_id,
+                date=s.race.race_date.isoformat(),
+                track_slug=s.race.track_slug,
+                laps=s.race.laps,
+                name=s.race.name,
+                nascar_race_id=s.race.nascar_race_id,
+                laps_from=s.laps_from,
+            )
+            for s in scheduled
+        ]
+    )
 
 
 _LINEUP_BODY = {
@@ -247,14 +305,10 @@ async def put_starting_lineup(
 
 
 def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> StartingLineupOut:
-    known = slates.history_drivers(_data_dir(ctx))
-    slate = race_week.current_slate(slates.slates_dir(), race_id)
-    if slate is not None:  # the slate's debutants are known drivers too
-        known += slates.slate_names(slate.path)
     try:
-        rows = race_week.parse_weekend_feed(body) if feed else race_week.parse_csv(body)
-        file = "weekend-feed.json" if feed else "starting-lineup.csv"
-        starts = race_week.validate(file, rows, known)
+        stored = slates.history_guard(
+            lambda: race_week.upload_starting_lineup(_storage(), _data_dir(ctx), race_id, body, feed)
+        )
     except race_week.StartingLineupError as exc:
         raise ProblemError(
             422,
@@ -271,5 +325,4 @@ def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> Sta
                 for p in exc.problems
             ],
         ) from exc
-    version = race_week.save_starting_lineup(_storage(), race_id, starts)
-    return StartingLineupOut(race_id=race_id, drivers=len(starts), version=version)
+    return StartingLineupOut(race_id=race_id, drivers=stored.drivers, version=stored.version)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, Row
 
 from api.core.db import lineup_request_runs, lineup_requests
 from api.core.problems import TITLES, Problem, ProblemError, problem_type
-from api.models import TERMINAL, LineupRequestOut, Progress, ResultLinks, RunAttemptOut
+from api.models import TERMINAL, LineupRequestOut, Progress, RequestWarning, ResultLinks, RunAttemptOut
 from api.services.keys import Principal
 from api.services.webhooks import WebhookSender
 
@@ -108,6 +108,7 @@ def to_out(
         updated_at=iso(row.updated_at),
         result=links,
         error=error,
+        warnings=[RequestWarning(**w) for w in json.loads(row.warnings_json or "[]")],
         history=history or [],
     )
 

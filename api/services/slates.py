@@ -1,34 +1,20 @@
-"""DKSalaries.csv uploads: read with the data module's reader, every name matched to the race
-history, and kept content-addressed in the platform's slate store (slate_store.py) only when valid."""
+"""DKSalaries.csv uploads over HTTP: the platform's upload function (nascar_dfs/platform/uploads.py,
+the one the CLI calls too) with its errors as problem details, and the slate a request pins."""
 
 from __future__ import annotations
 
-import csv
-import os
-import tempfile
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from api.core.problems import ProblemError, invalid_body
-from nascar_dfs.core.data.draftkings import (
-    UndeclaredDebutantError,
-    UnknownDriversError,
-    match_slate_drivers,
-    read_dk_salaries,
-)
+from nascar_dfs.core.data.draftkings import UndeclaredDebutantError, UnknownDriversError
 from nascar_dfs.core.data.errors import DataValidationError
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform import race_week as slate_store
 
-FILE = "DKSalaries.csv"
-
-
-@dataclass(frozen=True)
-class StoredUpload:
-    drivers: int
-    version: str
-    new_drivers: tuple[str, ...]
+FILE = slate_store.SLATE_FILE
+T = TypeVar("T")
 
 
 def slates_dir() -> Path:
@@ -42,16 +28,6 @@ def slates_dir() -> Path:
 def slate_path(race_id: str) -> Path:
     """The race's current slate file."""
     return slate_store.current_path(slates_dir(), race_id)
-
-
-def history_drivers(data_dir: Path) -> list[str]:
-    """Every driver name of the data folder's results (cup_results.csv `driver`), first seen first."""
-    path = data_dir / "cup_results.csv"
-    if not path.exists():
-        raise ProblemError(503, "dependency-unavailable", "the race history has no cup_results.csv")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        names = [row.get("driver") or "" for row in csv.DictReader(fh)]
-    return list(dict.fromkeys(n for n in names if n))
 
 
 def parse_new_drivers(raw: str | None) -> tuple[str, ...]:
@@ -90,39 +66,35 @@ def _unknown(exc: UnknownDriversError) -> ProblemError:
     )
 
 
+def history_guard(call: Callable[[], T]) -> T:
+    """A history that cannot be loaded is the platform's problem, not the upload's: 503."""
+    try:
+        return call()
+    except slate_store.HistoryUnavailableError as exc:
+        raise ProblemError(
+            503, "dependency-unavailable", str(exc)[:500], headers={"Retry-After": "30"}
+        ) from exc
+
+
 def store_slate(
-    race_id: str,
-    content: bytes,
-    known_drivers: Iterable[str],
-    new_drivers: tuple[str, ...] = (),
-) -> StoredUpload:
+    storage_root: Path, data_dir: Path, race_id: str, content: bytes, new_drivers: tuple[str, ...] = ()
+) -> slate_store.SlateUpload:
     """Validate the file and its names, then keep it as the race's current slate."""
-    fd, tmp_name = tempfile.mkstemp(prefix=".DKSalaries.", suffix=".csv")
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        try:
-            slate = read_dk_salaries(tmp)
-        except DataValidationError as exc:
-            raise _invalid(exc.message, exc.row, exc.column) from exc
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise _invalid(f"could not be read: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    try:
-        match_slate_drivers(slate, known_drivers, debutants=new_drivers)
+        return history_guard(
+            lambda: slate_store.upload_slate(storage_root, data_dir, race_id, content, new_drivers)
+        )
+    except DataValidationError as exc:
+        raise _invalid(exc.message, exc.row, exc.column) from exc
     except UnknownDriversError as exc:
         raise _unknown(exc) from exc
     except UndeclaredDebutantError as exc:
         raise ProblemError(
             422,
             "unknown-drivers",
-            str(exc).replace(str(slate.source), FILE),
-            errors=[{"loc": ["query", "new_drivers"], "msg": str(exc).replace(str(slate.source), FILE)}],
+            str(exc),
+            errors=[{"loc": ["query", "new_drivers"], "msg": str(exc)}],
         ) from exc
-    version = slate_store.save_slate(slates_dir(), race_id, content, new_drivers)
-    return StoredUpload(len(slate.players), version, new_drivers)
 
 
 def pin_spec(race_id: str, spec: ConstraintSpec) -> ConstraintSpec:
@@ -145,8 +117,3 @@ def pin_spec(race_id: str, spec: ConstraintSpec) -> ConstraintSpec:
             f"(PUT /v1/races/{race_id}/slate)",
         )
     return spec.model_copy(update={"slate_version": current.version})
-
-
-def slate_names(path: Path) -> list[str]:
-    """The Name column of a stored slate (its debutants are known drivers of its race)."""
-    return [str(n) for n in read_dk_salaries(path).players["name"]]

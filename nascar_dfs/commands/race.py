@@ -10,7 +10,6 @@ instance under $DAGSTER_HOME at once.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from datetime import date
 from pathlib import Path
@@ -93,14 +92,14 @@ def _add(args: argparse.Namespace) -> int:
         if args.race_id or args.date or args.track or args.laps:
             _fail("--schedule adds the feed's races: give no RACE_ID, --date, --track or --laps with it")
         try:
-            feed = json.loads(args.schedule.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            _fail(f"{args.schedule}: not a readable JSON file: {exc}")
+            content = args.schedule.read_bytes()
+        except OSError as exc:
+            _fail(f"{args.schedule}: {exc}")
         try:
-            scheduled = race_week.schedule_races(data_dir, feed)
-            added = race_week.add_races(storage, data_dir, [s.race for s in scheduled])
+            scheduled = race_week.add_schedule(storage, data_dir, content)
         except race_week.RaceEntryError as exc:
             _fail(f"{args.schedule.name}: {exc}")
+        added = [s.race.race_id for s in scheduled]
         _register(added)
         for item in scheduled:
             race = item.race
@@ -130,15 +129,7 @@ def _known_race(race_id: str) -> None:
         _fail(f"unknown race {race_id}: add it first with `nascar-dfs race add`")
 
 
-def _history_drivers(data_dir: Path) -> list[str]:
-    import csv
-
-    with (data_dir / "cup_results.csv").open(newline="", encoding="utf-8-sig") as fh:
-        return list(dict.fromkeys(row["driver"] for row in csv.DictReader(fh) if row.get("driver")))
-
-
 def _starts(args: argparse.Namespace) -> int:
-    from nascar_dfs.core.data.draftkings import read_dk_salaries
     from nascar_dfs.platform import race_week
 
     _known_race(args.race_id)
@@ -146,47 +137,38 @@ def _starts(args: argparse.Namespace) -> int:
         content = args.file.read_bytes()
     except OSError as exc:
         _fail(f"{args.file}: {exc}")
-    known = _history_drivers(_data_dir())
-    slate = race_week.current_slate(race_week.slates_dir(_storage()), args.race_id)
-    if slate is not None:
-        known += [str(n) for n in read_dk_salaries(slate.path).players["name"]]
     feed = args.file.suffix.lower() == ".json"
     try:
-        rows = race_week.parse_weekend_feed(content) if feed else race_week.parse_csv(content)
-        starts = race_week.validate(args.file.name, rows, known)
+        stored = race_week.upload_starting_lineup(_storage(), _data_dir(), args.race_id, content, feed)
     except race_week.StartingLineupError as exc:
         _fail(str(exc).replace(exc.file, args.file.name, 1))
-    version = race_week.save_starting_lineup(_storage(), args.race_id, starts)
-    print(f"starting lineup of {args.race_id}: {len(starts)} drivers (version {version})")
+    except race_week.HistoryUnavailableError as exc:
+        _fail(str(exc))
+    print(f"starting lineup of {args.race_id}: {stored.drivers} drivers (version {stored.version})")
     return 0
 
 
 def _slate(args: argparse.Namespace) -> int:
-    from nascar_dfs.core.data.draftkings import (
-        UndeclaredDebutantError,
-        UnknownDriversError,
-        match_slate_drivers,
-        read_dk_salaries,
-    )
+    from nascar_dfs.core.data.draftkings import UndeclaredDebutantError, UnknownDriversError
     from nascar_dfs.core.data.errors import DataValidationError
     from nascar_dfs.platform import race_week
 
     _known_race(args.race_id)
+    try:
+        content = args.file.read_bytes()
+    except OSError as exc:
+        _fail(f"{args.file}: {exc}")
     debutants = tuple(n.strip() for n in args.new_drivers.split(",") if n.strip())
     try:
-        slate = read_dk_salaries(args.file)
-        match_slate_drivers(slate, _history_drivers(_data_dir()), debutants=debutants)
+        stored = race_week.upload_slate(_storage(), _data_dir(), args.race_id, content, debutants)
     except DataValidationError as exc:
-        _fail(str(exc))
+        _fail(str(exc).replace(race_week.SLATE_FILE, args.file.name, 1))
     except UnknownDriversError as exc:
         listed = "; ".join(f"{n} (closest: {', '.join(exc.suggestions[n]) or 'none'})" for n in exc.names)
         _fail(f"{args.file.name}: not in the race history: {listed}; declare debutants with --new-drivers")
-    except UndeclaredDebutantError as exc:
-        _fail(str(exc))
-    version = race_week.save_slate(
-        race_week.slates_dir(_storage()), args.race_id, args.file.read_bytes(), debutants
-    )
-    print(f"slate of {args.race_id}: {len(slate.players)} drivers (version {version})")
+    except (UndeclaredDebutantError, race_week.HistoryUnavailableError) as exc:
+        _fail(str(exc).replace(race_week.SLATE_FILE, args.file.name))
+    print(f"slate of {args.race_id}: {stored.drivers} drivers (version {stored.version})")
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import tempfile
@@ -22,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from nascar_dfs.core.names import name_key
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.partitions import PartitionKeyError, validate_race_key
 from nascar_dfs.platform.storage import atomic_write_text
@@ -253,10 +255,6 @@ SCHEDULE_RACE_RUN_TYPE = 3  # run_type of the race itself (1 practice, 2 qualify
 CUP_SERIES_ID = 1
 
 
-def _name_key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
-
-
 def schedule_races(data_dir: Path, feed: Any, series_id: int = CUP_SERIES_ID) -> list[ScheduledRace]:
     """The races of a NASCAR schedule feed (feed-samples/schedule-feed.json: one entry per session;
     run_type 3 is the race), as calendar races: the venue from tracks.csv by name, the ordinal
@@ -269,7 +267,7 @@ def schedule_races(data_dir: Path, feed: Any, series_id: int = CUP_SERIES_ID) ->
     for row in _read_rows(data_dir / "tracks.csv"):
         for name in [row.get("track_name") or "", *re.split(r"[;|]", row.get("other_names") or "")]:
             if name.strip():
-                names.setdefault(_name_key(name), row["track_slug"])
+                names.setdefault(name_key(name), row["track_slug"])
     data_rows = _read_rows(data_dir / "races.csv")
     taken = [
         (r.get("season", ""), r["track_slug"], r.get("race_date") or "", r["race_id"]) for r in data_rows
@@ -302,7 +300,7 @@ def schedule_races(data_dir: Path, feed: Any, series_id: int = CUP_SERIES_ID) ->
         except ValueError:
             problems.append(f"race {nascar_id}: start_time {session.get('start_time')!r} is not a date")
             continue
-        slug = names.get(_name_key(track_name))
+        slug = names.get(name_key(track_name))
         if slug is None:
             closest = _closest_tracks(
                 track_name, [r.get("track_name", "") for r in _read_rows(data_dir / "tracks.csv")]
@@ -338,3 +336,16 @@ def schedule_races(data_dir: Path, feed: Any, series_id: int = CUP_SERIES_ID) ->
     if not found:
         raise RaceEntryError("schedule", f"the feed holds no race session (run_type 3) of series {series_id}")
     return found
+
+
+def add_schedule(storage_root: Path, data_dir: Path, content: bytes) -> list[ScheduledRace]:
+    """Add every Cup race of a NASCAR schedule feed (the JSON file's bytes) to the calendar in one
+    write; the one entry point of `nascar-dfs race add --schedule` and the REST API. Registering
+    the races' partitions is the caller's (each door reaches Dagster its own way)."""
+    try:
+        feed = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RaceEntryError("schedule", f"not a JSON document: {exc}") from exc
+    scheduled = schedule_races(data_dir, feed)
+    add_races(storage_root, data_dir, [s.race for s in scheduled])
+    return scheduled

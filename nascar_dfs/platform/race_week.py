@@ -11,6 +11,7 @@ from nascar_dfs.platform.race_calendar import (
     UnknownTrackError,
     UpcomingRace,
     add_races,
+    add_schedule,
     calendar_version,
     race_info,
     schedule_races,
@@ -35,6 +36,16 @@ from nascar_dfs.platform.starting_lineups import (
     starts_version,
     validate,
 )
+from nascar_dfs.platform.uploads import (
+    SLATE_FILE,
+    HistoryUnavailableError,
+    LineupUpload,
+    SlateUpload,
+    history_drivers,
+    read_slate_bytes,
+    upload_slate,
+    upload_starting_lineup,
+)
 
 __all__ = [
     "SlateMissingError",
@@ -48,20 +59,29 @@ __all__ = [
 ]
 
 __all__ += [
+    "SLATE_FILE",
+    "HistoryUnavailableError",
+    "LineupUpload",
     "RaceEntryError",
     "ScheduledRace",
+    "SlateUpload",
     "StartingLineupError",
     "UnknownTrackError",
     "UpcomingRace",
     "add_races",
+    "add_schedule",
     "calendar_version",
+    "history_drivers",
     "parse_csv",
     "parse_weekend_feed",
     "race_info",
+    "read_slate_bytes",
     "save_starting_lineup",
     "schedule_races",
     "starting_lineup",
     "starts_version",
     "upcoming_races",
+    "upload_slate",
+    "upload_starting_lineup",
     "validate",
 ]

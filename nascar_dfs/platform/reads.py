@@ -126,7 +126,11 @@ def preview_inputs(race: str) -> PreviewInputs | None:
     history = read_output(root, "race_history", [])
     if model is None or slate is None or history is None:
         return None
-    return PreviewInputs(model=model, field=science.slate_field(slate, history, race))
+    from nascar_dfs.platform.starting_lineups import starting_lineup
+
+    # The field the race's scenario sets simulate: the uploaded starting lineup's grid, if any.
+    starts = starting_lineup(root, race)
+    return PreviewInputs(model=model, field=science.slate_field(slate, history, race, starts=starts))
 
 
 def data_quality() -> list[dict[str, Any]] | None:
@@ -138,7 +142,7 @@ def data_quality() -> list[dict[str, Any]] | None:
     history = read_output(storage_root(), "race_history", [])
     if history is None:
         return None
-    return problem_rows(getattr(history, "quarantine", ()))
+    return problem_rows(history.quarantine)
 
 
 def lineup_warnings(instance: dg.DagsterInstance, race: str, spec_key: str) -> list[dict[str, str]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,10 +24,15 @@ from typing import Any
 from nascar_dfs.platform import science, versions
 from nascar_dfs.platform.io_manager import read_output
 from nascar_dfs.platform.materializations import recorded
-from nascar_dfs.platform.partitions import validate_race_key
-from nascar_dfs.platform.storage import SLATES_DIR, atomic_write, atomic_write_text
+from nascar_dfs.platform.storage import (
+    SLATES_DIR,
+    atomic_write,
+    atomic_write_text,
+    current_slate_path,
+    slate_version_path,
+    validate_slate_version,
+)
 
-VERSION_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 DEMO_SLATE = "DKSalaries.csv"
 
 
@@ -53,18 +57,10 @@ def slate_version(content: bytes) -> str:
     return versions.digest(content.hex())
 
 
-def validate_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION_PATTERN.match(version):
-        raise ValueError(f"invalid slate version {version!r}: expected 16 lowercase hex characters")
-    return version
-
-
-def current_path(slates_dir: Path, race: str) -> Path:
-    return slates_dir / f"{validate_race_key(race)}.csv"
-
-
-def version_path(slates_dir: Path, race: str, version: str) -> Path:
-    return slates_dir / validate_race_key(race) / f"{validate_version(version)}.csv"
+# The paths are storage.py's (the one place the layout is spelled out).
+validate_version = validate_slate_version
+current_path = current_slate_path
+version_path = slate_version_path
 
 
 def save_slate(slates_dir: Path, race: str, content: bytes, new_drivers: tuple[str, ...] = ()) -> str:
@@ -120,6 +116,11 @@ def current_slate(slates_dir: Path, race: str) -> StoredSlate | None:
     return None
 
 
+def slate_names(path: Path) -> list[str]:
+    """The Name column of a stored slate (its debutants are drivers of its race too)."""
+    return [str(n) for n in science.read_slate(path).players["name"]]
+
+
 def require_current(slates_dir: Path, race: str) -> StoredSlate:
     found = current_slate(slates_dir, race)
     if found is None:
@@ -150,8 +151,10 @@ def run_slate(instance: Any, storage_root: Path, race: str, spec: Any, race_slat
     """The slate (matched to the history) a run of `spec` builds on, and its version: the version
     the spec pinned, else the race's current one (race_slate). A pinned version other than the
     current is read from the store, so a replaced slate never changes a request's lineups."""
-    current = recorded(instance, "race_slate", race, "slate_version") or ""
-    pinned = getattr(spec, "slate_version", None)
+    current = recorded(instance, "race_slate", race, "slate_version")
+    if current is None:  # race_slate is this run's input, so it was materialized with its version
+        raise SlateMissingError(f"race_slate of {race} recorded no slate_version: materialize race_slate")
+    pinned = spec.slate_version
     if pinned is None or pinned == current:
         return race_slate, current
     history = read_output(storage_root, "race_history", [])

@@ -13,11 +13,8 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from nascar_dfs.core.names import name_key
 from nascar_dfs.platform import versions
@@ -157,29 +154,3 @@ def starts_version(storage_root: Path, race: str) -> str | None:
     """Version of the race's stored lineup (None without one), recorded by its scenario sets."""
     path = lineup_path(storage_root, race)
     return versions.digest(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def with_starting_lineup(slate: Any, starts: Mapping[str, int] | None) -> Any:
-    """The slate with its `start` column set from the race's starting lineup (its StartPos, if any,
-    gives way); a slate driver the lineup does not list is an error naming them."""
-    if starts is None:
-        return slate
-    by_key = {name_key(d): s for d, s in starts.items()}
-    players = slate.players
-    names = [
-        d if isinstance(d, str) and d else n for d, n in zip(players["driver"], players["name"], strict=True)
-    ]
-    missing = [n for n in names if name_key(n) not in by_key]
-    if missing:
-        raise ValueError(
-            f"the starting lineup does not list {len(missing)} slate driver(s): {', '.join(missing)}"
-        )
-    ranked = sorted(range(len(names)), key=lambda i: by_key[name_key(names[i])])
-    # Starts within the slate's field: drivers of the lineup not on the slate leave gaps, and the
-    # field needs 1..n (core/data/entry_list.py), so the slate drivers keep the lineup's order.
-    start = [0] * len(names)
-    for place, i in enumerate(ranked, start=1):
-        start[i] = place
-    players = players.copy()
-    players["start"] = pd.Series(start, index=players.index, dtype="Int64")
-    return replace(slate, players=players)

@@ -6,15 +6,19 @@ Layout under the base path:
   <asset>/<race>.<ext>               race-partitioned outputs
   <asset>/<race>/<spec>.<ext>        race x spec outputs
   specs/<spec key>.json              canonical JSON of every spec ever registered
-  slates/<race>.csv                  DKSalaries.csv uploaded for a race
+  slates/<race>.csv                  the race's current DKSalaries.csv (what race_slate reads)
+  slates/<race>/<version>.csv        every slate version stored for the race (slate_store.py)
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from nascar_dfs.core.race_key import validate_race_key
 
 STORAGE_ENV = "NASCAR_DFS_STORAGE"
 SPECS_DIR = "specs"
@@ -48,9 +52,27 @@ def spec_path(base: Path, spec_key: str) -> Path:
     return base / SPECS_DIR / f"{spec_key}.json"
 
 
+SLATE_VERSION_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+
+
+def validate_slate_version(version: str) -> str:
+    if not isinstance(version, str) or not SLATE_VERSION_PATTERN.match(version):
+        raise ValueError(f"invalid slate version {version!r}: expected 16 lowercase hex characters")
+    return version
+
+
+def current_slate_path(slates_dir: Path, race: str) -> Path:
+    """The race's current slate in a slates folder; the race key is checked before it names a file."""
+    return slates_dir / f"{validate_race_key(race)}.csv"
+
+
+def slate_version_path(slates_dir: Path, race: str, version: str) -> Path:
+    return slates_dir / validate_race_key(race) / f"{validate_slate_version(version)}.csv"
+
+
 def slate_upload_path(base: Path, race: str) -> Path:
-    """Where an uploaded DKSalaries.csv of a race is stored and the race_slate asset reads it."""
-    return base / SLATES_DIR / f"{race}.csv"
+    """Where the race's current DKSalaries.csv is under the base path (the race_slate asset reads it)."""
+    return current_slate_path(base / SLATES_DIR, race)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:

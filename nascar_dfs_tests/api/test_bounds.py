@@ -147,3 +147,18 @@ def test_a_spec_within_the_caps_is_accepted(api: Api) -> None:
         "target_score": 250.5,
     }
     assert submit(api, api.key(), body(**spec)).status_code == 202
+
+
+@pytest.mark.parametrize("path", [f"/v1/races/{RACE}/starting-lineup", "/v1/race-schedules"])
+def test_every_race_week_upload_has_the_slate_limit_not_the_json_one(make_api, path: str) -> None:  # type: ignore[no-untyped-def]
+    """A weekend or schedule feed is a file the user has, as large as a slate may be."""
+    api = make_api(max_request_bytes=1024, slate_max_bytes=100_000)
+    headers = {**api.key("ops", "admin"), "Content-Type": "application/json"}
+    big = b"[" + b",".join(b'{"pad": "' + b"x" * 100 + b'"}' for _ in range(50)) + b"]"
+    assert 1024 < len(big) < 100_000
+    assert (
+        api.client.request(
+            "PUT" if "lineup" in path else "POST", path, content=big, headers=headers
+        ).status_code
+        != 413
+    )

@@ -54,6 +54,7 @@ class FakeHistory:
     def __init__(self, races: list[str], completed: list[str], dates: dict[str, str]) -> None:
         self.races = pd.DataFrame({"race_id": races, "race_date": [dates.get(r) for r in races]})
         self.results = pd.DataFrame({"race_id": completed})
+        self.quarantine: tuple[Any, ...] = ()  # clean data: nothing set aside (core/data/quality.py)
 
     def points_races(self) -> pd.DataFrame:
         return self.races
@@ -101,7 +102,7 @@ class FakeScience:
     def match_slate(self, slate: Slate, history: Any) -> Slate:
         return slate
 
-    def slate_field(self, slate: Slate, history: Any, race: str) -> Field:
+    def slate_field(self, slate: Slate, history: Any, race: str, starts: Any = None) -> Field:
         n = len(slate.players)
         return Field(race, 2024, "x", "intermediate", 300, tuple(DRIVERS), ("T",) * n, ("Ford",) * n,
                      np.arange(1, n + 1))  # fmt: skip

@@ -31,31 +31,21 @@ def field_from_history(history: RaceHistory, race_id: str) -> Field:
     """
     info = history.race(race_id)
     rows = history.results_for(race_id)
-    if rows["start"].isna().any():
-        drivers = tuple(rows["driver"].astype(str))
-        return Field(
-            race_id=info.race_id,
-            season=info.season,
-            track_slug=info.track_slug,
-            track_type=info.track_type,
-            laps=info.laps,
-            drivers=drivers,
-            teams=tuple(rows["team"].astype(str)),
-            manufacturers=tuple(rows["manufacturer"].astype(str)),
-            starts=None,
-            recent_starts=recent_starts(history, info.season, info.race_num, list(drivers)),
-        )
-    rows = rows.sort_values("start", kind="stable")
+    grid_known = not rows["start"].isna().any()
+    if grid_known:
+        rows = rows.sort_values("start", kind="stable")
+    drivers = tuple(rows["driver"].astype(str))
     return Field(
         race_id=info.race_id,
         season=info.season,
         track_slug=info.track_slug,
         track_type=info.track_type,
         laps=info.laps,
-        drivers=tuple(rows["driver"].astype(str)),
+        drivers=drivers,
         teams=tuple(rows["team"].astype(str)),
         manufacturers=tuple(rows["manufacturer"].astype(str)),
-        starts=rows["start"].to_numpy(dtype=np.int64),
+        starts=rows["start"].to_numpy(dtype=np.int64) if grid_known else None,
+        recent_starts=None if grid_known else recent_starts(history, info.season, info.race_num, [*drivers]),
     )
 
 
@@ -70,7 +60,8 @@ def field_from_slate(
     history spelling that the model knows. Team and manufacturer come from each driver's most recent
     result row before `race_id` (matched by `name_key`); a driver without one gets the slate's
     TeamAbbrev as team and manufacturer "unknown". Starts come from `starts` (an uploaded starting
-    lineup: driver name -> position, matched by `name_key`, covering the whole field), else from the
+    lineup: driver name -> position, matched by `name_key`, covering the whole field; its order
+    renumbered 1..n over the slate's drivers when it lists cars the slate has not), else from the
     slate's StartPos column. Without either (qualifying not run yet) the starting grid is UNKNOWN:
     `starts` is None and each driver's recent starts go with the field, so the scenarios simulate
     the grid (core/scenarios/starts.py) and say so; no order is assumed. A StartPos column filled
@@ -125,11 +116,13 @@ def _lineup_starts(starts: Mapping[str, int], names: list[str]) -> np.ndarray:
             f"the starting lineup has no position for {len(missing)} driver(s): {', '.join(missing)}"
         )
     values = np.array([by_key[name_key(name)] for name in names], dtype=np.int64)
-    if sorted(values.tolist()) != list(range(1, len(names) + 1)):
-        raise ValueError(
-            f"starting positions must be 1..{len(names)} once each, got {sorted(values.tolist())}"
-        )
-    return values
+    if len(set(values.tolist())) != len(values):
+        raise ValueError(f"the starting lineup gives two drivers one position: {sorted(values.tolist())}")
+    # The lineup lists every car of the race; a slate may leave some out. The field needs 1..n, so
+    # the slate's drivers keep the lineup's order (a car missing from the slate leaves no gap).
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(1, len(values) + 1)
+    return ranks
 
 
 def _field_starts(players: pd.DataFrame, source: str) -> np.ndarray | None:

@@ -131,10 +131,6 @@ class RaceHistory:
     # What the loader set aside (core/data/quality.py); `results.start` is missing for masked races.
     quarantine: tuple[Quarantined, ...] = ()
 
-    def masked_start_races(self) -> frozenset[str]:
-        """Races whose starting positions were quarantined (their finishing order is kept)."""
-        return frozenset(q.race_id for q in self.quarantine if q.action == "starts-masked" and q.race_id)
-
     def points_races(self) -> pd.DataFrame:
         """Points races ordered by (season, race_num)."""
         points = self.races[self.races["event_type"] == "points"]

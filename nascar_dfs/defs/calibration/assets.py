@@ -48,7 +48,7 @@ def race_history(context: dg.AssetExecutionContext, nascar_data: NascarData, sto
     with data_errors_as_failures():
         history = race_calendar.load_history(nascar_data.root(), storage.root())
     completed = int(history.races["race_id"].isin(history.results["race_id"]).sum())
-    quarantine = getattr(history, "quarantine", ())
+    quarantine = history.quarantine
     calendar = race_calendar.calendar_version(storage.root())
     fingerprint = nascar_data.fingerprint()
     yield dg.Output(

@@ -89,20 +89,18 @@ def scenario_set(
     slate, slate_version = run_slate(context.instance, storage.root(), race, spec, race_slate)
     # An uploaded starting lineup (starting_lineups.py) is the field's start order.
     starts_version = starting_lineups.starts_version(storage.root(), race)
+    starts = starting_lineups.starting_lineup(storage.root(), race)
     try:
-        slate = starting_lineups.with_starting_lineup(
-            slate, starting_lineups.starting_lineup(storage.root(), race)
-        )
-    except ValueError as exc:
+        with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
+            field = science.slate_field(slate, race_history, race, starts=starts)
+    except ValueError as exc:  # the uploaded lineup misses a slate driver
         raise dg.Failure(f"race {race}: {exc}") from exc
-    with data_errors_as_failures():  # a broken StartPos fails the step naming file, row, column
-        field = science.slate_field(slate, race_history, race)
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
     scenarios = science.simulate(calibrated_model, field, spec, seed)
     scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
     if starts_version:  # a new starting lineup is a new scenario set (and new lineups downstream)
         scenario_version = versions.digest(scenario_version, starts_version)
-    starts_known = bool(getattr(scenarios, "starts_known", True))
+    starts_known = scenarios.starts_known
     yield dg.Output(
         scenarios,
         data_version=dg.DataVersion(scenario_version),
@@ -185,9 +183,7 @@ def lineups(
             "lineups": len(lineup_ids(built)),
             "scenario_version": scenario_version,
             "lineups_version": lineups_version,
-            "warnings": dg.MetadataValue.json(
-                start_warnings(bool(getattr(scenario_set, "starts_known", True)))
-            ),
+            "warnings": dg.MetadataValue.json(start_warnings(scenario_set.starts_known)),
             **metadata,
             "spec": dg.MetadataValue.md(science.spec_summary(spec)),
             "lineup_table": table_metadata(lineup_table),

@@ -165,3 +165,33 @@ def test_only_an_admin_uploads_a_starting_lineup(real: Api) -> None:
         ),
         403,
     )
+
+
+def test_a_schedule_feed_adds_its_season_races_in_one_call(
+    real: Api, storage: Path, shared_data_dir: Path
+) -> None:
+    feed = (shared_data_dir / "feed-samples" / "schedule-feed.json").read_bytes()
+    json_body = {**_admin(real), "Content-Type": "application/json"}
+    resp = real.client.post("/v1/race-schedules", content=feed, headers=json_body)
+    assert resp.status_code == 200, resp.text
+    added = {r["race_id"]: r for r in resp.json()["races"]}
+    assert set(added) == {"2026-cup-sonoma-1", "2026-cup-homestead-1"}
+    assert added["2026-cup-sonoma-1"]["nascar_race_id"] == 5617
+    assert added["2026-cup-sonoma-1"]["laps_from"] == "2024-cup-sonoma-1"
+    assert set(added) <= set(real.launcher.races())  # partitions registered at once
+    got = real.client.get("/v1/races/2026-cup-homestead-1", headers=real.key()).json()
+    assert got["upcoming"] and got["date"] == "2026-11-08"
+
+
+def test_a_schedule_feed_is_admin_only_and_a_bad_one_is_a_problem(real: Api) -> None:
+    session = {"run_type": 3, "series_id": 1, "race_id": 1, "track_name": "Nowhere Speedway"}
+    feed = json.dumps([{**session, "start_time": "2026-05-01T12:00:00"}])
+    user = {**real.key(), "Content-Type": "application/json"}
+    assert_problem(real.client.post("/v1/race-schedules", content=feed, headers=user), 403)
+    admin = {**_admin(real), "Content-Type": "application/json"}
+    bad = assert_problem(real.client.post("/v1/race-schedules", content=feed, headers=admin), 422)
+    assert bad["type"].endswith("invalid-race") and "Nowhere Speedway" in bad["detail"]
+    not_json = assert_problem(real.client.post("/v1/race-schedules", content=b"{", headers=admin), 422)
+    assert "not a JSON document" in not_json["detail"]
+    as_csv = {**_admin(real), "Content-Type": "text/csv"}
+    assert_problem(real.client.post("/v1/race-schedules", content=feed, headers=as_csv), 415)

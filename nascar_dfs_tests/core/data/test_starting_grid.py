@@ -37,6 +37,16 @@ def test_an_uploaded_lineup_sets_the_grid(tmp_path: Path, shared_history) -> Non
     assert field.drivers == ("Ty Gibbs", "Denny Hamlin", "Kyle Larson") and list(field.starts) == [1, 2, 3]
 
 
+def test_a_lineup_of_the_whole_race_keeps_its_order_over_the_slates_drivers(
+    tmp_path: Path, shared_history
+) -> None:
+    """The lineup lists every car; the slate here holds three: they keep its order, as 1..3."""
+    slate = match_slate_drivers(_slate(tmp_path), shared_history.results["driver"].unique())
+    starts = {"Ty Gibbs": 4, "Chase Elliott": 1, "Denny Hamlin": 9, "Kyle Larson": 17}
+    field = field_from_slate(slate, shared_history, RACE, starts=starts)
+    assert field.drivers == ("Ty Gibbs", "Denny Hamlin", "Kyle Larson") and list(field.starts) == [1, 2, 3]
+
+
 def test_a_lineup_missing_a_driver_is_refused(tmp_path: Path, shared_history) -> None:
     slate = _slate(tmp_path)
     with pytest.raises(ValueError, match="no position for 1 driver"):
