@@ -15,8 +15,7 @@ from typing import Any
 
 import dagster as dg
 
-# Wrappers Dagster puts around the exception an asset raised; the cause under them is the message.
-_WRAPPER_CLASSES = frozenset({"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"})
+from nascar_dfs.platform import failures
 
 
 @dataclass(frozen=True)
@@ -30,17 +29,9 @@ class StepReport:
 
 
 def root_cause(error: Any) -> str:
-    """The message of the exception an asset raised (a SerializableErrorInfo), without Dagster's
-    "Error occurred while executing op ..." wrapper or the exception's qualified class name."""
-    while error.cause is not None and (
-        error.cls_name in _WRAPPER_CLASSES or str(error.message).startswith("Error occurred while executing")
-    ):
-        error = error.cause
-    message = str(error.message).strip()
-    prefix, sep, rest = message.partition(": ")
-    if sep and error.cls_name and prefix.rsplit(".", 1)[-1] == error.cls_name:
-        message = rest.strip()
-    return message or str(error.cls_name)
+    """The sentence of the exception an asset raised (a SerializableErrorInfo), without Dagster's
+    "Error occurred while executing op ..." wrapper (failures.py); the wrapper's own when it has none."""
+    return failures.error_sentence(failures.root_cause(error)) or failures.error_sentence(error)
 
 
 def _metadata_value(value: Any) -> Any:

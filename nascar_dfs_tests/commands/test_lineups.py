@@ -86,10 +86,10 @@ def test_a_broken_history_fails_with_its_file_row_and_column(env, week, tmp_path
     """The first step, race_history, fails (a row naming no race); the root cause is what the user
     reads, not Dagster's "Error occurred while executing op"."""
     assert cli(env, *week.race_add_args()).returncode == 0
-    file, row, column = break_history(week)
-    done = lineups(
-        env, week, tmp_path / "up.csv", "--slate", str(week.slate), "--new-drivers", week.unknown_name
-    )
+    declared = ("--new-drivers", week.unknown_name)
+    assert cli(env, "race", "slate", week.race_id, str(week.slate), *declared).returncode == 0
+    file, row, column = break_history(week)  # after the upload: its name check loads the history
+    done = lineups(env, week, tmp_path / "up.csv")
     assert done.returncode == 2
     message = _error_line(done)
     assert file in message and f"row {row}" in message and column in message, done.stderr
