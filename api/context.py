@@ -16,6 +16,7 @@ from api.orchestration.launcher import Launcher
 from api.orchestration.race_catalogue import RaceCatalogue
 from api.orchestration.reconciler import Reconciler
 from api.orchestration.relay import OutboxRelay
+from api.orchestration.webhook_dispatch import WebhookDispatcher
 from api.orchestration.worker import Worker
 from api.services.retention import forget_expired
 from api.services.webhooks import WebhookSender
@@ -41,8 +42,10 @@ def build_context(settings: Settings, engine: Engine, launcher: Launcher, clock:
         engine, dagster_snapshot(launcher, settings), health.readiness, settings.metrics_cache_s
     )
     webhooks = WebhookSender(engine, settings, clock, metrics.webhooks)
+    relay = OutboxRelay(engine, launcher, settings, clock, webhooks)
     worker = Worker(
-        OutboxRelay(engine, launcher, settings, clock, webhooks),
+        relay,
+        WebhookDispatcher(relay, settings.webhook_concurrency, settings.worker_interval_s),
         Reconciler(engine, launcher, settings, clock, webhooks),
         partial(forget_expired, engine, settings),
         clock,

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "graph": "graph",
     "data": "data",
     "race": "race",
+    "lineups": "lineups",
 }
 # Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
 ENTRY_POINT_GROUP = "nascar_dfs.commands"
@@ -61,4 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m nascar_dfs.cli` runs this file as __main__, a second copy of the module; the
+    # commands raise nascar_dfs.cli.CliError, which only that module's main catches.
+    from nascar_dfs.cli import main as package_main
+
+    sys.exit(package_main())

@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The project's virtual environment (scripts/venv.sh) when there is one: its python, ruff and dg.
+VENV="${NASCAR_DFS_VENV:-.venv}"
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
+if [ -x "$VENV/bin/python" ]; then
+  export VIRTUAL_ENV="$VENV" PATH="$VENV/bin:$PATH"
+fi
+
 eval "$(bash scripts/services/postgres.sh start)"
 # In CI the Neo4j-marked tests must run, not skip: a missing server is an error there.
 eval "$(NEO4J_REQUIRED=${CI:+1} bash scripts/services/neo4j.sh start)"

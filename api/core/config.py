@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     background_worker: bool = True
     worker_interval_s: float = Field(1.0, gt=0)
     launch_max_attempts: int = Field(5, ge=1)
+    # Attempts at what follows a run's end (storing its results, its history) and at a cancel's
+    # terminate, with exponential backoff, before the request ends failed with the root cause
+    # (a request never holds an active-run slot on an error that keeps coming back).
+    followup_max_attempts: int = Field(6, ge=1)
     run_lost_timeout_s: int = Field(120, ge=1)
     retry_after_s: int = Field(5, ge=1)
 
@@ -81,3 +85,6 @@ class Settings(BaseSettings):
     # The overall deadline of one delivery attempt: DNS, connect, TLS and every read together.
     webhook_timeout_s: float = Field(15.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
+    # Deliveries in flight at once per process, on workers of their own (never the relay's loop
+    # that launches and cancels runs): this many slow endpoints stall other webhooks, no run.
+    webhook_concurrency: int = Field(8, ge=1, le=64)

@@ -84,6 +84,10 @@ lineup_requests = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.Column("status_seen_at", sa.Float),
+    # Failed attempts at the request's follow-up (results, history) in a row, and when the next is
+    # due (api/orchestration/reconciler.py): bounded by `followup_max_attempts`.
+    sa.Column("followup_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("followup_after", sa.Float),
     sa.Index("ix_lineup_requests_owner_created", "owner", "created_at", "id"),
     sa.Index("ix_lineup_requests_status", "status"),
 )
@@ -105,6 +109,9 @@ outbox = sa.Table(
     sa.Column("target", sa.String(100), nullable=False),
     sa.Column("available_at", sa.Float, nullable=False),
     sa.Column("claimed_until", sa.Float),
+    # Which relay holds the lease (api/orchestration/relay.py): a row is finished or rescheduled
+    # only by its holder, so a replica whose lease lapsed cannot undo the one that took over.
+    sa.Column("claimed_by", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("done_at", sa.Float),
     sa.Column("last_error", sa.Text),
@@ -241,6 +248,23 @@ def _v5_request_warnings(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE lineup_requests ADD COLUMN warnings_json TEXT"))
 
 
+def _v6_outbox_claimed_by(conn: Connection) -> None:
+    # Databases created before v6 made `outbox` without the column (v1 creates from `metadata`,
+    # so a new database has it already).
+    if "claimed_by" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox")}:
+        conn.execute(sa.text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
+
+
+def _v7_followup_attempts(conn: Connection) -> None:
+    have = {c["name"] for c in sa.inspect(conn).get_columns("lineup_requests")}
+    if "followup_attempts" not in have:
+        conn.execute(
+            sa.text("ALTER TABLE lineup_requests ADD COLUMN followup_attempts INTEGER NOT NULL DEFAULT 0")
+        )
+    if "followup_after" not in have:
+        conn.execute(sa.text("ALTER TABLE lineup_requests ADD COLUMN followup_after FLOAT"))
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
@@ -248,6 +272,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "contest reports of lineup requests", _v3_lineup_contests),
     (4, "webhook signing secrets per owner", _v4_webhook_secrets),
     (5, "warnings of lineup requests", _v5_request_warnings),
+    (6, "lease holder of each outbox row", _v6_outbox_claimed_by),
+    (7, "bounded follow-up attempts of lineup requests", _v7_followup_attempts),
 ]
 
 

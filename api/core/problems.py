@@ -28,6 +28,8 @@ TITLES: dict[str, str] = {
     "run-start-timeout": "Run did not start in time",
     "run-lost": "Run lost",
     "launch-failed": "Run could not be launched",
+    "results-unavailable": "Run results could not be stored",
+    "cancel-failed": "Run could not be stopped",
     "model-not-calibrated": "No calibrated model for this race yet",
     "invalid-slate": "Invalid DraftKings salary file",
     "unknown-drivers": "Slate drivers not in the race history",

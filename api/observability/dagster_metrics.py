@@ -33,7 +33,6 @@ from api.orchestration.dagster_launcher import STEP_PHASES
 
 log = logging.getLogger("api.metrics")
 
-KIND_TAG = "nascar/kind"
 KINDS = ("calibration", "lineups")
 OTHER_KIND = "other"
 ACTIVE_STATES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
@@ -106,6 +105,8 @@ def _latest_check_evaluations(
     """
     import dagster as dg
 
+    from nascar_dfs.platform.tags import PARTITION
+
     history = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(asset), check), limit=limit
     )
@@ -113,7 +114,7 @@ def _latest_check_evaluations(
     run_ids = sorted({e.run_id for e in executions})
     partition_of = (
         {
-            r.dagster_run.run_id: r.dagster_run.tags.get("dagster/partition")
+            r.dagster_run.run_id: r.dagster_run.tags.get(PARTITION)
             for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=run_ids), limit=len(run_ids))
         }
         if run_ids
@@ -149,6 +150,8 @@ class DagsterReader:
     def _runs(self, instance: Any, snap: Snapshot, now: float) -> None:
         import dagster as dg
 
+        from nascar_dfs.platform import tags
+
         statuses = [dg.DagsterRunStatus(s) for s in ACTIVE_STATES]
         # Oldest first, so the oldest queued run is always among those read.
         records = instance.get_run_records(
@@ -162,7 +165,7 @@ class DagsterReader:
                 snap.runs_active[(state.lower(), kind)] = 0
         for record in records:
             run = record.dagster_run
-            kind = run.tags.get(KIND_TAG, OTHER_KIND)
+            kind = run.tags.get(tags.KIND, OTHER_KIND)
             kind = kind if kind in KINDS else OTHER_KIND
             snap.runs_active[(run.status.value.lower(), kind)] += 1
             if run.status.value == "QUEUED":
@@ -173,7 +176,7 @@ class DagsterReader:
             total = instance.get_runs_count(dg.RunsFilter(statuses=[status]))
             known = 0
             for kind in KINDS:
-                n = instance.get_runs_count(dg.RunsFilter(statuses=[status], tags={KIND_TAG: kind}))
+                n = instance.get_runs_count(dg.RunsFilter(statuses=[status], tags={tags.KIND: kind}))
                 snap.runs_finished[(state.lower(), kind)] = n
                 known += n
             snap.runs_finished[(state.lower(), OTHER_KIND)] = max(0, total - known)
@@ -182,9 +185,11 @@ class DagsterReader:
         """Quantiles of each phase's duration over the newest succeeded runs of each kind."""
         import dagster as dg
 
+        from nascar_dfs.platform import tags
+
         for kind in KINDS:
             records = instance.get_run_records(
-                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], tags={KIND_TAG: kind}),
+                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], tags={tags.KIND: kind}),
                 limit=PHASE_RUNS,
             )
             samples: dict[str, list[float]] = {}

@@ -36,9 +36,16 @@ from api.orchestration.launcher import (
 log = logging.getLogger("api.dagster")
 
 REUSED_PREFIX = "reused:"
-_RETRY_TAG = "dagster/auto_retry_run_id"
-_FAILURE_REASON_TAG = "dagster/failure_reason"  # why Dagster failed a run from outside it
-_WILL_RETRY_TAG = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
+
+
+def _tags():  # type: ignore[no-untyped-def]
+    """The platform's run-tag names (nascar_dfs/platform/tags.py), imported on first use like the
+    rest of the platform here (it imports Dagster)."""
+    from nascar_dfs.platform import tags
+
+    return tags
+
+
 RETRY_WAIT_S = 120.0  # decided to retry: the daemon's retry run must appear within this
 UNDECIDED_WAIT_S = 30.0  # failed with no retry decision recorded yet
 _FAILURE_REASONS = {
@@ -174,7 +181,7 @@ class DagsterLauncher:
         from nascar_dfs.platform.launch import CALIBRATION, REQUEST_ID, STEP
 
         runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id}))
-        roots = [r for r in runs if "dagster/parent_run_id" not in r.tags]
+        roots = [r for r in runs if _tags().PARENT_RUN_ID not in r.tags]
         if not roots:
             return None
         # The first step of the chain: calibration if there is one, else the lineup run.
@@ -244,7 +251,7 @@ class DagsterLauncher:
             # The daemon creates the retry of a crashed run a few seconds after the failure: until
             # then the request is still in progress, not failed.
             state = RunState.STARTED
-        reason = run.tags.get(_FAILURE_REASON_TAG) if state == RunState.FAILURE else None
+        reason = run.tags.get(_tags().FAILURE_REASON) if state == RunState.FAILURE else None
         if run.tags.get(platform.STEP) == platform.CALIBRATION:
             if state == RunState.SUCCESS and platform.next_run(run.tags) is not None:
                 # Dagster launches the lineup run (nascar_dfs/defs/lineups/sensors.py): read it,
@@ -275,8 +282,8 @@ class DagsterLauncher:
                 RunAttempt(
                     run_id=run.run_id,
                     step=run.tags.get(STEP, LINEUPS),
-                    attempt=int(run.tags.get("dagster/retry_number", "0")) + 1,
-                    retry_of=run.tags.get("dagster/parent_run_id"),
+                    attempt=int(run.tags.get(_tags().RETRY_NUMBER, "0")) + 1,
+                    retry_of=run.tags.get(_tags().PARENT_RUN_ID),
                     state=state,
                     created_at=record.create_timestamp.timestamp(),
                     started_at=record.start_time,
@@ -368,9 +375,9 @@ class DagsterLauncher:
         in its dagster/auto_retry_run_id tag."""
         run = self.instance.get_run_by_id(run_id)
         seen = set()
-        while run is not None and run.tags.get(_RETRY_TAG) and run.run_id not in seen:
+        while run is not None and run.tags.get(_tags().AUTO_RETRY_RUN_ID) and run.run_id not in seen:
             seen.add(run.run_id)
-            nxt = self.instance.get_run_by_id(run.tags[_RETRY_TAG])
+            nxt = self.instance.get_run_by_id(run.tags[_tags().AUTO_RETRY_RUN_ID])
             if nxt is None:
                 break
             run = nxt
@@ -384,11 +391,11 @@ class DagsterLauncher:
         UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended,
         unless the daemon has not read the failure yet (it failed while the platform was stopping).
         """
-        decision = run.tags.get(_WILL_RETRY_TAG)
+        decision = run.tags.get(_tags().WILL_RETRY)
         if decision == "false" or not self.instance.run_retries_enabled:
             return False
-        limit = int(run.tags.get("dagster/max_retries", self.instance.run_retries_max_retries))
-        if int(run.tags.get("dagster/retry_number", "0")) >= limit:
+        limit = int(run.tags.get(_tags().MAX_RETRIES, self.instance.run_retries_max_retries))
+        if int(run.tags.get(_tags().RETRY_NUMBER, "0")) >= limit:
             return False
         if decision == "true" and self._retry_daemon_behind(run.run_id):
             return True  # failed while the daemon was down (platform stopped): it retries on its return
@@ -416,7 +423,7 @@ class DagsterLauncher:
         from nascar_dfs.platform.launch import LINEUPS, REQUEST_ID, STEP
 
         runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id, STEP: LINEUPS}))
-        roots = sorted((r for r in runs if "dagster/parent_run_id" not in r.tags), key=lambda r: r.run_id)
+        roots = sorted((r for r in runs if _tags().PARENT_RUN_ID not in r.tags), key=lambda r: r.run_id)
         return roots[0].run_id if roots else None
 
     def _chain(self, run_id: str) -> list[str]:
@@ -471,7 +478,7 @@ class DagsterLauncher:
         # No step error: the run died from outside (worker killed, node lost). Dagster's reason
         # tag says which, where the event only says "marked as failed from outside".
         run = self.instance.get_run_by_id(run_id)
-        reason = _FAILURE_REASONS.get(run.tags.get(_FAILURE_REASON_TAG, "")) if run else None
+        reason = _FAILURE_REASONS.get(run.tags.get(_tags().FAILURE_REASON, "")) if run else None
         if reason:
             return reason
         return records[-1].event_log_entry.message if records else None

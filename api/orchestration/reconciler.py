@@ -76,12 +76,33 @@ class Reconciler:
                 )
             )
         changed = 0
+        now = self.clock()
         for req in rows:
+            if req.followup_after is not None and req.followup_after > now:
+                continue  # backing off after a failed follow-up
             try:
                 changed += self._reconcile_one(req)
-            except Exception as exc:
+            except Exception as exc:  # reading Dagster failed: an outage, retried every pass
                 log.warning("reconcile %s failed: %s", req.id, exc)
         return changed
+
+    def _followup_failed(self, req: Row, exc: Exception) -> int:
+        """The run's state was read, what follows it (results, history, the status write) was not:
+        retried with backoff, then the request ends failed with the root cause, which frees its
+        active-run slot."""
+        attempts = (req.followup_attempts or 0) + 1
+        cause = sanitize_error(f"{type(exc).__name__}: {exc}")
+        log.warning("follow-up of %s failed (attempt %s): %s", req.id, attempts, cause)
+        if attempts >= self.settings.followup_max_attempts:
+            detail = f"the run ended but its results could not be stored after {attempts} attempts: {cause}"
+            return self._fail(req, "results-unavailable", detail)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(lineup_requests)
+                .where(lineup_requests.c.id == req.id)
+                .values(followup_attempts=attempts, followup_after=self.clock() + min(300.0, 2.0**attempts))
+            )
+        return 0
 
     def _fail(self, req: Row, slug: str, detail: str) -> int:
         with self.engine.begin() as conn:
@@ -90,8 +111,14 @@ class Reconciler:
             )
 
     def _reconcile_one(self, req: Row) -> int:
-        now = self.clock()
         st = self.launcher.run_status(req.root_run_id)
+        try:
+            return self._follow(req, st)
+        except Exception as exc:
+            return self._followup_failed(req, exc)
+
+    def _follow(self, req: Row, st: RunStatus) -> int:
+        now = self.clock()
         settings = self.settings
         if st.state == RunState.NOT_FOUND:
             if now - (req.launched_at or now) > settings.run_lost_timeout_s:
@@ -102,6 +129,8 @@ class Reconciler:
         if req.cancel_requested and status in ("queued", "running"):
             status = "canceling"
         values: dict[str, object] = {"dagster_run_id": st.run_id}
+        if req.followup_attempts:
+            values.update(followup_attempts=0, followup_after=None)
         if st.phase is not None:
             values.update(
                 progress_phase=st.phase, progress_percent=max(req.progress_percent or 0.0, st.percent)

@@ -8,61 +8,111 @@ Before launching it looks the run up by its request tag, so a crash between "run
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Connection, Engine, Row
 
 from api.core.config import Settings
 from api.core.db import lineup_requests, outbox
 from api.core.runtime import Clock
 from api.models import TERMINAL
 from api.orchestration.launcher import Launcher, LaunchRequest
+from api.orchestration.reconciler import sanitize_error
 from api.services.request_store import finish, load, run_problem
 from api.services.webhooks import WebhookSender
 
 log = logging.getLogger("api.worker")
 LEASE_S = 60.0
-BATCH = 50
+# Rows claimed at once: each is re-leased before its side effect, but a small batch keeps the
+# rows this relay holds and has not started on few, so a replica that dies strands few.
+BATCH = 5
+# Batches per pass: the reconciler runs after the relay, and must not wait on a long backlog.
+BATCHES_PER_PASS = 20
+WEBHOOK = "webhook"
+# Launches, cancels and calibrations: the relay's loop. Webhooks go through their own workers
+# (api/orchestration/webhook_dispatch.py), so a slow endpoint never delays a run.
+RUN_KINDS = ("launch", "terminate", "calibrate")
+
+
+class LostLease(Exception):
+    """Another relay took the row over (this one's lease lapsed): do nothing more with it."""
 
 
 def _backoff_s(attempts: int) -> float:
     return float(min(300, 2**attempts))
 
 
+def relay_holder() -> str:
+    """This relay's name in `outbox.claimed_by`: host, process and a nonce (a pid is reused)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 class OutboxRelay:
     def __init__(
-        self, engine: Engine, launcher: Launcher, settings: Settings, clock: Clock, webhooks: WebhookSender
+        self,
+        engine: Engine,
+        launcher: Launcher,
+        settings: Settings,
+        clock: Clock,
+        webhooks: WebhookSender,
+        holder: str | None = None,
     ) -> None:
         self.engine = engine
         self.launcher = launcher
         self.settings = settings
         self.clock = clock
         self.webhooks = webhooks
+        self.holder = holder or relay_holder()
+        # A webhook row stays leased for longer than its delivery's overall deadline.
+        self.webhook_lease_s = max(LEASE_S, 2 * settings.webhook_timeout_s + 10)
         self.handlers: dict[str, Callable[[Row], None]] = {
             "launch": self._launch,
             "terminate": self._terminate,
-            "webhook": self._webhook,
+            WEBHOOK: self._webhook,
             "calibrate": self._calibrate,
         }
 
-    def relay(self) -> int:
-        """Do every due outbox row once; a failed one is retried later with a backoff."""
+    def relay(self, kinds: tuple[str, ...] = RUN_KINDS) -> int:
+        """Do every due outbox row of these kinds once, a small batch at a time; a failed one is
+        retried later with a backoff."""
         done = 0
-        for row in self._claim():
-            handler = self.handlers.get(row.kind)
-            try:
-                if handler is None:
-                    raise ValueError(f"unknown outbox kind {row.kind!r}")
-                handler(row)
-                self._finish(row.id)
-                done += 1
-            except Exception as exc:
-                log.warning("outbox %s %s failed: %s", row.kind, row.target, exc)
-                self._retry_later(row, exc)
+        for _ in range(BATCHES_PER_PASS):
+            rows = self.claim(kinds, BATCH)
+            if not rows:
+                break
+            done += sum(self.process(row) for row in rows)
         return done
 
-    def _claim(self) -> list[Row]:
+    def process(self, row: Row) -> int:
+        """One claimed row: its side effect only while this relay still holds it; 1 if done."""
+        handler = self.handlers.get(row.kind)
+        try:
+            if not self._renew(row):
+                raise LostLease()
+            if handler is None:
+                raise ValueError(f"unknown outbox kind {row.kind!r}")
+            handler(row)
+        except LostLease:
+            log.info("outbox %s %s: taken over by another relay", row.kind, row.target)
+            return 0
+        except Exception as exc:
+            log.warning("outbox %s %s failed: %s", row.kind, row.target, exc)
+            self._retry_later(row, exc)
+            return 0
+        with self.engine.begin() as conn:
+            self.finish_claimed(conn, row.id)  # a webhook attempt finished its row itself
+        return 1
+
+    def claim(self, kinds: tuple[str, ...], limit: int) -> list[Row]:
+        """Lease up to `limit` due rows of these kinds to this relay. On PostgreSQL the rows are
+        selected `FOR UPDATE SKIP LOCKED`, so replicas claiming at once take different rows
+        (on SQLite every transaction holds the one write lock: claims are serial anyway)."""
+        if limit <= 0:
+            return []
         now = self.clock()
         o = outbox.c
         free = sa.or_(o.claimed_until.is_(None), o.claimed_until < now)
@@ -70,59 +120,81 @@ class OutboxRelay:
             ids = list(
                 conn.execute(
                     sa.select(o.id)
-                    .where(o.done_at.is_(None), o.available_at <= now, free)
+                    .where(o.done_at.is_(None), o.available_at <= now, free, o.kind.in_(kinds))
                     .order_by(o.id)
-                    .limit(BATCH)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
                 ).scalars()
             )
-            claimed = []
-            for ident in ids:
-                got = conn.execute(
-                    sa.update(outbox)
-                    .where(o.id == ident, o.done_at.is_(None), free)
-                    .values(claimed_until=now + LEASE_S)
+            if not ids:
+                return []
+            lease = sa.case((o.kind == WEBHOOK, now + self.webhook_lease_s), else_=now + LEASE_S)
+            conn.execute(
+                sa.update(outbox)
+                .where(o.id.in_(ids), o.done_at.is_(None), free)
+                .values(claimed_until=lease, claimed_by=self.holder)
+            )
+            return list(
+                conn.execute(
+                    sa.select(outbox).where(o.id.in_(ids), o.claimed_by == self.holder).order_by(o.id)
                 )
-                if got.rowcount == 1:
-                    claimed.append(ident)
-            return (
-                list(conn.execute(sa.select(outbox).where(o.id.in_(claimed)).order_by(o.id)))
-                if claimed
-                else []
             )
 
-    def _finish(self, outbox_id: int) -> None:
+    def _mine(self, outbox_id: int) -> sa.ColumnElement[bool]:
+        o = outbox.c
+        return sa.and_(o.id == outbox_id, o.claimed_by == self.holder, o.done_at.is_(None))
+
+    def _renew(self, row: Row) -> bool:
+        """Whether this relay still holds the row, extending its lease if so: checked right
+        before each side effect (a row of a batch may wait while the ones before it run)."""
+        lease = self.webhook_lease_s if row.kind == WEBHOOK else LEASE_S
         with self.engine.begin() as conn:
-            conn.execute(sa.update(outbox).where(outbox.c.id == outbox_id).values(done_at=self.clock()))
+            got = conn.execute(
+                sa.update(outbox).where(self._mine(row.id)).values(claimed_until=self.clock() + lease)
+            )
+            return got.rowcount == 1
+
+    def finish_claimed(self, conn: Connection, outbox_id: int) -> bool:
+        """Mark the row done if this relay still holds it (in the caller's transaction)."""
+        got = conn.execute(sa.update(outbox).where(self._mine(outbox_id)).values(done_at=self.clock()))
+        return got.rowcount == 1
 
     def _retry_later(self, row: Row, exc: Exception) -> None:
         now = self.clock()
         attempts = row.attempts + 1
         with self.engine.begin() as conn:
-            give_up = row.kind == "launch" and attempts >= self.settings.launch_max_attempts
-            conn.execute(
+            limit = (
+                self.settings.launch_max_attempts
+                if row.kind == "launch"
+                else self.settings.followup_max_attempts
+            )
+            give_up = attempts >= limit
+            got = conn.execute(
                 sa.update(outbox)
-                .where(outbox.c.id == row.id)
+                .where(self._mine(row.id))
                 .values(
                     attempts=attempts,
                     claimed_until=None,
+                    claimed_by=None,
                     last_error=str(exc)[:500],
                     available_at=now + _backoff_s(attempts),
                     done_at=now if give_up else None,
                 )
             )
+            if got.rowcount != 1:
+                return  # another relay holds the row now: its outcome is the one that counts
             if give_up:
-                req = load(conn, row.target)
-                if req is not None and req.status not in TERMINAL:
-                    finish(
-                        conn,
-                        req,
-                        "failed",
-                        self.clock(),
-                        self.webhooks,
-                        error=run_problem(
-                            "launch-failed", "the run could not be launched; submit again later", 503
-                        ),
+                log.error("outbox %s %s gave up after %s attempts: %s", row.kind, row.target, attempts, exc)
+            req = load(conn, row.target) if give_up and row.kind in ("launch", "terminate") else None
+            if req is not None and req.status not in TERMINAL:
+                if row.kind == "launch":
+                    error = run_problem(
+                        "launch-failed", "the run could not be launched; submit again later", 503
                     )
+                else:
+                    cause = sanitize_error(f"{type(exc).__name__}: {exc}")
+                    error = run_problem("cancel-failed", f"the run could not be stopped: {cause}", 503)
+                finish(conn, req, "failed", self.clock(), self.webhooks, error=error)
 
     # --- outbox handlers -------------------------------------------------------------------
     def _launch(self, row: Row) -> None:
@@ -130,11 +202,10 @@ class OutboxRelay:
             req = load(conn, row.target)
         if req is None or req.dagster_run_id is not None or req.status in TERMINAL:
             return
-        if req.cancel_requested:
-            with self.engine.begin() as conn:
-                finish(conn, load(conn, req.id), "canceled", self.clock(), self.webhooks)
-            return
         run_id = self.launcher.find_run(req.id)
+        if req.cancel_requested:
+            self._cancel_unlaunched(req.id, run_id)
+            return
         if run_id is None:
             run_id = self.launcher.launch(
                 LaunchRequest(
@@ -152,21 +223,50 @@ class OutboxRelay:
                 .where(lineup_requests.c.id == req.id)
                 .values(dagster_run_id=run_id, root_run_id=run_id, launched_at=self.clock())
             )
+            now = load(conn, req.id)
         log.info("launched run for request", extra={"lineup_request_id": req.id, "dagster_run_id": run_id})
+        if now is not None and (now.cancel_requested or now.status == "canceled"):
+            # Canceled while the launch was on the wire (the cancel found no run to stop).
+            self.launcher.terminate(run_id)
 
     def _terminate(self, row: Row) -> None:
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             req = load(conn, row.target)
-            if req is None or req.status in TERMINAL:
-                return
-            if req.dagster_run_id is None:
-                # Never launched: nothing to stop; the launch handler will skip it.
-                finish(conn, req, "canceled", self.clock(), self.webhooks)
-                return
+        if req is None or req.status in TERMINAL:
+            return
+        if req.dagster_run_id is None:
+            self._cancel_unlaunched(req.id, self.launcher.find_run(req.id))
+            return
         self.launcher.terminate(req.dagster_run_id)
 
+    def _cancel_unlaunched(self, request_id: str, run_id: str | None) -> None:
+        """Cancel a request with no run recorded. A launch that timed out after Dagster created
+        the run left it unrecorded: found by the request's tag, it is recorded and terminated (the
+        reconciler ends the request canceled once Dagster has); with no run, nothing to stop."""
+        with self.engine.begin() as conn:
+            req = load(conn, request_id)
+            if req is None or req.status in TERMINAL:
+                return
+            if run_id is None:
+                finish(conn, req, "canceled", self.clock(), self.webhooks)
+                return
+            conn.execute(
+                sa.update(lineup_requests)
+                .where(lineup_requests.c.id == req.id, lineup_requests.c.dagster_run_id.is_(None))
+                .values(dagster_run_id=run_id, root_run_id=run_id, launched_at=self.clock())
+            )
+        log.info("terminating the run of a timed-out launch", extra={"lineup_request_id": request_id})
+        self.launcher.terminate(run_id)
+
     def _webhook(self, row: Row) -> None:
-        self.webhooks.deliver(row.target)
+        def still_mine(conn: Connection) -> None:
+            # The attempt's outcome (and the next attempt it schedules) is written in the same
+            # transaction that finishes this row, only if this relay still holds it: a replica
+            # whose lease lapsed cannot schedule a second chain of attempts.
+            if not self.finish_claimed(conn, row.id):
+                raise LostLease()
+
+        self.webhooks.deliver(row.target, still_mine)
 
     def _calibrate(self, row: Row) -> None:
         race_id, _, owner = row.target.partition("|")

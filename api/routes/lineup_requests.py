@@ -304,17 +304,25 @@ def cancel_lineup_request(
 ) -> LineupRequestOut:
     now = ctx.clock()
     with ctx.engine.begin() as conn:
-        row = _owned(conn, request, request_id, principal)
+        _owned(conn, request, request_id, principal)
+        # Locked (PostgreSQL) until this transaction ends: a reconciler finishing the request now
+        # waits for it, or this read sees the request finished (on SQLite every write is serial).
+        locked = sa.select(lineup_requests).where(lineup_requests.c.id == request_id).with_for_update()
+        row = conn.execute(locked).one()
         if row.status in ("succeeded", "failed"):
             raise ProblemError(409, "run-already-finished", f"the request already {row.status}")
         if row.cancel_requested or row.status in ("canceling", "canceled"):
             response.status_code = 200
             return to_out(row, history=load_history(conn, [row.id])[row.id])
-        conn.execute(
+        c = lineup_requests.c
+        moved = conn.execute(
             sa.update(lineup_requests)
-            .where(lineup_requests.c.id == row.id)
+            # Over the status just read only: a finished request never goes back to canceling.
+            .where(c.id == row.id, c.status == row.status, c.cancel_requested.is_(False))
             .values(cancel_requested=True, status="canceling", updated_at=max(now, row.updated_at))
         )
+        if moved.rowcount != 1:
+            raise ProblemError(409, "run-already-finished", "the request finished meanwhile")
         enqueue(conn, "terminate", row.id, now)
         audit.record(
             conn,

@@ -10,6 +10,7 @@ import json
 import logging
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -59,18 +60,6 @@ def check_url_syntax(url: str, allow_private: bool) -> str:
     if _ip_is_internal(ip):
         raise UnsafeCallbackError("callback_url points at a loopback, private or link-local address")
     return host
-
-
-def check_resolved(url: str, allow_private: bool) -> None:
-    """Every address the host resolves to must be public (blocking; deliveries use post_within)."""
-    host = check_url_syntax(url, allow_private)
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(host, urlsplit(url).port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise UnsafeCallbackError(f"callback host does not resolve: {exc}") from exc
-    _refuse_internal(infos)
 
 
 def _refuse_internal(infos: list) -> None:  # type: ignore[type-arg]
@@ -161,8 +150,13 @@ class WebhookSender:
         )
         enqueue(conn, "webhook", msg_id, now)
 
-    def deliver(self, msg_id: str) -> None:
-        """One attempt; schedules the next one itself, so the outbox row is always finished."""
+    def deliver(self, msg_id: str, claim: Callable[[Connection], None] = lambda _conn: None) -> None:
+        """One attempt; schedules the next one itself, so the outbox row is always finished.
+
+        `claim` runs in the transaction that records the attempt's outcome and schedules the next
+        one (the relay finishes its outbox row there, and raises if it no longer holds it, which
+        rolls the whole record back): one attempt, one follow-up, whichever replica made it.
+        """
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(webhook_deliveries).where(webhook_deliveries.c.id == msg_id)).first()
         if row is None or row.state != "pending":
@@ -175,7 +169,9 @@ class WebhookSender:
             ).scalar_one()
             keys = signing_secrets(conn, owner, now)
         if not keys:
-            self._set_state(row, "failed", error="the owner has no webhook secret (POST /v1/webhook-secrets)")
+            self._set_state(
+                row, "failed", claim, error="the owner has no webhook secret (POST /v1/webhook-secrets)"
+            )
             return
         body = row.payload.encode()
         ts = int(now)
@@ -192,36 +188,39 @@ class WebhookSender:
                 row.url, body, headers, settings.webhook_timeout_s, settings.webhook_allow_private
             )
         except UnsafeCallbackError as exc:
-            self._set_state(row, "refused", error=str(exc))
+            self._set_state(row, "refused", claim, error=str(exc))
             return
         except DeliveryTimeout as exc:
             error = str(exc)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}"
         attempts = row.attempts + 1
+        outcome = "delivered" if code is not None and 200 <= code < 300 else "failed"
+        self.outcomes.labels(outcome=outcome).inc()
         if code is not None and 200 <= code < 300:
-            self._set_state(row, "delivered", attempts=attempts, code=code)
+            self._set_state(row, "delivered", claim, attempts=attempts, code=code)
         elif code == 410:
-            self._set_state(row, "disabled", attempts=attempts, code=code)
+            self._set_state(row, "disabled", claim, attempts=attempts, code=code)
         elif attempts >= settings.webhook_max_attempts:
-            self._set_state(row, "failed", attempts=attempts, code=code, error=error)
+            self._set_state(row, "failed", claim, attempts=attempts, code=code, error=error)
         else:
             delay = RETRY_SCHEDULE_S[min(attempts - 1, len(RETRY_SCHEDULE_S) - 1)]
             with self.engine.begin() as conn:
-                _update(conn, row, "pending", attempts, code, error, now)
-                enqueue(conn, "webhook", row.id, now + delay)
-        outcome = "delivered" if code is not None and 200 <= code < 300 else "failed"
-        self.outcomes.labels(outcome=outcome).inc()
+                claim(conn)
+                if _update(conn, row, "pending", attempts, code, error, now):
+                    enqueue(conn, "webhook", row.id, now + delay)
 
     def _set_state(
         self,
         row: Row,
         state: str,
+        claim: Callable[[Connection], None],
         attempts: int | None = None,
         code: int | None = None,
         error: str | None = None,
     ) -> None:
         with self.engine.begin() as conn:
+            claim(conn)
             _update(
                 conn, row, state, row.attempts if attempts is None else attempts, code, error, self.clock()
             )
@@ -230,9 +229,12 @@ class WebhookSender:
 
 def _update(
     conn: Connection, row: Row, state: str, attempts: int, code: int | None, error: str | None, now: float
-) -> None:
-    conn.execute(
+) -> bool:
+    """Record an attempt over the state it was made from; False if another attempt got there first."""
+    d = webhook_deliveries.c
+    got = conn.execute(
         sa.update(webhook_deliveries)
-        .where(webhook_deliveries.c.id == row.id)
+        .where(d.id == row.id, d.state == "pending", d.attempts == row.attempts)
         .values(state=state, attempts=attempts, last_status_code=code, last_error=error, updated_at=now)
     )
+    return got.rowcount == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -27,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pick the lineups for a GPP of this many entries (simulated ROI against a simulated field)",
     )
     parser.add_argument("--entry-fee", type=float, default=20.0, help="GPP entry fee in dollars (default 20)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="Dagster's event stream (DEBUG) instead of one line per step"
+    )
 
 
 def upcoming_demo_race(data_dir: Path) -> str:
@@ -41,18 +43,9 @@ def upcoming_demo_race(data_dir: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Before anything imports PyTensor: compiled models are reused across runs (a cold compile
-    # cache costs minutes per model layout; nascar_dfs/core/model/fit.py).
-    from nascar_dfs.core.model.fit import CompileCacheError, configure_compile_cache
+    from nascar_dfs.commands.request_run import prepare_instance, run_request
 
-    try:
-        configure_compile_cache()
-    except CompileCacheError as exc:  # already imported in this process (tests): only slower
-        print(f"note: {exc}", flush=True)
-    from nascar_dfs.platform.instance import prepare_dagster_home
-
-    home = prepare_dagster_home()
-    os.environ["DAGSTER_HOME"] = str(home)
+    home = prepare_instance()
 
     import dagster as dg
 
@@ -61,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from nascar_dfs.definitions import build_definitions
     from nascar_dfs.platform.io_manager import output_path
     from nascar_dfs.platform.partitions import register_races
-    from nascar_dfs.platform.plan import RequestFailedError, request_lineups
+    from nascar_dfs.platform.plan import RequestFailedError
     from nascar_dfs.platform.resources import FileStorage, FitSettings, NascarData
 
     try:
@@ -76,24 +69,17 @@ def run(args: argparse.Namespace) -> int:
     defs = build_definitions({"fit_settings": FitSettings(**QUICK_FIT)} if args.quick else None)
     race = args.race or upcoming_demo_race(data_dir)
     started = time.perf_counter()
+    print(f"instance: {home}  data: {data_dir}", flush=True)
+    print(f"race {race}, spec {spec.key} ({spec.lineups} lineups, {spec.scenarios} scenarios)", flush=True)
     with dg.DagsterInstance.get() as instance:
         register_races(instance, read_calendar(data_dir).race_ids())
         try:
-            plan, results = request_lineups(
+            run_request(
                 defs, instance, race, spec,
-                storage_root=storage.root(),
-                reason="demo",
+                storage_root=storage.root(), reason="demo", verbose=args.verbose,
             )  # fmt: skip
         except (RequestFailedError, KeyError, ValueError) as exc:
             raise CliError(str(exc)) from exc
-    print(f"instance: {home}  data: {data_dir}")
-    print(f"race {race}, spec {spec.key} ({spec.lineups} lineups, {spec.scenarios} scenarios)")
-    if plan.reuses_everything:
-        print("everything was already materialized and current: nothing recomputed")
-    for result in results:
-        print(f"run {result.run_id} ({result.step.job}, partition {result.step.partition})")
-        for asset, seconds in result.seconds_per_asset.items():
-            print(f"  {asset:<22} {seconds:8.2f} s   ({plan.reasons.get(asset, 'dependency of the run')})")
     upload = output_path(storage.root(), "dk_upload_csv", [race, spec.key])
     print(f"total {time.perf_counter() - started:.1f} s")
     print(f"DraftKings upload CSV: {upload}")

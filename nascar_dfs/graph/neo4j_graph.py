@@ -7,10 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import neo4j
-from neo4j import GraphDatabase, ManagedTransaction, unit_of_work
+# The driver is imported where a connection is made: every Dagster process loads this module with
+# the code location (defs/graph), and most of them (a lineup run) never talk to Neo4j.
+if TYPE_CHECKING:
+    import neo4j
+    from neo4j import ManagedTransaction
 
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.graph import cypher
@@ -70,6 +73,8 @@ class Neo4jRaceGraph:
         if not settings.uri:
             raise ValueError("Neo4jRaceGraph needs a bolt:// or neo4j:// URI")
         self.settings = settings
+        from neo4j import GraphDatabase
+
         self._driver = GraphDatabase.driver(
             settings.uri,
             auth=(settings.user, settings.password),
@@ -205,10 +210,14 @@ class Neo4jRaceGraph:
         return self._driver.session(database=self.settings.database)
 
     def _read(self, work: Callable[..., T], *args: Any) -> T:
+        from neo4j import unit_of_work
+
         with self._session() as session:
             return session.execute_read(unit_of_work(timeout=self.settings.query_timeout_s)(work), *args)
 
     def _write(self, work: Callable[..., T], *args: Any) -> T:
+        from neo4j import unit_of_work
+
         with self._session() as session:
             return session.execute_write(unit_of_work(timeout=self.settings.query_timeout_s)(work), *args)
 
@@ -292,6 +301,9 @@ def neo4j_health(settings: Neo4jSettings, timeout_s: float) -> GraphHealth:
 
 
 def _ping(settings: Neo4jSettings, timeout_s: float) -> str:
+    import neo4j
+    from neo4j import GraphDatabase
+
     with (
         GraphDatabase.driver(
             settings.uri,

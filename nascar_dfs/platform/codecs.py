@@ -11,14 +11,17 @@ import dataclasses
 import io
 import json
 import pickle
+import zipfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from nascar_dfs.core.scenarios.types import ScenarioSet
 from nascar_dfs.platform.storage import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Codec(Protocol):
@@ -55,11 +58,15 @@ class FrameCodec:
     suffix = ".csv"
 
     def write(self, obj: Any, path: Path) -> None:
+        import pandas as pd  # only frame outputs need it; the code location loads this module
+
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(f"expected a DataFrame for {path.name}, got {type(obj).__name__}")
         atomic_write_text(path, obj.to_csv(index=False))
 
     def read(self, path: Path) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_csv(path)
 
 
@@ -82,8 +89,14 @@ class ScenarioSetCodec:
         arrays["_meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
         def write_npz(tmp: Path) -> None:
+            # np.savez_compressed's zlib level 6 took 0.47 s for 10,000 races x 36 drivers, level 1
+            # 0.11 s for a file 15% larger (1.90 vs 1.65 MB): this write is on every lineup run's
+            # path. np.load reads either; the members are the .npy files savez would write.
             buffer = io.BytesIO()
-            np.savez_compressed(buffer, **arrays)
+            with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+                for name, array in arrays.items():
+                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
             tmp.write_bytes(buffer.getvalue())
 
         atomic_write(path, write_npz)

@@ -10,7 +10,8 @@ scenario_version, lineups_version), so the decision needs only the instance, nev
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
-from nascar_dfs.platform import race_calendar, starting_lineups, tags, versions
+from nascar_dfs.platform import progress, race_calendar, starting_lineups, tags, versions
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.materializations import Materialized, latest_materialization, recorded
 from nascar_dfs.platform.partitions import (
@@ -340,16 +341,33 @@ class StepResult:
 
 
 def execute_plan_in_process(
-    defs: dg.Definitions, instance: dg.DagsterInstance, plan: LineupPlan, reason: str
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    plan: LineupPlan,
+    reason: str,
+    *,
+    on_run: Callable[[Step, str], None] | None = None,
+    on_step: Callable[[progress.StepReport], None] | None = None,
+    log_level: str | None = None,
 ) -> list[StepResult]:
-    """Run the plan's steps one after another in this process, on `instance`."""
+    """Run the plan's steps one after another in this process, on `instance`. `on_run(step, run_id)`
+    is called as each run starts and `on_step` as each of its steps finishes (progress.py);
+    `log_level` sets Dagster's console logger (None: its default, every event at DEBUG)."""
     results = []
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}} if log_level else None
     for step in plan.steps:
         job = defs.resolve_job_def(step.job)
+        run_id = str(uuid.uuid4())
+        if on_run is not None:
+            on_run(step, run_id)
+        if on_step is not None:
+            instance.add_event_listener(run_id, progress.StepWatcher(run_id, on_step))
         result = job.execute_in_process(
+            run_config=run_config,
             instance=instance,
             partition_key=step.partition,
             asset_selection=[dg.AssetKey(a) for a in step.assets],
+            run_id=run_id,
             tags=tags.run_tags(step.kind, reason, plan.race),
             raise_on_error=False,
         )
@@ -365,8 +383,10 @@ def _failure_message(step: Step, result: dg.ExecuteInProcessResult) -> str:
         for e in result.get_asset_check_evaluations()
         if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
     ]
+    # The exception the asset raised (the data error, the infeasible spec, the unknown driver), not
+    # Dagster's "Error occurred while executing op ..." around it.
     errors = [
-        str(event.step_failure_data.error.message).strip()
+        progress.root_cause(event.step_failure_data.error)
         for event in result.all_events
         if event.is_step_failure and event.step_failure_data.error is not None
     ]
@@ -402,8 +422,13 @@ def request_lineups(
     scenario_ttl_hours: float | None = None,
     reason: str = "request",
     register_race: bool = False,
+    on_plan: Callable[[LineupPlan], None] | None = None,
+    on_run: Callable[[Step, str], None] | None = None,
+    on_step: Callable[[progress.StepReport], None] | None = None,
+    log_level: str | None = None,
 ) -> tuple[LineupPlan, list[StepResult]]:
-    """Register the spec (and optionally the race), plan, and run the plan in this process."""
+    """Register the spec (and optionally the race), plan, and run the plan in this process
+    (`on_plan` sees the plan before any run starts; the rest: execute_plan_in_process)."""
     if register_race:
         register_races(instance, [race])
     spec_key = register_spec_partition(instance, storage_root, spec)
@@ -420,4 +445,9 @@ def request_lineups(
         calendar_version=race_calendar.calendar_version(storage_root),
         starts_version=starting_lineups.starts_version(storage_root, race),
     )
-    return plan, execute_plan_in_process(defs, instance, plan, reason)
+    if on_plan is not None:
+        on_plan(plan)
+    results = execute_plan_in_process(
+        defs, instance, plan, reason, on_run=on_run, on_step=on_step, log_level=log_level
+    )
+    return plan, results

@@ -31,6 +31,13 @@ _MAX_SECONDS = {CALIBRATION: CALIBRATION_MAX_SECONDS, LINEUPS: LINEUPS_MAX_SECON
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
 PARTITION = "dagster/partition"
+# Dagster's own run tags the platform reads (retries, why Dagster failed a run from outside it).
+AUTO_RETRY_RUN_ID = "dagster/auto_retry_run_id"  # on a failed run: the run that retries it
+PARENT_RUN_ID = "dagster/parent_run_id"  # on a retry (or re-execution): the run it repeats
+RETRY_NUMBER = "dagster/retry_number"
+MAX_RETRIES = "dagster/max_retries"
+WILL_RETRY = "dagster/will_retry"  # set on the failed run at once; the retry run follows later
+FAILURE_REASON = "dagster/failure_reason"
 
 # A lineup request's runs: its identity, carried by every run of its plan (the API finds them by
 # REQUEST_ID), and the chain tags of chain.py.

@@ -85,3 +85,14 @@ def test_missing_or_broken_inputs_exit_2(slate: Path, tmp_path: Path, capsys) ->
     partial.write_text("name,points\nDriver 01,50\n")
     assert main(["optimize", "--slate", str(slate), "--lineups", "2", "--projections", str(partial)]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_the_command_imports_no_pandas(slate: Path, tmp_path: Path) -> None:
+    """pandas is a third of the command's time and only a container on its path (issue 18)."""
+    import subprocess
+    import sys
+
+    argv = ["optimize", "--slate", str(slate), "--lineups", "5", "--out", str(tmp_path / "u.csv")]
+    script = f"import sys; from nascar_dfs.cli import main; print(main({argv!r}), 'pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "0 False"

@@ -8,8 +8,10 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # only annotated here: atomic_write_frame calls the frame's own to_csv
+    import pandas as pd
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:

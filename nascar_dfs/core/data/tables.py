@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from nascar_dfs.core.data.errors import DataValidationError
+
+# pandas is imported by the functions that use it: `nascar-dfs optimize` loads this module through
+# draftkings.py and reads its slate without pandas (draftkings.read_dk_salary_rows).
+if TYPE_CHECKING:
+    import pandas as pd
 
 ColumnKind = Literal["str", "int", "nullable_int", "float", "nullable_float", "bool", "optional_str"]
 
@@ -40,6 +44,8 @@ def read_table(
 
 def _read_text_table(path: Path, required: Mapping[str, ColumnKind]) -> pd.DataFrame:
     """Every cell as text; a missing or unreadable file, or a missing required column, raises."""
+    import pandas as pd
+
     if not path.is_file():
         raise DataValidationError(path.name, None, None, f"file not found at {path}")
     try:
@@ -56,6 +62,8 @@ def _read_text_table(path: Path, required: Mapping[str, ColumnKind]) -> pd.DataF
 
 def convert_column(values: pd.Series, kind: ColumnKind, file: str, column: str) -> pd.Series:
     """Convert one text column; the first unconvertible cell raises naming its row."""
+    import pandas as pd
+
     text = values.astype(str).str.strip()
     blank = text == ""
     if kind in ("str", "optional_str"):
@@ -125,6 +133,8 @@ def read_table_lenient(
 
 
 def _convert_lenient(values: pd.Series, kind: ColumnKind) -> tuple[pd.Series, list[tuple[int, str]]]:
+    import pandas as pd
+
     text = values.astype(str).str.strip()
     blank = text == ""
 

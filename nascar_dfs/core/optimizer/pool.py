@@ -7,13 +7,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from nascar_dfs.core.names import name_key, normalize_name
 from nascar_dfs.core.optimizer.errors import UnknownDriverError
 
 if TYPE_CHECKING:
-    from nascar_dfs.core.data.draftkings import Slate
+    import pandas as pd
+
+    from nascar_dfs.core.data.draftkings import Slate, SlateRows
 
 MAX_POOL_DRIVERS = 64  # lineups are held as 64-bit driver masks
 
@@ -124,7 +125,7 @@ def pool_from_players(players: pd.DataFrame) -> PlayerPool:
         raise ValueError(f"slate players lack columns: {', '.join(missing)}")
     if players.empty:
         raise ValueError("the slate has no players")
-    drivers = players["driver"] if "driver" in players.columns else pd.Series([None] * len(players))
+    drivers = players["driver"] if "driver" in players.columns else [None] * len(players)
     names = tuple(
         str(driver) if isinstance(driver, str) and driver else normalize_name(str(name))
         for driver, name in zip(drivers, players["name"], strict=True)
@@ -139,6 +140,19 @@ def pool_from_players(players: pd.DataFrame) -> PlayerPool:
         teams=tuple(players["team"].astype(str)),
         projections=players["avg_points"].to_numpy(dtype=np.float64),
         ownership=ownership,
+    )
+
+
+def pool_from_rows(rows: SlateRows) -> PlayerPool:
+    """The pool `pool_from_slate` builds from an unmatched slate, from its plain columns
+    (draftkings.read_dk_salary_rows): drivers named by their normalized DraftKings names."""
+    return PlayerPool(
+        names=tuple(normalize_name(name) for name in rows.names),
+        dk_ids=np.array(rows.dk_ids, dtype=np.int64),
+        salaries=np.array(rows.salaries, dtype=np.int64),
+        teams=rows.teams,
+        projections=np.array(rows.avg_points, dtype=np.float64),
+        ownership=None if rows.ownership is None else as_fraction(np.array(rows.ownership, dtype=np.float64)),
     )
 
 

@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from api.core.db import webhook_deliveries
 from api.orchestration.launcher import LauncherError, RunState
-from api.services.webhooks import UnsafeCallbackError, check_resolved
+from api.services.webhooks import UnsafeCallbackError, post_within
 
 from ..conftest import OTHER_RACE, RACE, Api, Clock
 from ..fakes import FakeLauncher
@@ -73,7 +73,7 @@ def test_internal_callback_urls_are_rejected_at_submit(api: Api, url: str) -> No
 
 def test_hostname_resolving_to_a_private_address_is_refused_at_delivery() -> None:
     with pytest.raises(UnsafeCallbackError):
-        check_resolved("https://localhost.:8443/x", allow_private=False)
+        post_within("https://localhost.:8443/x", b"{}", {}, 5.0, allow_private=False)
 
 
 def plain_http_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:

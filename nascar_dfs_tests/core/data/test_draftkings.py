@@ -247,3 +247,73 @@ def test_unknown_names_come_with_their_closest_history_names(tmp_path: Path, sha
     assert caught.value.names == ("Kyle Larsen",)
     with pytest.raises(UndeclaredDebutantError, match="Conor Zilisch"):
         match_slate_drivers(slate, known, debutants=["Conor Zilisch"])
+
+
+# --- read_dk_salary_rows: the slate's columns without pandas, the same values as read_dk_salaries ---
+
+OWNERSHIP_HEADER = HEADER + ",StartPos,StdDev,Projected Ownership"
+
+
+def _same_pool(path: Path) -> None:
+    from nascar_dfs.core.data.draftkings import read_dk_salary_rows
+    from nascar_dfs.core.optimizer.pool import pool_from_rows, pool_from_slate
+
+    plain, framed = pool_from_rows(read_dk_salary_rows(path)), pool_from_slate(read_dk_salaries(path))
+    assert plain.names == framed.names and plain.teams == framed.teams
+    for field in ("dk_ids", "salaries", "projections"):
+        values, expected = getattr(plain, field), getattr(framed, field)
+        assert values.dtype == expected.dtype and values.tobytes() == expected.tobytes(), field
+    if framed.ownership is None:
+        assert plain.ownership is None
+    else:
+        assert plain.ownership is not None and plain.ownership.tobytes() == framed.ownership.tobytes()
+
+
+def test_salary_rows_give_the_pool_of_the_packaged_and_bench_slates() -> None:
+    from nascar_dfs.core.data.demo import DEMO_DIR
+    from nascar_dfs_tests.conftest import BENCH_DATA
+
+    _same_pool(Path(DEMO_DIR) / "DKSalaries.csv")
+    _same_pool(BENCH_DATA / "slate.csv")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # plainly written: parsed without pandas
+        [
+            OWNERSHIP_HEADER,
+            *(f"{r},{i + 1},12.25,{30 - i}.7" for i, r in enumerate(_salary_rows(["A B", "C D"]))),
+        ],
+        [HEADER, *_salary_rows(["A B", "C D", "E F"]), ""],
+        # read by read_dk_salaries: a quoted cell, a blank ownership, 1e3, spaces around cells, CR LF
+        [HEADER, '"D","A B (1)","A B",1,D,9000,g,T,20.5', "D,C D (2),C D,2,D,8000,g,T,19"],
+        [OWNERSHIP_HEADER, *(f"{r},,,{'' if i else 10}" for i, r in enumerate(_salary_rows(["A B", "C D"])))],
+        [HEADER, "D,A B (1),A B,1,D,1e3,g,T,20.5", "D,C D (2),C D,2,D, 8000 ,g,, 19.125 "],
+        [HEADER + "\r", "D,A B (1),A B,1,D,9000,g,T,20.5\r", "D,C D (2),C D,2,D,8000,g,T,19.0000001\r"],
+    ],
+)
+def test_salary_rows_give_the_pool_read_dk_salaries_gives(tmp_path: Path, lines: list[str]) -> None:
+    _same_pool(_write(tmp_path / "DKSalaries.csv", lines))
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "D,C D (1),C D,1,D,8000,g,T,19",  # the first row's ID again
+        "D,a b (2),a b,2,D,8000,g,T,19",  # the first row's driver again
+        "D,C D (2),C D,2,D,0,g,T,19",
+        "D,C D (2),C D,2,F,8000,g,T,19",
+        "D,C D (2),C D,2,D,8000,g,T,",
+        "D,C D (2),C D,2,D,8000,g,T,nan",
+    ],
+)
+def test_salary_rows_refuse_what_read_dk_salaries_refuses(tmp_path: Path, row: str) -> None:
+    from nascar_dfs.core.data.draftkings import read_dk_salary_rows
+
+    path = _write(tmp_path / "DKSalaries.csv", [HEADER, "D,A B (1),A B,1,D,9000,g,T,20.5", row])
+    with pytest.raises(DataValidationError) as expected:
+        read_dk_salaries(path)
+    with pytest.raises(DataValidationError) as got:
+        read_dk_salary_rows(path)
+    assert str(got.value) == str(expected.value)
