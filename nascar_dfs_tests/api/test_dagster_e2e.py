@@ -232,6 +232,8 @@ def test_a_failing_run_is_a_failed_request_with_problem_details(live: Live) -> N
     error = done["error"]
     assert error["type"].endswith("/run-failed") and error["status"] >= 400 and error["detail"]
     assert "Traceback" not in error["detail"] and "/work" not in error["detail"]
+    # The root cause's own sentence, not Dagster's "Error occurred while executing op ..." around it.
+    assert not error["detail"].startswith("Error occurred while executing"), error["detail"]
     assert any(r.status.value == "FAILURE" for r in live.runs_of(rid))
     for result in ("lineups", "dk-upload.csv"):
         got = live.client.get(f"/v1/lineup-requests/{rid}/{result}", headers=live.headers)
