@@ -105,7 +105,7 @@ def _latest_check_evaluations(
     """
     import dagster as dg
 
-    from nascar_dfs.platform.tags import PARTITION
+    from nascar_dfs.platform.launch import PARTITION
 
     history = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(asset), check), limit=limit
@@ -150,7 +150,7 @@ class DagsterReader:
     def _runs(self, instance: Any, snap: Snapshot, now: float) -> None:
         import dagster as dg
 
-        from nascar_dfs.platform import tags
+        from nascar_dfs.platform import launch
 
         statuses = [dg.DagsterRunStatus(s) for s in ACTIVE_STATES]
         # Oldest first, so the oldest queued run is always among those read.
@@ -165,7 +165,7 @@ class DagsterReader:
                 snap.runs_active[(state.lower(), kind)] = 0
         for record in records:
             run = record.dagster_run
-            kind = run.tags.get(tags.KIND, OTHER_KIND)
+            kind = run.tags.get(launch.KIND, OTHER_KIND)
             kind = kind if kind in KINDS else OTHER_KIND
             snap.runs_active[(run.status.value.lower(), kind)] += 1
             if run.status.value == "QUEUED":
@@ -176,7 +176,7 @@ class DagsterReader:
             total = instance.get_runs_count(dg.RunsFilter(statuses=[status]))
             known = 0
             for kind in KINDS:
-                n = instance.get_runs_count(dg.RunsFilter(statuses=[status], tags={tags.KIND: kind}))
+                n = instance.get_runs_count(dg.RunsFilter(statuses=[status], tags={launch.KIND: kind}))
                 snap.runs_finished[(state.lower(), kind)] = n
                 known += n
             snap.runs_finished[(state.lower(), OTHER_KIND)] = max(0, total - known)
@@ -185,11 +185,11 @@ class DagsterReader:
         """Quantiles of each phase's duration over the newest succeeded runs of each kind."""
         import dagster as dg
 
-        from nascar_dfs.platform import tags
+        from nascar_dfs.platform import launch
 
         for kind in KINDS:
             records = instance.get_run_records(
-                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], tags={tags.KIND: kind}),
+                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS], tags={launch.KIND: kind}),
                 limit=PHASE_RUNS,
             )
             samples: dict[str, list[float]] = {}

@@ -38,12 +38,12 @@ log = logging.getLogger("api.dagster")
 REUSED_PREFIX = "reused:"
 
 
-def _tags():  # type: ignore[no-untyped-def]
-    """The platform's run-tag names (nascar_dfs/platform/tags.py), imported on first use like the
-    rest of the platform here (it imports Dagster)."""
-    from nascar_dfs.platform import tags
+def _platform():  # type: ignore[no-untyped-def]
+    """The platform's launch surface (run-tag names, root-cause reading: nascar_dfs/platform/launch.py),
+    imported on first use like the rest of the platform here (it imports Dagster)."""
+    from nascar_dfs.platform import launch
 
-    return tags
+    return launch
 
 
 RETRY_WAIT_S = 120.0  # decided to retry: the daemon's retry run must appear within this
@@ -181,7 +181,7 @@ class DagsterLauncher:
         from nascar_dfs.platform.launch import CALIBRATION, REQUEST_ID, STEP
 
         runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id}))
-        roots = [r for r in runs if _tags().PARENT_RUN_ID not in r.tags]
+        roots = [r for r in runs if _platform().PARENT_RUN_ID not in r.tags]
         if not roots:
             return None
         # The first step of the chain: calibration if there is one, else the lineup run.
@@ -251,7 +251,7 @@ class DagsterLauncher:
             # The daemon creates the retry of a crashed run a few seconds after the failure: until
             # then the request is still in progress, not failed.
             state = RunState.STARTED
-        reason = run.tags.get(_tags().FAILURE_REASON) if state == RunState.FAILURE else None
+        reason = run.tags.get(_platform().FAILURE_REASON) if state == RunState.FAILURE else None
         if run.tags.get(platform.STEP) == platform.CALIBRATION:
             if state == RunState.SUCCESS and platform.next_run(run.tags) is not None:
                 # Dagster launches the lineup run (nascar_dfs/defs/lineups/sensors.py): read it,
@@ -282,8 +282,8 @@ class DagsterLauncher:
                 RunAttempt(
                     run_id=run.run_id,
                     step=run.tags.get(STEP, LINEUPS),
-                    attempt=int(run.tags.get(_tags().RETRY_NUMBER, "0")) + 1,
-                    retry_of=run.tags.get(_tags().PARENT_RUN_ID),
+                    attempt=int(run.tags.get(_platform().RETRY_NUMBER, "0")) + 1,
+                    retry_of=run.tags.get(_platform().PARENT_RUN_ID),
                     state=state,
                     created_at=record.create_timestamp.timestamp(),
                     started_at=record.start_time,
@@ -375,9 +375,9 @@ class DagsterLauncher:
         in its dagster/auto_retry_run_id tag."""
         run = self.instance.get_run_by_id(run_id)
         seen = set()
-        while run is not None and run.tags.get(_tags().AUTO_RETRY_RUN_ID) and run.run_id not in seen:
+        while run is not None and run.tags.get(_platform().AUTO_RETRY_RUN_ID) and run.run_id not in seen:
             seen.add(run.run_id)
-            nxt = self.instance.get_run_by_id(run.tags[_tags().AUTO_RETRY_RUN_ID])
+            nxt = self.instance.get_run_by_id(run.tags[_platform().AUTO_RETRY_RUN_ID])
             if nxt is None:
                 break
             run = nxt
@@ -391,11 +391,11 @@ class DagsterLauncher:
         UNDECIDED_WAIT_S and the wait for the retry run by RETRY_WAIT_S, both after the run ended,
         unless the daemon has not read the failure yet (it failed while the platform was stopping).
         """
-        decision = run.tags.get(_tags().WILL_RETRY)
+        decision = run.tags.get(_platform().WILL_RETRY)
         if decision == "false" or not self.instance.run_retries_enabled:
             return False
-        limit = int(run.tags.get(_tags().MAX_RETRIES, self.instance.run_retries_max_retries))
-        if int(run.tags.get(_tags().RETRY_NUMBER, "0")) >= limit:
+        limit = int(run.tags.get(_platform().MAX_RETRIES, self.instance.run_retries_max_retries))
+        if int(run.tags.get(_platform().RETRY_NUMBER, "0")) >= limit:
             return False
         if decision == "true" and self._retry_daemon_behind(run.run_id):
             return True  # failed while the daemon was down (platform stopped): it retries on its return
@@ -423,7 +423,7 @@ class DagsterLauncher:
         from nascar_dfs.platform.launch import LINEUPS, REQUEST_ID, STEP
 
         runs = self.instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_ID: request_id, STEP: LINEUPS}))
-        roots = sorted((r for r in runs if _tags().PARENT_RUN_ID not in r.tags), key=lambda r: r.run_id)
+        roots = sorted((r for r in runs if _platform().PARENT_RUN_ID not in r.tags), key=lambda r: r.run_id)
         return roots[0].run_id if roots else None
 
     def _chain(self, run_id: str) -> list[str]:
@@ -466,10 +466,8 @@ class DagsterLauncher:
 
         if state != RunState.FAILURE:
             return None
-        from nascar_dfs.platform.failures import step_failure_message
-
         # The asset's own error, not Dagster's "Error occurred while executing op ..." around it.
-        cause = step_failure_message(self.instance, run_id)
+        cause = _platform().step_failure_message(self.instance, run_id)
         if cause:
             return cause
         records = self.instance.get_records_for_run(
@@ -478,7 +476,7 @@ class DagsterLauncher:
         # No step error: the run died from outside (worker killed, node lost). Dagster's reason
         # tag says which, where the event only says "marked as failed from outside".
         run = self.instance.get_run_by_id(run_id)
-        reason = _FAILURE_REASONS.get(run.tags.get(_tags().FAILURE_REASON, "")) if run else None
+        reason = _FAILURE_REASONS.get(run.tags.get(_platform().FAILURE_REASON, "")) if run else None
         if reason:
             return reason
         return records[-1].event_log_entry.message if records else None

@@ -18,19 +18,27 @@ import dagster as dg
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform import race_calendar, spec_store, starting_lineups
 from nascar_dfs.platform.chain import RequestRun, first_run, lineup_run_tags, next_run
+from nascar_dfs.platform.failures import step_failure_message
 from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
 from nascar_dfs.platform.plan import ASSET_GRAPH_QUERY, AssetGraph, plan_lineup_request
 from nascar_dfs.platform.reads import slate_upload_path, storage_root
 from nascar_dfs.platform.tags import (
+    AUTO_RETRY_RUN_ID,
     CALIBRATION,
+    FAILURE_REASON,
+    KIND,
     LINEUPS,
+    MAX_RETRIES,
     OWNER,
+    PARENT_RUN_ID,
     PARTITION,
     REQUEST_ID,
+    RETRY_NUMBER,
     SLATE_VERSION,
     SPEC,
     STEP,
     THEN,
+    WILL_RETRY,
     partition_tags,
     request_tags,
     run_tags,
@@ -38,16 +46,23 @@ from nascar_dfs.platform.tags import (
 
 __all__ = [
     "ASSET_GRAPH_QUERY",
+    "AUTO_RETRY_RUN_ID",
     "CALIBRATION",
     "CALIBRATION_JOB",
+    "FAILURE_REASON",
+    "KIND",
     "LINEUPS",
     "LINEUP_JOB",
+    "MAX_RETRIES",
     "OWNER",
+    "PARENT_RUN_ID",
     "PARTITION",
     "REQUEST_ID",
+    "RETRY_NUMBER",
     "SPEC",
     "STEP",
     "THEN",
+    "WILL_RETRY",
     "AssetGraph",
     "LaunchPlan",
     "LaunchStep",
@@ -58,6 +73,7 @@ __all__ = [
     "request_tags",
     "run_tags",
     "save_spec",
+    "step_failure_message",
 ]
 
 LaunchStep = RequestRun  # one run to launch: job, partition, assets, kind and tags

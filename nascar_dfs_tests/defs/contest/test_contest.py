@@ -36,7 +36,9 @@ LINEUP_ASSETS = ["scenario_set", "ownership_projection", "contest_field", "lineu
                  "dk_upload_csv"]  # fmt: skip
 
 
-def demo_field(slate, history, race) -> Field:
+def demo_field(slate, history, race, starts=None) -> Field:
+    """The demo slate's own grid: these tests upload no starting lineup, so `starts` stays None."""
+    assert starts is None
     n = POOL.size
     return Field(race, 2026, "demo", "intermediate", 300, POOL.names, POOL.teams, ("Ford",) * n,
                  np.asarray(SLATE.players["start"], dtype=np.int64))  # fmt: skip
