@@ -27,6 +27,11 @@ from nascar_dfs.core.scoring import dk_points
 
 N_RECENT = 12
 REQUIRED_COLUMNS = ("race_id", "season", "race_num", "driver", "finish", "laps_led", "fastest_laps")
+# What a replayed race carries beyond its finish when the results have laps and status (the ranked
+# replay of core/scenarios/forecasters.py needs them): whether the car failed, the share of the race's
+# laps it completed, its shares of the race's laps led and of its credited fastest laps, and the
+# race's fastest laps over its laps (its green share; 0 where fastest laps were not recorded).
+RACE_SHARES = ("dnf", "laps_share", "led_share", "fastest_share", "green_share")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class BaselineForecast:
     members: np.ndarray  # (D,) int, races behind each driver's ensemble
     fallback: np.ndarray  # (D,) bool, driver had no earlier race and got the population pool
     laps_led: np.ndarray | None = None  # (M, D) float, the replayed races' laps led
+    # (M, D) float per RACE_SHARES name, when the results had laps and status
+    shares: dict[str, np.ndarray] | None = None
     fastest_laps: np.ndarray | None = None  # (M, D) float, their fastest laps (0 before 2019)
     starts: np.ndarray | None = None  # (D,) the field's starts the DK points were scored from
     season: int | None = None  # the season whose DK scoring was used
@@ -55,14 +62,35 @@ def _checked_results(results: pd.DataFrame, field: Field) -> pd.DataFrame:
     ordered = results.sort_values(["season", "race_num"], kind="stable").reset_index(drop=True)
     ordered["laps_led"] = ordered["laps_led"].fillna(0)
     ordered["fastest_laps"] = ordered["fastest_laps"].fillna(0)  # not recorded before 2019
+    if {"laps", "status"} <= set(ordered.columns):
+        ordered = _with_race_shares(ordered)
     return ordered
+
+
+def _with_race_shares(ordered: pd.DataFrame) -> pd.DataFrame:
+    """RACE_SHARES columns: each row's part of its own race (race laps = the most laps completed)."""
+    by_race = ordered.groupby("race_id", sort=False)
+    race_laps = by_race["laps"].transform("max").astype(np.float64)
+    fastest_total = by_race["fastest_laps"].transform("sum").astype(np.float64)
+    laps = ordered["laps"].fillna(0).astype(np.float64)
+    return ordered.assign(
+        dnf=(ordered["status"].fillna("").str.lower() != "running").astype(np.float64),
+        laps_share=np.where(race_laps > 0, laps / race_laps, 0.0),
+        led_share=np.where(race_laps > 0, ordered["laps_led"] / race_laps, 0.0),
+        fastest_share=np.where(fastest_total > 0, ordered["fastest_laps"] / fastest_total, 0.0),
+        green_share=np.where(race_laps > 0, np.minimum(fastest_total / race_laps, 1.0), 0.0),
+    )
+
+
+def _carried(frame: pd.DataFrame) -> list[str]:
+    return ["finish", "laps_led", "fastest_laps", *(c for c in RACE_SHARES if c in frame.columns)]
 
 
 def _recent_races(ordered: pd.DataFrame, drivers: list[str], n_recent: int) -> pd.DataFrame:
     """Each listed driver's last n_recent rows, with the member index within his ensemble."""
     rows = ordered[ordered["driver"].isin(drivers)].groupby("driver", sort=False).tail(n_recent)
     rows = rows.assign(member=rows.groupby("driver", sort=False).cumcount())
-    return rows[["driver", "member", "finish", "laps_led", "fastest_laps"]]
+    return rows[["driver", "member", *_carried(rows)]]
 
 
 def population_pool(ordered: pd.DataFrame, n_recent: int = N_RECENT) -> pd.DataFrame:
@@ -83,9 +111,7 @@ def _fallback_rows(pool: pd.DataFrame, drivers: list[str]) -> pd.DataFrame:
         {
             "driver": np.repeat(drivers, len(pool)),
             "member": np.tile(members, len(drivers)),
-            "finish": repeated["finish"].to_numpy(),
-            "laps_led": repeated["laps_led"].to_numpy(),
-            "fastest_laps": repeated["fastest_laps"].to_numpy(),
+            **{c: repeated[c].to_numpy() for c in _carried(pool)},
         }
     )
 
@@ -129,6 +155,11 @@ def naive_baseline(results: pd.DataFrame, field: Field, n_recent: int = N_RECENT
         fastest_laps=ensemble(rows["fastest_laps"].to_numpy(dtype=np.float64)),
         starts=np.asarray(field.starts),
         season=field.season,
+        shares=(
+            {c: ensemble(rows[c].to_numpy(dtype=np.float64)) for c in RACE_SHARES}
+            if all(c in rows.columns for c in RACE_SHARES)
+            else None
+        ),
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -114,25 +114,42 @@ def simulate(
     max_draws: int | None = None,
 ) -> ScenarioSet:
     """n simulated races of the field satisfying every view; same inputs and seed -> same arrays."""
-    parsed = parse_views(views)
     _check_inputs(params, field, n)
-    check_view_drivers(parsed, field)
     dom = dominance.for_track(field.track_type)
+    return simulate_with(
+        lambda size, rng: simulate_batch(params, field, dom, size, rng), field, n, seed, views, max_draws
+    )
+
+
+BatchDraw = Callable[[int, np.random.Generator], Outcomes]
+
+
+def simulate_with(
+    draw: BatchDraw,
+    field: Field,
+    n: int,
+    seed: int,
+    views: Sequence[View | dict] = (),
+    max_draws: int | None = None,
+) -> ScenarioSet:
+    """n races from ``draw(size, rng)`` (any generator of valid races, e.g. the ranked replay of
+    forecasters.py) satisfying every view, by the rejection described in the module docstring."""
+    parsed = parse_views(views)
+    if n < 1:
+        raise ValueError(f"number of scenarios must be positive, got {n}")
+    check_view_drivers(parsed, field)
     budget = max_draws if max_draws is not None else DEFAULT_BUDGET_FACTOR * n
     if budget < n:
         raise ValueError(f"max_draws {budget} is below the {n} scenarios requested")
     rng = np.random.default_rng(seed)
 
     if not parsed:
-        parts = [
-            _validated(simulate_batch(params, field, dom, min(MAX_BATCH, n - done), rng), field)
-            for done in range(0, n, MAX_BATCH)
-        ]
+        parts = [_validated(draw(min(MAX_BATCH, n - done), rng), field) for done in range(0, n, MAX_BATCH)]
         return _scenario_set(field, Outcomes.concat(parts), seed, draws=n, accepted=n)
 
     # The preview batch is the first batch of the run, so its draws count and its keepers are kept.
     started = time.perf_counter()
-    first = _validated(simulate_batch(params, field, dom, min(PREVIEW_BATCH, budget), rng), field)
+    first = _validated(draw(min(PREVIEW_BATCH, budget), rng), field)
     keep = views_mask(parsed, field, first.finish, first.dnf, first.laps_led)
     preview = _acceptance(int(keep.sum()), len(keep), time.perf_counter() - started)
     # Refuse when even an optimistic acceptance (rate + 2 stderr) cannot reach n within the budget.
@@ -144,7 +161,7 @@ def simulate(
     while accepted < n and draws < budget:
         rate = max(accepted / draws, 1.0 / draws)
         size = int(min(MAX_BATCH, budget - draws, max(1000, math.ceil(1.2 * (n - accepted) / rate))))
-        batch = _validated(simulate_batch(params, field, dom, size, rng), field)
+        batch = _validated(draw(size, rng), field)
         keep = views_mask(parsed, field, batch.finish, batch.dnf, batch.laps_led)
         parts.append(batch.select(keep))
         accepted += int(keep.sum())
