@@ -128,6 +128,40 @@ def _summary_line(label: str, s: Summary) -> str:
     )
 
 
+def _candidate_rows(o: Summary) -> dict[str, tuple[float, float, float, float, float]]:
+    """Finish, its improvement on the 12-race replay, DK, its improvement, DK cov80 per forecast."""
+    return {
+        "model": (
+            o.model_finish_crps,
+            o.finish_improvement,
+            o.model_dk_crps,
+            o.dk_improvement,
+            o.model_dk_coverage,
+        ),
+        "ranked replay": (
+            o.replay_finish_crps,
+            o.replay_finish_improvement,
+            o.replay_dk_crps,
+            o.replay_dk_improvement,
+            o.replay_dk_coverage,
+        ),
+        "chosen (per track type)": (
+            o.chosen_finish_crps,
+            o.chosen_finish_improvement,
+            o.chosen_dk_crps,
+            o.chosen_dk_improvement,
+            o.chosen_dk_coverage,
+        ),
+        "12-race replay (base)": (
+            o.baseline_finish_crps,
+            0.0,
+            o.baseline_dk_crps,
+            0.0,
+            o.baseline_dk_coverage,
+        ),
+    }
+
+
 def render_table(report: BacktestReport) -> str:
     """Readable summary: one line per race, per track type and overall."""
     lines = [
@@ -173,10 +207,33 @@ def render_table(report: BacktestReport) -> str:
         f"fit time: {o.total_fit_seconds:.1f} s total, {o.mean_fit_seconds:.1f} s per race; "
         f"wall {report.wall_seconds:.1f} s"
     )
+    lines.append("")
+    lines.append(
+        f"{'forecast (fair CRPS)':<24} {'finish':>8} {'vs base':>8} {'DK':>8} {'vs base':>8} {'cov80':>7}"
+    )
+    for label, (fin, fin_i, dk, dk_i, cov) in _candidate_rows(o).items():
+        lines.append(
+            f"{label:<24} {fin:>8.3f} {100 * fin_i:>7.1f}% {dk:>8.3f} {100 * dk_i:>7.1f}% {cov:>7.3f}"
+        )
+    for track_type, summary in report.by_track_type.items():
+        lines.append(
+            f"chosen on {track_type:<14} finish {100 * summary.chosen_finish_improvement:>5.1f}%, "
+            f"DK {100 * summary.chosen_dk_improvement:>5.1f}%, chosen "
+            + ", ".join(f"{name} {count}" for name, count in summary.chosen_counts.items())
+        )
+    lines.append(
+        "chosen finish PIT deciles: " + " ".join(f"{v:.3f}" for v in o.chosen_finish_pit_deciles or [])
+    )
+    lines.append("chosen DK PIT deciles: " + " ".join(f"{v:.3f}" for v in o.chosen_dk_pit_deciles or []))
     verdicts = {k: "met" if v else "MISSED" for k, v in report.targets.items() if k.endswith("_met")}
     lines.append(
         f"targets: finish {verdicts['finish_improvement_met']} | DK {verdicts['dk_improvement_met']} "
         f"| coverage {verdicts['dk_coverage_met']} | PIT deciles {verdicts['pit_deciles_met']}"
+    )
+    lines.append(
+        f"chosen targets: finish {verdicts['chosen_finish_improvement_met']} | DK "
+        f"{verdicts['chosen_dk_improvement_met']} | coverage {verdicts['chosen_dk_coverage_met']} "
+        f"| PIT deciles {verdicts['chosen_pit_deciles_met']}"
     )
     for failure in report.failed:
         lines.append(f"FAILED {failure['race_id']}: {failure['reason']}")

@@ -77,3 +77,6 @@ def test_readable_table_lists_races_track_types_and_targets(shared_data_dir: Pat
     assert "overall" in table and "short" in table
     assert "targets: finish met | DK met | coverage MISSED" in table
     assert "4.0 s total" in table
+    # the product's candidates and its choice per track type are in the readable report too
+    assert "ranked replay" in table and "chosen (per track type)" in table
+    assert "chosen on short" in table and "chosen model 2, replay 0" in table

@@ -8,6 +8,11 @@ Two naive forecasts stand beside the model: the 12-race replay (``baseline.naive
 the same replay smoothed by a kernel over positions (``baseline.smoothed_baseline``), so a win is a
 win over the stronger of them. Laps led and fastest laps, which DK points hinge on, are scored
 (fair CRPS) against the replay's.
+
+The product's candidates are scored too: the model and the ranked replay (valid joint races from
+the same 12 races, core/scenarios/forecasters.py), and the *chosen* forecast of every race is the
+candidate ``selection.choose_forecaster`` picks from the races scored earlier in the same run (no
+look-ahead), so the chosen figures are what the product would have delivered.
 """
 
 from __future__ import annotations
@@ -26,8 +31,12 @@ from nascar_dfs.core.data.entry_list import field_from_history
 from nascar_dfs.core.data.history import RaceHistory
 from nascar_dfs.core.evaluation.baseline import naive_baseline, smoothed_baseline
 from nascar_dfs.core.evaluation.metrics import crps_ensemble, interval_hits, pit_deciles, pit_randomized
+from nascar_dfs.core.evaluation.selection import ScoredRace, choose_forecaster
 from nascar_dfs.core.field import Field
+from nascar_dfs.core.scenarios.forecasters import MODEL, REPLAY, RankedReplay
 from nascar_dfs.core.scoring import dk_points
+
+CANDIDATES = (MODEL, REPLAY)
 
 COVERAGE_LEVEL = 0.8
 # Acceptance targets of the race model against the 12-race replay (issue 17, fair CRPS).
@@ -97,6 +106,20 @@ class RaceScore:
     baseline_laps_led_crps: float = math.nan
     model_fastest_laps_crps: float = math.nan
     baseline_fastest_laps_crps: float = math.nan
+    # the ranked replay (valid joint races, core/scenarios/forecasters.py), fair and classic
+    replay_finish_crps: float = math.nan
+    replay_dk_crps: float = math.nan
+    replay_dk_coverage: float = math.nan
+    replay_finish_crps_classic: float = math.nan
+    replay_dk_crps_classic: float = math.nan
+    # the forecaster selection.choose_forecaster picked from the races scored before this one
+    chosen_forecaster: str = MODEL
+    chosen_on: list[str] = field(default_factory=list)  # the races the choice compared
+    chosen_finish_crps: float = math.nan
+    chosen_dk_crps: float = math.nan
+    chosen_dk_coverage: float = math.nan
+    chosen_finish_crps_classic: float = math.nan
+    chosen_dk_crps_classic: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,22 @@ class Summary:
     baseline_finish_crps_classic: float = math.nan
     model_dk_crps_classic: float = math.nan
     baseline_dk_crps_classic: float = math.nan
+    # the ranked replay and the chosen forecast against the 12-race replay baseline (1 - x / baseline)
+    replay_finish_crps: float = math.nan
+    replay_dk_crps: float = math.nan
+    replay_finish_improvement: float = math.nan
+    replay_dk_improvement: float = math.nan
+    replay_dk_coverage: float = math.nan
+    chosen_finish_crps: float = math.nan
+    chosen_dk_crps: float = math.nan
+    chosen_finish_improvement: float = math.nan
+    chosen_dk_improvement: float = math.nan
+    chosen_finish_improvement_classic: float = math.nan
+    chosen_dk_improvement_classic: float = math.nan
+    chosen_dk_coverage: float = math.nan
+    chosen_finish_pit_deciles: list[float] | None = None
+    chosen_dk_pit_deciles: list[float] | None = None
+    chosen_counts: dict[str, int] = field(default_factory=dict)  # races each forecaster was chosen for
 
 
 @dataclass(frozen=True)
@@ -307,6 +346,10 @@ class _Pooled:
     baseline_dk_pit: list[np.ndarray] = field(default_factory=list)
     smoothed_dk_hits: list[np.ndarray] = field(default_factory=list)
     baseline_finish_pit: list[np.ndarray] = field(default_factory=list)
+    replay_dk_hits: list[np.ndarray] = field(default_factory=list)
+    chosen_dk_hits: list[np.ndarray] = field(default_factory=list)
+    chosen_finish_pit: list[np.ndarray] = field(default_factory=list)
+    chosen_dk_pit: list[np.ndarray] = field(default_factory=list)
 
 
 def _score_race(
@@ -317,11 +360,15 @@ def _score_race(
     seed: int,
     pooled: dict[str, _Pooled],
     rng: np.random.Generator,
+    earlier: Sequence[RaceScore] = (),
 ) -> RaceScore:
     race_id = str(race["race_id"])
     race_field = field_from_history(history, race_id)
     forecast = forecaster(history, race_field, scenarios, seed)
     started = time.perf_counter()
+    choice = choose_forecaster(
+        race_field.track_type, (int(race["season"]), int(race["race_num"])), _scored(earlier), CANDIDATES
+    )
     expected_shape = (forecast.finish.shape[0], race_field.size)
     if forecast.finish.shape != expected_shape or forecast.dk_points.shape != expected_shape:
         raise ValueError(f"forecast for {race_id} is not (scenarios, {race_field.size} drivers)")
@@ -335,6 +382,18 @@ def _score_race(
     model_finish_pit = pit_randomized(forecast.finish, observed.finish, rng)
     model_dk_pit = pit_randomized(forecast.dk_points, observed.dk_points, rng)
     baseline_dk_pit = pit_randomized(base.dk_points, observed.dk_points, rng)
+    replay = RankedReplay(results_before(history, race_id)).simulate(race_field, scenarios, seed)
+    replay_hits = interval_hits(replay.dk_points, observed.dk_points, COVERAGE_LEVEL)
+    candidates = {
+        MODEL: (forecast.finish, forecast.dk_points, model_hits),
+        REPLAY: (replay.finish, replay.dk_points, replay_hits),
+    }
+    chosen_finish, chosen_dk, chosen_hits = candidates[choice.forecaster]
+    if choice.forecaster == MODEL:  # the model's PIT values are already drawn: reuse, not redraw
+        chosen_finish_pit, chosen_dk_pit = model_finish_pit, model_dk_pit
+    else:
+        chosen_finish_pit = pit_randomized(chosen_finish, observed.finish, rng)
+        chosen_dk_pit = pit_randomized(chosen_dk, observed.dk_points, rng)
     for key in ("all", race_field.track_type):
         bucket = pooled.setdefault(key, _Pooled())
         bucket.model_dk_hits.append(model_hits)
@@ -344,6 +403,10 @@ def _score_race(
         bucket.baseline_dk_pit.append(baseline_dk_pit)
         bucket.smoothed_dk_hits.append(smooth_hits)
         bucket.baseline_finish_pit.append(baseline_finish_pit)
+        bucket.replay_dk_hits.append(replay_hits)
+        bucket.chosen_dk_hits.append(chosen_hits)
+        bucket.chosen_finish_pit.append(chosen_finish_pit)
+        bucket.chosen_dk_pit.append(chosen_dk_pit)
     return RaceScore(
         race_id=race_id,
         season=int(race["season"]),
@@ -371,11 +434,37 @@ def _score_race(
         smoothed_dk_crps=_crps(smooth.dk_points, observed.dk_points),
         smoothed_dk_coverage=float(smooth_hits.mean()),
         **_dominator_scores(forecast, base, observed),
+        replay_finish_crps=_crps(replay.finish, observed.finish),
+        replay_dk_crps=_crps(replay.dk_points, observed.dk_points),
+        replay_dk_coverage=float(replay_hits.mean()),
+        replay_finish_crps_classic=_crps(replay.finish, observed.finish, fair=False),
+        replay_dk_crps_classic=_crps(replay.dk_points, observed.dk_points, fair=False),
+        chosen_forecaster=choice.forecaster,
+        chosen_on=list(choice.races),
+        chosen_finish_crps=_crps(chosen_finish, observed.finish),
+        chosen_dk_crps=_crps(chosen_dk, observed.dk_points),
+        chosen_dk_coverage=float(chosen_hits.mean()),
+        chosen_finish_crps_classic=_crps(chosen_finish, observed.finish, fair=False),
+        chosen_dk_crps_classic=_crps(chosen_dk, observed.dk_points, fair=False),
     )
 
 
-def _crps(ensemble: np.ndarray, observed: np.ndarray) -> float:
-    return float(crps_ensemble(ensemble, observed).mean())
+def _scored(scores: Sequence[RaceScore]) -> list[ScoredRace]:
+    """The candidates' fair finish CRPS of the races scored so far, as the selection rule reads them."""
+    return [
+        ScoredRace(
+            s.race_id,
+            s.season,
+            s.race_num,
+            s.track_type,
+            {MODEL: s.model_finish_crps, REPLAY: s.replay_finish_crps},
+        )
+        for s in scores
+    ]
+
+
+def _crps(ensemble: np.ndarray, observed: np.ndarray, fair: bool = True) -> float:
+    return float(crps_ensemble(ensemble, observed, fair=fair).mean())
 
 
 def _dominator_scores(forecast: ModelForecast, base: Any, observed: Observed) -> dict[str, float]:
@@ -462,7 +551,45 @@ def summarize(scores: Sequence[RaceScore], pooled: _Pooled) -> Summary:
         baseline_finish_crps_classic=mean("baseline_finish_crps_classic"),
         model_dk_crps_classic=mean("model_dk_crps_classic"),
         baseline_dk_crps_classic=mean("baseline_dk_crps_classic"),
+        **_candidate_summary(scores, pooled),
     )
+
+
+def _candidate_summary(scores: Sequence[RaceScore], pooled: _Pooled) -> dict[str, Any]:
+    """Ranked replay and chosen forecast against the 12-race replay baseline, and the choices made."""
+
+    def mean(name: str) -> float:
+        return float(np.mean([getattr(s, name) for s in scores]))
+
+    def pooled_mean(hits: list[np.ndarray]) -> float:
+        return float(np.concatenate(hits).mean()) if hits else math.nan
+
+    def deciles(values: list[np.ndarray]) -> list[float] | None:
+        return pit_deciles(np.concatenate(values)).tolist() if values else None
+
+    base_finish, base_dk = mean("baseline_finish_crps"), mean("baseline_dk_crps")
+    counts = {name: sum(s.chosen_forecaster == name for s in scores) for name in CANDIDATES}
+    return {
+        "replay_finish_crps": mean("replay_finish_crps"),
+        "replay_dk_crps": mean("replay_dk_crps"),
+        "replay_finish_improvement": _improvement(mean("replay_finish_crps"), base_finish),
+        "replay_dk_improvement": _improvement(mean("replay_dk_crps"), base_dk),
+        "replay_dk_coverage": pooled_mean(pooled.replay_dk_hits),
+        "chosen_finish_crps": mean("chosen_finish_crps"),
+        "chosen_dk_crps": mean("chosen_dk_crps"),
+        "chosen_finish_improvement": _improvement(mean("chosen_finish_crps"), base_finish),
+        "chosen_dk_improvement": _improvement(mean("chosen_dk_crps"), base_dk),
+        "chosen_finish_improvement_classic": _improvement(
+            mean("chosen_finish_crps_classic"), mean("baseline_finish_crps_classic")
+        ),
+        "chosen_dk_improvement_classic": _improvement(
+            mean("chosen_dk_crps_classic"), mean("baseline_dk_crps_classic")
+        ),
+        "chosen_dk_coverage": pooled_mean(pooled.chosen_dk_hits),
+        "chosen_finish_pit_deciles": deciles(pooled.chosen_finish_pit),
+        "chosen_dk_pit_deciles": deciles(pooled.chosen_dk_pit),
+        "chosen_counts": counts,
+    }
 
 
 def target_checks(overall: Summary) -> dict[str, Any]:
@@ -470,6 +597,7 @@ def target_checks(overall: Summary) -> dict[str, Any]:
     low, high = TARGET_COVERAGE
     pit_low, pit_high = 0.1 * (1 - TARGET_PIT_TOLERANCE), 0.1 * (1 + TARGET_PIT_TOLERANCE)
     deciles = [*(overall.model_finish_pit_deciles or []), *(overall.model_dk_pit_deciles or [])]
+    chosen_deciles = [*(overall.chosen_finish_pit_deciles or []), *(overall.chosen_dk_pit_deciles or [])]
     return {
         "finish_improvement_min": TARGET_FINISH_IMPROVEMENT,
         "dk_improvement_min": TARGET_DK_IMPROVEMENT,
@@ -479,6 +607,12 @@ def target_checks(overall: Summary) -> dict[str, Any]:
         "dk_improvement_met": bool(overall.dk_improvement >= TARGET_DK_IMPROVEMENT),
         "dk_coverage_met": bool(low <= overall.model_dk_coverage <= high),
         "pit_deciles_met": bool(deciles) and all(pit_low <= d <= pit_high for d in deciles),
+        # the same targets for the forecast the product would have used (selection.choose_forecaster)
+        "chosen_finish_improvement_met": bool(overall.chosen_finish_improvement >= TARGET_FINISH_IMPROVEMENT),
+        "chosen_dk_improvement_met": bool(overall.chosen_dk_improvement >= TARGET_DK_IMPROVEMENT),
+        "chosen_dk_coverage_met": bool(low <= overall.chosen_dk_coverage <= high),
+        "chosen_pit_deciles_met": bool(chosen_deciles)
+        and all(pit_low <= d <= pit_high for d in chosen_deciles),
     }
 
 
@@ -523,7 +657,8 @@ def _race_line(k: int, total: int, score: RaceScore) -> str:
         f"[{k + 1}/{total}] {score.race_id} ({score.track_type}): finish CRPS model "
         f"{score.model_finish_crps:.2f} vs baseline {score.baseline_finish_crps:.2f}, DK CRPS "
         f"{score.model_dk_crps:.2f} vs {score.baseline_dk_crps:.2f}, DK cov80 "
-        f"{score.model_dk_coverage:.2f}, fit {score.fit_seconds:.1f}s"
+        f"{score.model_dk_coverage:.2f}, fit {score.fit_seconds:.1f}s; replay finish "
+        f"{score.replay_finish_crps:.2f}, DK {score.replay_dk_crps:.2f}; chosen {score.chosen_forecaster}"
     )
 
 
@@ -554,7 +689,7 @@ def run_backtest(
     run = _Run(season, scenarios, seed, config)
     for k, (_, race) in enumerate(races.iterrows()):
         try:
-            score = _score_race(history, race, predict, scenarios, seed + k, run.pooled, rng)
+            score = _score_race(history, race, predict, scenarios, seed + k, run.pooled, rng, run.scores)
         except ForecastFailed as exc:
             run.failed.append({"race_id": exc.race_id, "reason": exc.reason, "diagnostics": exc.diagnostics})
             if progress is not None:

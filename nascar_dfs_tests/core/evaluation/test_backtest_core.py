@@ -188,3 +188,31 @@ def test_refit_every_k_races_fits_only_on_earlier_races(
     used = [r.diagnostics["fitted_for"] for r in report.races]
     assert used == [races[0], races[0], races[3], races[3], races[5]]
     assert report.config["refit_every"] == 2
+
+
+def backwards_grid(history: RaceHistory, field: Field, scenarios: int, seed: int) -> ModelForecast:
+    """A forecaster sure of the wrong thing: the grid finishes in reverse, in every race."""
+    finish = field.size + 1.0 - np.asarray(field.starts, dtype=np.float64)
+    return ModelForecast(
+        np.tile(finish, (scenarios, 1)), np.tile(60.0 - finish, (scenarios, 1)), {}, 0.0, 0.0
+    )
+
+
+def test_the_chosen_forecast_switches_per_track_type_only_after_a_race_of_that_type_was_scored(
+    history: RaceHistory,
+) -> None:
+    report = run_backtest(history, 2024, last=8, scenarios=300, forecaster=backwards_grid)
+
+    seen: set[str] = set()
+    for race in report.races:
+        assert race.replay_finish_crps < race.model_finish_crps  # the replay knows the drivers
+        expected = "replay" if race.track_type in seen else "model"
+        assert race.chosen_forecaster == expected, race.race_id
+        picked = race.replay_finish_crps if expected == "replay" else race.model_finish_crps
+        assert race.chosen_finish_crps == pytest.approx(picked)
+        seen.add(race.track_type)
+    counts = report.overall.chosen_counts
+    assert counts["model"] == len(seen) and counts["replay"] == 8 - len(seen)
+    assert report.overall.chosen_finish_improvement > report.overall.finish_improvement
+    assert len(report.overall.chosen_finish_pit_deciles) == 10
+    assert report.to_dict()["overall"]["chosen_counts"] == counts
