@@ -64,6 +64,46 @@ def simulate(model: Any, field: Field, spec: ConstraintSpec, seed: int) -> Scena
     return simulate_for_spec(model, field, spec, seed)
 
 
+def simulate_forecaster(
+    forecaster: str, model: Any, history: Any, field: Field, spec: ConstraintSpec, seed: int
+) -> ScenarioSet:
+    """Scenarios of the named candidate forecaster (the model fitted for the race, or the ranked replay
+    of the races before it) under the spec."""
+    from nascar_dfs.core.evaluation.candidates import candidate_forecasters
+    from nascar_dfs.core.scenarios.forecasters import forecast_for_spec
+
+    candidates = candidate_forecasters(model, history, field.race_id)
+    if forecaster not in candidates:
+        raise ValueError(f"unknown forecaster {forecaster!r}; the candidates are {', '.join(candidates)}")
+    return forecast_for_spec(candidates[forecaster], field, spec, seed)
+
+
+def score_candidates(model: Any, history: Any, race_id: str, scenarios: int, seed: int) -> dict[str, Any]:
+    """Each candidate forecaster's fair CRPS on a completed race, the model being the one fitted for it."""
+    from nascar_dfs.core.evaluation.candidates import score_candidates as score
+
+    return score(model, history, race_id, scenarios, seed)
+
+
+def selection_window() -> int:
+    """Completed races of a track type the forecaster choice looks back on."""
+    from nascar_dfs.core.evaluation.selection import WINDOW
+
+    return WINDOW
+
+
+def choose_forecaster(track_type: str, before: tuple[int, int], scored: list[dict[str, Any]]) -> Any:
+    """The selection rule (core/evaluation/selection.py) over score_candidates' results."""
+    from nascar_dfs.core.evaluation.selection import ScoredRace
+    from nascar_dfs.core.evaluation.selection import choose_forecaster as choose
+    from nascar_dfs.core.scenarios.forecasters import MODEL, REPLAY
+
+    races = [
+        ScoredRace(s["race"], s["season"], s["race_num"], s["track_type"], s["finish_crps"]) for s in scored
+    ]
+    return choose(track_type, before, races, (MODEL, REPLAY))
+
+
 def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
     from nascar_dfs.core.optimizer import build_portfolio
 

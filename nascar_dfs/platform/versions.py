@@ -11,8 +11,8 @@ import hashlib
 WEEKEND_FEED_CODE = "1"
 RACE_HISTORY_CODE = "2"  # 2: broken rows quarantined, start nullable
 RACE_SLATE_CODE = "1"
-CALIBRATED_MODEL_CODE = "2"  # 2: reverse Plackett-Luce finishing order
-SCENARIO_SET_CODE = "2"  # 2: an unknown grid is simulated, not salary order
+CALIBRATED_MODEL_CODE = "3"  # 2: reverse Plackett-Luce finishing order; 3: records the forecaster choice
+SCENARIO_SET_CODE = "3"  # 2: an unknown grid is simulated, not salary order; 3: the chosen forecaster
 LINEUPS_CODE = "1"
 DK_UPLOAD_CODE = "1"
 CALIBRATION_HISTORY_CODE = "1"

@@ -19,7 +19,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 SCIENCE_FUNCTIONS = (
     "demo_data_dir", "load_history", "read_slate", "match_slate", "slate_field",
-    "fit", "simulate", "portfolio", "score_finish",
+    "fit", "simulate", "portfolio", "score_finish", "score_candidates", "simulate_forecaster",
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from nascar_dfs.core.scenarios.types import ScenarioSet
 RACES = ["2024-cup-atlanta-1", "2024-cup-dover-1", "2024-cup-phoenix-1", "2024-cup-martinsville-2",
          "2024-cup-phoenix-2"]  # fmt: skip
 COMPLETED = RACES[:4]
+TRACK_TYPES = {"2024-cup-atlanta-1": "superspeedway"}  # the others are short tracks
 UPCOMING = RACES[4]
 DRIVERS = [f"Driver {c}" for c in "ABCDEFGHIJ"]
 
@@ -52,7 +53,15 @@ class FakeFitError(RuntimeError):
 
 class FakeHistory:
     def __init__(self, races: list[str], completed: list[str], dates: dict[str, str]) -> None:
-        self.races = pd.DataFrame({"race_id": races, "race_date": [dates.get(r) for r in races]})
+        self.races = pd.DataFrame(
+            {
+                "race_id": races,
+                "race_date": [dates.get(r) for r in races],
+                "season": 2024,
+                "race_num": range(1, len(races) + 1),
+                "track_type": [TRACK_TYPES.get(r, "short") for r in races],
+            }
+        )
         self.results = pd.DataFrame({"race_id": completed})
         self.quarantine: tuple[Any, ...] = ()  # clean data: nothing set aside (core/data/quality.py)
 
@@ -79,6 +88,11 @@ class FakeScience:
     dates: dict[str, str] = field(default_factory=dict)
     fits: int = 0
     simulations: list[int] = field(default_factory=list)  # seeds used
+    # fair finish CRPS each candidate forecaster scores on every race (score_candidates)
+    candidate_crps: dict[str, float] = field(default_factory=lambda: {"model": 5.0, "replay": 6.0})
+    fail_scoring: bool = False
+    scored_with: list[tuple[str, str]] = field(default_factory=list)  # (race scored, race of the fit)
+    forecasters: list[str] = field(default_factory=list)  # forecaster of every scenario set
 
     def demo_data_dir(self) -> Path:
         return self.data_dir
@@ -127,6 +141,31 @@ class FakeScience:
             green_laps=np.full(n, 250, np.int32), dk_points=rng.random((n, d)).astype(np.float32), seed=seed,
             draws=n, rejection_rate=self.rejection_rate,
         )  # fmt: skip
+
+    def simulate_forecaster(
+        self, forecaster: str, model: Any, history: Any, race_field: Field, spec: Any, seed: int
+    ) -> ScenarioSet:
+        self.forecasters.append(forecaster)
+        # Through the seam, so a test that replaces science.simulate sees this call too.
+        from nascar_dfs.platform import science
+
+        return science.simulate(model, race_field, spec, seed)
+
+    def score_candidates(
+        self, model: Any, history: Any, race: str, scenarios: int, seed: int
+    ) -> dict[str, Any]:
+        if self.fail_scoring:
+            raise ValueError(f"no result for Driver Z in {race}")
+        self.scored_with.append((race, model.race_id))
+        row = history.races.set_index("race_id").loc[race]
+        return {
+            "race": race,
+            "season": int(row["season"]),
+            "race_num": int(row["race_num"]),
+            "track_type": str(row["track_type"]),
+            "finish_crps": dict(self.candidate_crps),
+            "dk_crps": {name: 2 * crps for name, crps in self.candidate_crps.items()},
+        }
 
     def portfolio(self, slate: Slate, spec: Any, scenarios: ScenarioSet) -> Portfolio:
         players = slate.players

@@ -158,3 +158,12 @@ def replay_batch(base: BaselineForecast, field: Field, n: int, rng: np.random.Ge
         dk_points=points.astype(np.float32),
         starts=starts.astype(np.int16),
     )
+
+
+def forecast_for_spec(forecaster: Forecaster, field: Field, spec: Any, seed: int) -> ScenarioSet:
+    """A forecaster's scenarios of the field under a ConstraintSpec's views and own projections."""
+    from nascar_dfs.core.scenarios.kernel import check_projection_drivers, with_projections
+
+    check_projection_drivers(spec.projections, field.drivers, field.race_id)  # before the costly part
+    scenarios = forecaster.simulate(field, spec.scenarios, seed, views=spec.views)
+    return with_projections(scenarios, spec.projections)

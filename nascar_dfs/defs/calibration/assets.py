@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
+from nascar_dfs.defs.calibration import forecaster_choice
 from nascar_dfs.defs.calibration.feeds import WEEKEND_FEED
 from nascar_dfs.platform import race_calendar, science, slate_store, versions
 from nascar_dfs.platform.hooks import PhaseHooks
@@ -211,6 +212,12 @@ def _age_check(history: Any, race: str, fitted: datetime, settings: CheckSetting
         dg.AssetCheckSpec(
             MODEL_AGE, asset=CALIBRATED_MODEL, description="model fitted at most N days before its race"
         ),
+        dg.AssetCheckSpec(
+            forecaster_choice.FORECASTER_CHOICE,
+            asset=CALIBRATED_MODEL,
+            description="the candidate forecasters (model, ranked replay) scored on the latest completed "
+            "races of the track type; the scenarios use the better one (fails only if scoring fails)",
+        ),
     ],
 )
 def calibrated_model(
@@ -219,8 +226,11 @@ def calibrated_model(
     fit_settings: FitSettings,
     check_settings: CheckSettings,
     phase_hooks: PhaseHooks,
+    storage: FileStorage,
 ):
-    """The race model fitted on every points race before this one; data version = model content hash."""
+    """The race model fitted on every points race before this one; data version = model content hash.
+    Its metadata also names the forecaster the race's scenarios are built from (forecaster_choice.py):
+    the model or the ranked replay, whichever scored better on the latest races of the track type."""
     race = context.partition_key
     phase_hooks.reached("calibrating")
     started = time.perf_counter()
@@ -263,6 +273,10 @@ def calibrated_model(
         "min_ess_bulk": float(model.diagnostics.min_ess_bulk),
         "track_type": model.track_type,
     }
+    choice_metadata, choice_check = forecaster_choice.choose(
+        race_history, race, storage.root(), check_settings
+    )
+    metadata.update(choice_metadata)
     if scores:
         metadata["crps"] = float(np.mean([s["crps"] for s in scores]))
         metadata["baseline_crps"] = float(np.mean([s["baseline_crps"] for s in scores]))
@@ -272,3 +286,4 @@ def calibrated_model(
     yield _diagnostics_check(model.diagnostics, passed=True, broken=[])
     yield from crps_checks
     yield _age_check(race_history, race, fitted, check_settings)
+    yield choice_check

@@ -96,8 +96,12 @@ def scenario_set(
     except ValueError as exc:  # the uploaded lineup misses a slate driver
         raise dg.Failure(f"race {race}: {exc}") from exc
     seed = versions.scenario_seed(race, spec_key, calibrated_model.version)
-    scenarios = science.simulate(calibrated_model, field, spec, seed)
-    scenario_version = versions.digest(versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed)
+    # The forecaster the calibration chose for this race (defs/calibration/forecaster_choice.py).
+    forecaster = require_recorded(context.instance, "calibrated_model", race, "forecaster")
+    scenarios = science.simulate_forecaster(forecaster, calibrated_model, race_history, field, spec, seed)
+    scenario_version = versions.digest(
+        versions.SCENARIO_SET_CODE, calibrated_model.version, spec_key, seed, forecaster
+    )
     if starts_version:  # a new starting lineup is a new scenario set (and new lineups downstream)
         scenario_version = versions.digest(scenario_version, starts_version)
     starts_known = scenarios.starts_known
@@ -106,6 +110,7 @@ def scenario_set(
         data_version=dg.DataVersion(scenario_version),
         metadata={
             "model_version": calibrated_model.version,
+            "forecaster": forecaster,
             "slate_version": slate_version,
             "starts_version": starts_version or "",
             "scenario_version": scenario_version,
