@@ -83,7 +83,7 @@ def test_every_check_passes_on_the_demo_race(chain):
 
     # the demo data is clean and its slate has StartPos, so data_quality and starting_lineup pass too
     assert set(checks) == {"sampler_diagnostics", "crps_vs_baseline", "crps_drift", "model_age",
-                           "rejection_rate", "lineup_validity",
+                           "forecaster_choice", "rejection_rate", "lineup_validity",
                            "data_quality", "starting_lineup"}  # fmt: skip
     failed = {name: e.metadata for name, e in checks.items() if not e.passed}
     assert failed == {}
@@ -127,6 +127,8 @@ def test_model_version_is_the_data_version_and_scenarios_record_it(chain):
 
     assert model.tags["dagster/data_version"] == model.value("model_version")
     assert scenarios.value("model_version") == model.value("model_version")
+    # the demo data has no earlier completed race of the track type with a stored fit: the model builds
+    assert model.value("forecaster") == scenarios.value("forecaster") == "model"
     graph = AssetGraph.from_definitions(build_definitions())
     assert plan_lineup_request(
         instance, race, SPEC.key, graph=graph, scenario_ttl_hours=24.0
