@@ -46,11 +46,13 @@ def choose(
     A failure of the scoring fails the check (ERROR) and names the error; the model then stays the
     forecaster, as before the candidates existed, and the metadata says why.
     """
-    points = history.points_races().set_index("race_id")
-    track_type = str(points.loc[race, "track_type"])
-    before = (int(points.loc[race, "season"]), int(points.loc[race, "race_num"]))
-    races: list[str] = []
+    track_type, races = "", []
     try:
+        points = history.points_races().set_index("race_id")
+        if race not in points.index:
+            raise ValueError(f"race {race} is not a points race of the history")
+        track_type = str(points.loc[race, "track_type"])
+        before = (int(points.loc[race, "season"]), int(points.loc[race, "race_num"]))
         races = scoring_races(history, race, storage_root, science.selection_window())
         scored = []
         for r in races:
