@@ -22,11 +22,18 @@ MAX_RUNTIME = "dagster/max_runtime"
 CALIBRATION = "calibration"
 LINEUPS = "lineups"
 FEED = "feed"
+REOPTIMIZE = "reoptimize"  # pre-lock re-optimization of a DKEntries file (defs/lineups/reoptimize.py)
 
 CALIBRATION_MAX_SECONDS = 3600
 LINEUPS_MAX_SECONDS = 900
 FEED_MAX_SECONDS = 600  # appending one race to the data folder: seconds; the cap only ends a hung run
-_MAX_SECONDS = {CALIBRATION: CALIBRATION_MAX_SECONDS, LINEUPS: LINEUPS_MAX_SECONDS, FEED: FEED_MAX_SECONDS}
+REOPTIMIZE_MAX_SECONDS = 900  # one re-simulation of the race at most, then a scan per entry
+_MAX_SECONDS = {
+    CALIBRATION: CALIBRATION_MAX_SECONDS,
+    LINEUPS: LINEUPS_MAX_SECONDS,
+    FEED: FEED_MAX_SECONDS,
+    REOPTIMIZE: REOPTIMIZE_MAX_SECONDS,
+}
 
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
