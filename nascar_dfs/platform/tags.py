@@ -53,6 +53,7 @@ OWNER = "nascar/owner"
 HTTP_REQUEST_ID = "nascar/http_request_id"  # joins the run's logs to the API's
 REQUEST_IDENTITY = (REQUEST_ID, OWNER, HTTP_REQUEST_ID)
 CARRIED = (*REQUEST_IDENTITY, SLATE_VERSION)  # from a request's calibration to its lineup run
+REOPTIMIZATION_ID = "nascar/reoptimization_id"  # the API's re-optimization a reoptimize run is for
 STEP = "nascar/step"  # CALIBRATION or LINEUPS: which step of the request's plan the run is
 SPEC = "nascar/spec"  # on a request's calibration run (race-partitioned): the spec it is for
 THEN = "nascar/then"  # on a request's calibration run: the lineup assets to build once it succeeded
