@@ -201,6 +201,7 @@ reoptimizations = sa.Table(
     sa.Column("spec_key", sa.String(16), nullable=False),
     sa.Column("partition_key", sa.String(16), nullable=False),
     sa.Column("entries_csv", sa.Text, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),  # entries in the file, as its reader counted them
     sa.Column("changes_json", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("dagster_run_id", sa.String(64)),

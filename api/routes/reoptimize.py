@@ -37,15 +37,16 @@ def _not_succeeded(status: str) -> ProblemError:
     )
 
 
-def _check_inputs(race_id: str, spec_json: str, body: ReoptimizationCreate) -> str:
-    """The re-optimization's partition key, once its file and changes fit the request's slate."""
+def _check_inputs(race_id: str, spec_json: str, body: ReoptimizationCreate) -> tuple[str, int]:
+    """The re-optimization's partition key and its number of entries, once its file and changes
+    fit the request's slate."""
     from nascar_dfs.platform import launch as platform
 
     spec = ConstraintSpec.model_validate_json(spec_json)
     changes = platform.Changes.from_dict(store.changes_dict(body))
     inputs = platform.Reoptimization(race_id, spec.key, body.entries_csv, changes)
     try:
-        platform.check_reoptimization_inputs(race_id, spec, inputs)
+        entries = platform.check_reoptimization_inputs(race_id, spec, inputs)
     except platform.ReoptimizationInputError as exc:
         raise ProblemError(
             422,
@@ -53,7 +54,7 @@ def _check_inputs(race_id: str, spec_json: str, body: ReoptimizationCreate) -> s
             str(exc),
             errors=[{"loc": ["body"], "msg": problem} for problem in exc.problems],
         ) from exc
-    return inputs.key
+    return inputs.key, entries
 
 
 @router.post(
@@ -92,7 +93,7 @@ def reoptimize(
         lineup_request = owned_request(conn, request, request_id, principal)
     if lineup_request.status != "succeeded":
         raise _not_succeeded(lineup_request.status)
-    partition_key = _check_inputs(lineup_request.race_id, lineup_request.spec_json, body)
+    partition_key, entries = _check_inputs(lineup_request.race_id, lineup_request.spec_json, body)
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,
@@ -102,7 +103,7 @@ def reoptimize(
         retention_s=ctx.settings.idempotency_retention_s,
         active_runs_cap=ctx.settings.active_runs_per_key,
     )
-    outcome = store.submit_reoptimization(ctx.engine, sctx, lineup_request, body, partition_key)
+    outcome = store.submit_reoptimization(ctx.engine, sctx, lineup_request, body, partition_key, entries)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:

@@ -53,6 +53,7 @@ def submit_reoptimization(
     request: Row,
     body: ReoptimizationCreate,
     partition_key: str,
+    entries: int,
 ) -> Submitted:
     """Record the re-optimization of `request` (the caller's, succeeded) and stage its launch."""
     fp = fingerprint(request.id, body)
@@ -71,6 +72,7 @@ def submit_reoptimization(
                 spec_key=request.spec_key,
                 partition_key=partition_key,
                 entries_csv=body.entries_csv,
+                entries=entries,
                 changes_json=json.dumps(changes_dict(body), sort_keys=True),
                 status="queued",
                 http_request_id=ctx.http_request_id,
@@ -144,14 +146,13 @@ def location(row: Row) -> str:
 
 def to_out(row: Row) -> ReoptimizationOut:
     changes = json.loads(row.changes_json)
-    entries = sum(1 for line in row.entries_csv.splitlines()[1:] if line.split(",", 1)[0].strip().isdigit())
     return ReoptimizationOut(
         id=row.id,
         request_id=row.request_id,
         race_id=row.race_id,
         status=row.status,
         done=row.status in FINISHED,
-        entries=entries,
+        entries=row.entries,
         changes=ReoptimizationChanges(**changes),
         created_at=iso(row.created_at),
         updated_at=iso(row.updated_at),

@@ -140,10 +140,11 @@ def plan_launch(
     return LaunchPlan(plan.partition, first_run(plan, carried, reason))
 
 
-def check_reoptimization_inputs(race: str, spec: ConstraintSpec, request: Reoptimization) -> None:
-    """Refuse (ReoptimizationInputError, every problem named) a DKEntries.csv or changes that do
-    not fit the slate the request's lineups were built from, before anything is stored."""
-    check_reoptimization(storage_root(), race, spec, request)
+def check_reoptimization_inputs(race: str, spec: ConstraintSpec, request: Reoptimization) -> int:
+    """The number of entries of the request's DKEntries.csv; ReoptimizationInputError (every
+    problem named) for a file or changes that do not fit the slate the request's lineups were built
+    from, before anything is stored."""
+    return len(check_reoptimization(storage_root(), race, spec, request).entries)
 
 
 def save_reoptimization_inputs(request: Reoptimization) -> str:
