@@ -4,8 +4,8 @@ One partition per re-optimization (nascar_dfs/platform/reoptimizations.py: the k
 request's race x spec, the file and the changes; its inputs are stored before the partition is
 added). The run reads the race x spec's scenario set as the lineup request stored it; a new grid
 (drivers sent to the rear, a new starting lineup) re-simulates the race through the same
-starting-lineup path a lineup request takes (science.slate_field(starts=) then science.simulate,
-seeded as the scenario set is, so the re-simulation differs from it by the grid alone).
+starting-lineup path a lineup request takes (science.slate_field(starts=), then the forecaster the
+scenario set was built from, seeded as it was, so the re-simulation differs from it by the grid alone).
 """
 
 import tempfile
@@ -79,7 +79,9 @@ def reoptimized_entries(context: dg.AssetExecutionContext, storage: FileStorage)
         except ValueError as exc:
             raise dg.Failure(f"race {race}: the new starting lineup: {exc}") from exc
         seed = versions.scenario_seed(race, spec_key, model.version)
-        scenarios = science.simulate(model, field, spec, seed)
+        # The forecaster the race's scenario set was built from (defs/lineups/assets.py scenario_set).
+        forecaster = require_recorded(context.instance, "scenario_set", partition, "forecaster")
+        scenarios = science.simulate_forecaster(forecaster, model, history, field, spec, seed)
         scenario_version = versions.digest(scenario_version, sorted(grid.items()))
     try:
         entries = parse_entries(request.entries_csv)
