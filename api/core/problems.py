@@ -37,6 +37,7 @@ TITLES: dict[str, str] = {
     "invalid-race": "Invalid race",
     "unknown-track": "Unknown track",
     "invalid-starting-lineup": "Invalid starting lineup",
+    "invalid-player-numbers": "Invalid player numbers",
     "history-not-loaded": "The race history was never loaded",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
