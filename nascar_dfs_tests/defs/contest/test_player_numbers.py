@@ -97,3 +97,27 @@ def test_the_players_ownership_is_the_fields_where_given_and_the_model_fills_the
     assert abs(field.ownership[column] - 0.45) < 0.05  # the simulated opponents follow the player
     summary = latest_materialization(registered, "lineups", partition).value("spec")
     assert f"{fade} 45%" in summary and "own ownership" in summary
+
+
+def test_a_csv_of_reversed_projections_folded_into_the_spec_reverses_the_lineups(
+    demo, fake_defs, registered, storage_dir
+):
+    """The CSV form: the file a player uploads (or gives `nascar-dfs lineups --projections`), read and
+    folded into the spec as the doors fold it (core/player_numbers.py; the doors' storage and name
+    checks are tested in nascar_dfs_tests/api/routes/test_player_numbers.py)."""
+    from nascar_dfs.core.names import name_key
+    from nascar_dfs.core.player_numbers import in_race_spelling, into_spec, parse_csv
+
+    rows = "".join(
+        f"{name.upper()},{p['mean']:.2f},{p['sd']:g}\n" for name, p in reversed_projections().items()
+    )
+    numbers = parse_csv(("Name,Mean,SD\n" + rows).encode())  # DraftKings-style header, any case
+    plain = ConstraintSpec(lineups=3, scenarios=600)
+    own = into_spec(plain, in_race_spelling(numbers, {name_key(n): n for n in POOL.names}))
+    assert set(own.projections) == set(POOL.names) and own.key != plain.key
+
+    request(fake_defs, registered, storage_dir, plain)
+    request(fake_defs, registered, storage_dir, own)
+    player_top = set(MODEL_ORDER[len(MODEL_ORDER) // 2 :])
+    assert all(len(lineup & player_top) >= 5 for lineup in _lineups(storage_dir, own))
+    assert all(len(lineup & player_top) <= 2 for lineup in _lineups(storage_dir, plain))

@@ -1,0 +1,50 @@
+"""The player's numbers as a file and as ownership shares: what a row may hold, and how the model's
+shares fill the drivers the player leaves out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nascar_dfs.core.player_numbers import PlayerNumbersError, parse_csv, with_player_ownership
+
+NAMES = tuple(f"Driver {k:02d}" for k in range(1, 13))
+
+
+def test_the_players_shares_stand_and_the_models_fill_the_rest_in_their_order() -> None:
+    base = np.linspace(0.9, 0.1, len(NAMES))
+    base *= 6 / base.sum()
+    shares, mine = with_player_ownership(NAMES, base, {"Driver 01": 5.0, "driver 12": 80.0})
+    assert shares[0] == pytest.approx(0.05) and shares[-1] == pytest.approx(0.80)
+    assert mine.tolist() == [True] + [False] * 10 + [True]
+    assert shares.sum() == pytest.approx(6.0) and (shares <= 1).all()
+    rest = shares[1:-1]
+    assert (rest > 0).all() and (np.diff(rest) <= 1e-12).all()  # the model's order kept
+
+
+def test_impossible_totals_and_unknown_names_are_refused_naming_them() -> None:
+    base = np.full(len(NAMES), 0.5)
+    with pytest.raises(ValueError, match="not on the slate: Nobody"):
+        with_player_ownership(NAMES, base, {"Nobody": 5.0})
+    with pytest.raises(ValueError, match=r"leaving 0\.0% for the 6 other drivers"):
+        with_player_ownership(NAMES, base, {n: 100.0 for n in NAMES[:6]})
+    with pytest.raises(ValueError, match=r"every driver adds up to 240\.0%"):
+        with_player_ownership(NAMES, base, {n: 20.0 for n in NAMES})
+    every = with_player_ownership(NAMES, base, {n: 49.0 for n in NAMES})[0]
+    assert every.sum() == pytest.approx(6.0)  # 588% published: normalised to the six slots
+
+
+def test_a_csv_row_holds_a_mean_an_sd_and_a_percent_and_every_bad_one_is_named() -> None:
+    numbers = parse_csv(b"\xef\xbb\xbfDriver,Projection,SD,Ownership\nA One,40,8,12.5%\nB Two,,,3\n\n")
+    assert numbers.projections["A One"].mean == 40 and numbers.projections["A One"].sd == 8
+    assert numbers.ownership == {"A One": 12.5, "B Two": 3.0} and "B Two" not in numbers.projections
+    with pytest.raises(PlayerNumbersError) as error:
+        parse_csv(b"driver,mean,sd\nA,inf,\nB,,4\n,5,\nC,501,\n")
+    text = str(error.value)
+    assert "row 2, column mean: A: mean 'inf' is not a finite number" in text
+    assert "row 3, column sd: B: an sd needs a mean" in text and "row 4, column driver" in text
+    assert "row 5, column mean: C: mean" in text
+    with pytest.raises(PlayerNumbersError, match="adds up to 700%"):
+        parse_csv(("driver,ownership\n" + "".join(f"D{k},70\n" for k in range(10))).encode())
+    with pytest.raises(PlayerNumbersError, match="not UTF-8"):
+        parse_csv(b"driver,mean\n\xff\xfe,1\n")
