@@ -48,3 +48,14 @@ def test_a_csv_row_holds_a_mean_an_sd_and_a_percent_and_every_bad_one_is_named()
         parse_csv(("driver,ownership\n" + "".join(f"D{k},70\n" for k in range(10))).encode())
     with pytest.raises(PlayerNumbersError, match="not UTF-8"):
         parse_csv(b"driver,mean\n\xff\xfe,1\n")
+
+
+def test_ownership_is_part_of_the_spec_key_and_older_specs_keep_theirs() -> None:
+    from nascar_dfs.core.scenarios.spec import ConstraintSpec
+
+    plain = ConstraintSpec()
+    assert "ownership" not in plain.canonical_json()  # specs without it keep their partitions
+    one = ConstraintSpec(ownership={"Driver 01": 20.0})
+    other = ConstraintSpec(ownership={"Driver 01": 21.0})
+    assert len({plain.key, one.key, other.key}) == 3
+    assert ConstraintSpec.model_validate_json(one.canonical_json()).key == one.key
