@@ -59,3 +59,29 @@ def test_ownership_is_part_of_the_spec_key_and_older_specs_keep_theirs() -> None
     other = ConstraintSpec(ownership={"Driver 01": 21.0})
     assert len({plain.key, one.key, other.key}) == 3
     assert ConstraintSpec.model_validate_json(one.canonical_json()).key == one.key
+
+
+def test_the_mean_and_leverage_objectives_rank_on_the_players_numbers() -> None:
+    from nascar_dfs.core.contest.slate import pool_with_player_numbers
+    from nascar_dfs.core.optimizer import build_portfolio
+    from nascar_dfs.core.scenarios.spec import ConstraintSpec
+    from nascar_dfs_tests.core.optimizer.helpers import small_pool, small_scenarios
+
+    pool = small_pool(14, with_ownership=False)  # a slate without projected ownership
+    scenarios = small_scenarios(pool, n=200)
+    best = pool.names[int(pool.projections.argmax())]
+    worst = pool.names[int(pool.projections.argmin())]
+    spec = ConstraintSpec(lineups=1, objective="leverage", projections={worst: {"mean": 500.0}})
+    with pytest.raises(ValueError, match="needs projected ownership"):
+        build_portfolio(pool, spec, scenarios)
+    faded = spec.model_copy(update={"ownership": {best: 100.0}})
+    moved = pool_with_player_numbers(pool, faded, scenarios)
+    assert moved.projections[pool.names.index(worst)] == 500.0
+    assert moved.ownership[pool.names.index(best)] == 1.0 and moved.ownership.sum() == pytest.approx(6.0)
+    lineup = build_portfolio(moved, faded, scenarios).lineups[0]
+    assert worst in lineup.drivers  # the player's 500 points
+    # The player's ownership moves the leverage lineup: their best driver faded at 100%, kept at 0%.
+    for share, kept in ((100.0, False), (0.0, True)):
+        own = ConstraintSpec(lineups=1, objective="leverage", ownership={best: share})
+        lineup = build_portfolio(pool_with_player_numbers(pool, own, scenarios), own, scenarios).lineups[0]
+        assert (best in lineup.drivers) is kept, (share, lineup.drivers)
