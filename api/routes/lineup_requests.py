@@ -150,9 +150,10 @@ def _with_player_numbers(
 
     root, folder = storage_root(), ctx.settings.data_dir or data_dir()
     player_numbers.check_spec_names(root, folder, body.race_id, pinned)
-    if not body.player_numbers:
-        return pinned
-    return player_numbers.fold(root, folder, body.race_id, principal.owner, pinned, body.player_numbers)
+    if body.player_numbers:
+        pinned = player_numbers.fold(root, folder, body.race_id, principal.owner, pinned, body.player_numbers)
+    player_numbers.check_ownership(root, folder, body.race_id, pinned)
+    return pinned
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:

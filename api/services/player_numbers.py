@@ -55,6 +55,13 @@ def check_spec_names(storage_root: Path, data_dir: Path, race_id: str, spec: Con
     )
 
 
+def check_ownership(storage_root: Path, data_dir: Path, race_id: str, spec: ConstraintSpec) -> None:
+    """The spec's ownership (its own and its files') must be able to make a field of its slate."""
+    problem = history_guard(lambda: race_week.spec_ownership_problem(storage_root, data_dir, race_id, spec))
+    if problem is not None:
+        raise invalid_body(["spec", "ownership"], f"spec.ownership: {problem}")
+
+
 def fold(
     storage_root: Path, data_dir: Path, race_id: str, owner: str, spec: ConstraintSpec, versions: list[str]
 ) -> ConstraintSpec:

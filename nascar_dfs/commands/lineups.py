@@ -161,9 +161,12 @@ def with_player_numbers(args: argparse.Namespace, spec, storage_root: Path, data
         if unknown:
             named = "; ".join(f"spec {field}: {', '.join(names)}" for field, names in unknown.items())
             raise CliError(f"drivers not on the slate {spec.slate_version} of {args.race}: {named}")
-        if not files:
-            return spec
-        return race_week.fold_player_numbers(storage_root, data_dir, args.race, spec, files)
+        if files:
+            spec = race_week.fold_player_numbers(storage_root, data_dir, args.race, spec, files)
+        problem = race_week.spec_ownership_problem(storage_root, data_dir, args.race, spec)
+        if problem is not None:
+            raise CliError(f"ownership: {problem}")
+        return spec
     except (race_week.PlayerNumbersError, race_week.HistoryUnavailableError) as exc:
         raise CliError(str(exc)) from None
 

@@ -107,8 +107,9 @@ def parse_csv(content: bytes, file: str = CSV_FILE) -> PlayerNumbers:
     problems: list[NumbersProblem] = []
     numbers = PlayerNumbers()
     seen: dict[str, int] = {}
-    for row, record in enumerate(reader, start=2):
-        _parse_row(row, record, (name_col, mean_col, sd_col, own_col), numbers, seen, problems)
+    for record in reader:
+        # The reader's line number, not a count of records: it skips blank lines (header = row 1).
+        _parse_row(reader.line_num, record, (name_col, mean_col, sd_col, own_col), numbers, seen, problems)
     if not seen and not problems:
         problems.append(NumbersProblem(None, None, "the file names no driver"))
     if len(seen) > MAX_DRIVERS:
@@ -184,6 +185,20 @@ def _ownership_total_problems(ownership: Mapping[str, float]) -> list[NumbersPro
             )
         ]
     return []
+
+
+def ownership_problem(ownership: Mapping[str, float], drivers: int) -> str | None:
+    """Why the player's shares cannot be a field of `drivers` drivers (None when they can): the
+    check `with_player_ownership` makes in the run, made before one is launched."""
+    named = {f"#{k}": 0.0 for k in range(drivers)}
+    given = {f"#{k}": share for k, share in enumerate(ownership.values())}
+    if len(given) > drivers:
+        return f"ownership names {len(given)} drivers, more than the slate's {drivers}"
+    try:
+        with_player_ownership(tuple(named), np.full(drivers, SLOTS / drivers), given)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def unknown_names(numbers: PlayerNumbers | ConstraintSpec, known: Mapping[str, str]) -> list[str]:

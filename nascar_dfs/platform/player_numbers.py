@@ -23,6 +23,7 @@ from nascar_dfs.core.player_numbers import (
     in_race_spelling,
     into_spec,
     merge,
+    ownership_problem,
     parse_csv,
 )
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
@@ -39,6 +40,7 @@ __all__ = [
     "fold_player_numbers",
     "race_spellings",
     "read_numbers_file",
+    "spec_ownership_problem",
     "spec_unknown_names",
     "upload_player_numbers",
 ]
@@ -106,6 +108,15 @@ def spec_unknown_names(
         "ownership": sorted(n for n in spec.ownership if name_key(n) not in known),
     }
     return {field: names for field, names in found.items() if names}
+
+
+def spec_ownership_problem(storage_root: Path, data_dir: Path, race: str, spec: ConstraintSpec) -> str | None:
+    """Why the spec's ownership cannot be the field of its pinned slate (e.g. 600% given to some
+    drivers leaves nothing for the others), None when it can."""
+    if not spec.ownership or spec.slate_version is None:
+        return None
+    drivers = len(race_spellings(storage_root, data_dir, race, spec.slate_version).field)
+    return ownership_problem(spec.ownership, drivers)
 
 
 def upload_player_numbers(

@@ -11,6 +11,7 @@ from nascar_dfs.platform.player_numbers import (
     PlayerNumbersError,
     fold_player_numbers,
     read_numbers_file,
+    spec_ownership_problem,
     spec_unknown_names,
     upload_player_numbers,
 )
@@ -73,6 +74,7 @@ __all__ += [
     "PlayerNumbersError",
     "fold_player_numbers",
     "read_numbers_file",
+    "spec_ownership_problem",
     "spec_unknown_names",
     "upload_player_numbers",
 ]

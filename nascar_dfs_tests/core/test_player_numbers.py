@@ -85,3 +85,8 @@ def test_the_mean_and_leverage_objectives_rank_on_the_players_numbers() -> None:
         own = ConstraintSpec(lineups=1, objective="leverage", ownership={best: share})
         lineup = build_portfolio(pool_with_player_numbers(pool, own, scenarios), own, scenarios).lineups[0]
         assert (best in lineup.drivers) is kept, (share, lineup.drivers)
+
+
+def test_row_numbers_count_the_files_lines_blank_ones_too() -> None:
+    with pytest.raises(PlayerNumbersError, match=r"row 4, column mean: B: mean 'x'"):
+        parse_csv(b"driver,mean\nA,1\n\nB,x\n")

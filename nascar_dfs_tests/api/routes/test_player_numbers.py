@@ -156,3 +156,13 @@ def test_spec_names_are_checked_against_the_slate_version_the_request_pins(api: 
     assert pinned.status_code == 202, pinned.text
     newcomer = submit(api, api.key(), body(ownership={"Newcomer Driver": 12.0}))
     assert newcomer.status_code == 202, newcomer.text
+
+
+def test_ownership_that_leaves_nothing_for_the_other_drivers_is_a_422_at_submit(api: Api) -> None:
+    # Six drivers at 100% fill the 600% of six roster slots: the slate's other 30 drivers get nothing,
+    # which no field of valid lineups can follow (found here, not by a failing run).
+    full = {f"Demo Driver {k:02d}": 100.0 for k in range(1, 7)}
+    problem = assert_problem(submit(api, api.key(), body(ownership=full)), 422)
+    assert problem["errors"][0]["loc"] == ["body", "spec", "ownership"]
+    assert "leaving 0.0% for the 30 other drivers" in problem["detail"]
+    assert api.launcher.launches == []
