@@ -166,3 +166,14 @@ def test_ownership_that_leaves_nothing_for_the_other_drivers_is_a_422_at_submit(
     assert problem["errors"][0]["loc"] == ["body", "spec", "ownership"]
     assert "leaving 0.0% for the 30 other drivers" in problem["detail"]
     assert api.launcher.launches == []
+
+
+def test_a_file_above_the_body_limit_is_a_413_and_a_json_body_a_415(api: Api) -> None:
+    huge = GOOD + b"#" * (api.settings.max_request_bytes + 1)
+    assert_problem(upload(api, huge), 413)
+    wrong = api.client.put(
+        f"/v1/races/{RACE}/player-numbers",
+        json={"Demo Driver 01": 40},
+        headers=api.key(),
+    )
+    assert_problem(wrong, 415)
