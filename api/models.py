@@ -283,3 +283,50 @@ class HealthStatus(BaseModel):
 
 class HealthDetail(HealthStatus):
     checks: dict[str, list[dict[str, Any]]]
+
+
+class ReoptimizationCreate(_In):
+    """A DKEntries.csv to re-optimize before lock, and what changed since the lineups were built."""
+
+    entries_csv: str = Field(
+        min_length=1,
+        max_length=2_000_000,
+        description="the DKEntries.csv as DraftKings exports it (Entry ID, Contest Name, Contest ID, "
+        "Entry Fee, then six D cells; the player list DraftKings appends is ignored)",
+    )
+    out: list[str] = Field(
+        default_factory=list, max_length=40, description="drivers ruled out: replaced in every entry"
+    )
+    to_rear: list[str] = Field(
+        default_factory=list,
+        max_length=40,
+        description="drivers sent to the rear (backup car, penalty): the race is re-simulated with them "
+        "starting last, the others moving up",
+    )
+    starts: dict[str, int] | None = Field(
+        None, description="a whole new starting lineup (driver -> position) to re-simulate the race on"
+    )
+
+
+class ReoptimizationChanges(BaseModel):
+    out: list[str]
+    to_rear: list[str]
+    starts: dict[str, int] | None = None
+
+
+class ReoptimizationLinks(BaseModel):
+    dk_entries_csv: str
+
+
+class ReoptimizationOut(BaseModel):
+    id: str
+    request_id: str
+    race_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    done: bool
+    entries: int = Field(description="entries in the uploaded DKEntries.csv")
+    changes: ReoptimizationChanges
+    created_at: datetime
+    updated_at: datetime
+    result: ReoptimizationLinks | None = None
+    error: Problem | None = None

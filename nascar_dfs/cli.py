@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "data": "data",
     "race": "race",
     "lineups": "lineups",
+    "reoptimize": "reoptimize",
 }
 # Commands installed by other packages (the API's `api-keys`), so this package imports none of them.
 ENTRY_POINT_GROUP = "nascar_dfs.commands"

@@ -187,6 +187,41 @@ lineup_request_runs = sa.Table(
     sa.Index("ix_lineup_request_runs_request", "request_id", "created_at"),
 )
 
+# Pre-lock re-optimizations of a succeeded request's DKEntries.csv (v8): each is one run of the
+# platform's `reoptimized_entries` partition `partition_key` (a content hash of the request's
+# race x spec, the file and the changes); the re-optimized file is kept once the run succeeded.
+reoptimizations = sa.Table(
+    "reoptimizations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("owner", sa.String(100), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("request_id", sa.String(36), sa.ForeignKey("lineup_requests.id"), nullable=False),
+    sa.Column("race_id", sa.String(100), nullable=False),
+    sa.Column("spec_key", sa.String(16), nullable=False),
+    sa.Column("partition_key", sa.String(16), nullable=False),
+    sa.Column("entries_csv", sa.Text, nullable=False),
+    sa.Column("entries", sa.Integer, nullable=False),  # entries in the file, as its reader counted them
+    sa.Column("changes_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("error_json", sa.Text),
+    sa.Column("result_csv", sa.Text),
+    sa.Column("http_request_id", sa.String(128)),
+    sa.Column(
+        "idempotency_key_id",
+        sa.Integer,
+        sa.ForeignKey("idempotency_keys.id", ondelete="SET NULL"),
+    ),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("launched_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Index("ix_reoptimizations_owner_request", "owner", "request_id"),
+    sa.Index("ix_reoptimizations_status", "status"),
+)
+
+
 V1_TABLES = [
     api_keys,
     idempotency_keys,
@@ -265,6 +300,10 @@ def _v7_followup_attempts(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE lineup_requests ADD COLUMN followup_after FLOAT"))
 
 
+def _v8_reoptimizations(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[reoptimizations])
+
+
 # Append-only: (version, name, step). Never edit an applied step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _v1_initial),
@@ -274,6 +313,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "warnings of lineup requests", _v5_request_warnings),
     (6, "lease holder of each outbox row", _v6_outbox_claimed_by),
     (7, "bounded follow-up attempts of lineup requests", _v7_followup_attempts),
+    (8, "pre-lock re-optimizations of lineup requests", _v8_reoptimizations),
 ]
 
 

@@ -26,6 +26,7 @@ from api.core.config import Settings
 from api.orchestration.launcher import (
     LauncherError,
     LaunchRequest,
+    ReoptimizationLaunch,
     RunAttempt,
     RunMetrics,
     RunResults,
@@ -218,6 +219,42 @@ class DagsterLauncher:
             platform.OWNER: owner,
         }
         return self._launch_run(platform.CALIBRATION_JOB, (), tags)
+
+    def find_reoptimization_run(self, reoptimization_id: str) -> str | None:
+        import dagster as dg
+
+        from nascar_dfs.platform import launch as platform
+
+        wanted = dg.RunsFilter(tags={platform.REOPTIMIZATION_ID: reoptimization_id})
+        runs = self.instance.get_runs(filters=wanted)
+        roots = sorted((r for r in runs if platform.PARENT_RUN_ID not in r.tags), key=lambda r: r.run_id)
+        return roots[0].run_id if roots else None
+
+    def launch_reoptimization(self, request: ReoptimizationLaunch) -> str:
+        from nascar_dfs.platform import launch as platform
+
+        changes = platform.Changes.from_dict(request.changes)
+        inputs = platform.Reoptimization(request.race_id, request.spec_key, request.entries_csv, changes)
+        key = platform.save_reoptimization_inputs(inputs)  # the files first, then the partition
+        self._add_partition(platform.REOPTIMIZATION, key)
+        tags = {
+            **platform.run_tags(platform.REOPTIMIZE, "request", request.race_id),
+            platform.PARTITION: key,
+            platform.REOPTIMIZATION_ID: request.reoptimization_id,
+            platform.OWNER: request.owner,
+        }
+        return self._launch_run(platform.REOPTIMIZE_JOB, (), tags)
+
+    def reoptimized_entries(self, run_id: str) -> str:
+        from nascar_dfs.platform import launch as platform
+
+        run = self._newest(run_id)
+        if run is None:
+            raise LauncherError(f"run {run_id} not found")
+        try:
+            return platform.stored_reoptimized_entries(run.tags[platform.PARTITION])
+        except FileNotFoundError as exc:
+            raise LauncherError(str(exc)) from exc
 
     def terminate(self, run_id: str) -> None:
         from nascar_dfs.platform import launch as platform

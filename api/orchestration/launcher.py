@@ -64,6 +64,18 @@ class LaunchRequest:
 
 
 @dataclass(frozen=True)
+class ReoptimizationLaunch:
+    """A re-optimization's run: its inputs (stored by the launcher before the partition is added)."""
+
+    reoptimization_id: str
+    race_id: str
+    spec_key: str
+    entries_csv: str
+    changes: dict[str, Any]  # out, to_rear, starts
+    owner: str
+
+
+@dataclass(frozen=True)
 class RunStatus:
     """A run's state, following the retry chain to its newest run."""
 
@@ -122,6 +134,14 @@ class Launcher(Protocol):
     def launch(self, request: LaunchRequest) -> str: ...
 
     def launch_calibration(self, race_id: str, owner: str) -> str: ...
+
+    def find_reoptimization_run(self, reoptimization_id: str) -> str | None:
+        """Run id already launched for this re-optimization (tag lookup), to close the crash window."""
+
+    def launch_reoptimization(self, request: ReoptimizationLaunch) -> str: ...
+
+    def reoptimized_entries(self, run_id: str) -> str:
+        """The re-optimized DKEntries.csv a succeeded re-optimization run stored."""
 
     def terminate(self, run_id: str) -> None: ...
 

@@ -27,6 +27,7 @@ from api.core.db import (
 from api.core.runtime import Clock
 from api.models import TERMINAL
 from api.orchestration.launcher import STATUS_FOR_STATE, Launcher, RunState, RunStatus
+from api.orchestration.reoptimizations import ReoptimizationFollower
 from api.services.request_store import advance, finish, run_problem
 from api.services.webhooks import WebhookSender
 
@@ -63,6 +64,9 @@ class Reconciler:
         self.settings = settings
         self.clock = clock
         self.webhooks = webhooks
+        self.reoptimizations = ReoptimizationFollower(
+            engine, launcher, clock, settings.run_lost_timeout_s, sanitize_error
+        )
 
     def reconcile(self) -> int:
         """One pass over every launched, unfinished request; returns how many changed."""
@@ -84,7 +88,7 @@ class Reconciler:
                 changed += self._reconcile_one(req)
             except Exception as exc:  # reading Dagster failed: an outage, retried every pass
                 log.warning("reconcile %s failed: %s", req.id, exc)
-        return changed
+        return changed + self.reoptimizations.follow()
 
     def _followup_failed(self, req: Row, exc: Exception) -> int:
         """The run's state was read, what follows it (results, history, the status write) was not:

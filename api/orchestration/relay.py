@@ -7,6 +7,7 @@ Before launching it looks the run up by its request tag, so a crash between "run
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -17,11 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from api.core.config import Settings
-from api.core.db import lineup_requests, outbox
+from api.core.db import lineup_requests, outbox, reoptimizations
 from api.core.runtime import Clock
 from api.models import TERMINAL
-from api.orchestration.launcher import Launcher, LaunchRequest
+from api.orchestration.launcher import Launcher, LaunchRequest, ReoptimizationLaunch
 from api.orchestration.reconciler import sanitize_error
+from api.services import reoptimizations as reopt_store
 from api.services.request_store import finish, load, run_problem
 from api.services.webhooks import WebhookSender
 
@@ -35,7 +37,7 @@ BATCHES_PER_PASS = 20
 WEBHOOK = "webhook"
 # Launches, cancels and calibrations: the relay's loop. Webhooks go through their own workers
 # (api/orchestration/webhook_dispatch.py), so a slow endpoint never delays a run.
-RUN_KINDS = ("launch", "terminate", "calibrate")
+RUN_KINDS = ("launch", "terminate", "calibrate", "reoptimize")
 
 
 class LostLease(Exception):
@@ -74,6 +76,7 @@ class OutboxRelay:
             "terminate": self._terminate,
             WEBHOOK: self._webhook,
             "calibrate": self._calibrate,
+            "reoptimize": self._reoptimize,
         }
 
     def relay(self, kinds: tuple[str, ...] = RUN_KINDS) -> int:
@@ -185,6 +188,12 @@ class OutboxRelay:
                 return  # another relay holds the row now: its outcome is the one that counts
             if give_up:
                 log.error("outbox %s %s gave up after %s attempts: %s", row.kind, row.target, attempts, exc)
+            if give_up and row.kind == "reoptimize":
+                job = reopt_store.load(conn, row.target)
+                if job is not None and job.status not in reopt_store.FINISHED:
+                    detail = "the run could not be launched; submit again later"
+                    error = run_problem("launch-failed", detail, 503)
+                    reopt_store.move(conn, job, now, status="failed", error_json=json.dumps(error))
             req = load(conn, row.target) if give_up and row.kind in ("launch", "terminate") else None
             if req is not None and req.status not in TERMINAL:
                 if row.kind == "launch":
@@ -271,3 +280,30 @@ class OutboxRelay:
     def _calibrate(self, row: Row) -> None:
         race_id, _, owner = row.target.partition("|")
         self.launcher.launch_calibration(race_id, owner)
+
+    def _reoptimize(self, row: Row) -> None:
+        """Launch a re-optimization's run once: a run already made for it (found by its tag after a
+        crash between launch and record) is recorded, never launched twice."""
+        with self.engine.connect() as conn:
+            job = reopt_store.load(conn, row.target)
+        if job is None or job.dagster_run_id is not None or job.status in reopt_store.FINISHED:
+            return
+        run_id = self.launcher.find_reoptimization_run(job.id)
+        if run_id is None:
+            run_id = self.launcher.launch_reoptimization(
+                ReoptimizationLaunch(
+                    reoptimization_id=job.id,
+                    race_id=job.race_id,
+                    spec_key=job.spec_key,
+                    entries_csv=job.entries_csv,
+                    changes=json.loads(job.changes_json),
+                    owner=job.owner,
+                )
+            )
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(reoptimizations)
+                .where(reoptimizations.c.id == job.id, reoptimizations.c.dagster_run_id.is_(None))
+                .values(dagster_run_id=run_id, launched_at=self.clock())
+            )
+        log.info("launched re-optimization run", extra={"dagster_run_id": run_id})

@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from api.routes import admin, lineup_requests, probes, races, specs, webhook_secrets
+from api.routes import admin, lineup_requests, probes, races, reoptimize, specs, webhook_secrets
 
-V1_ROUTERS = (lineup_requests.router, races.router, specs.router, webhook_secrets.router, admin.router)
+V1_ROUTERS = (
+    lineup_requests.router,
+    reoptimize.router,
+    races.router,
+    specs.router,
+    webhook_secrets.router,
+    admin.router,
+)
 ROUTERS = (*V1_ROUTERS, probes.router)

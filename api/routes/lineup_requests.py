@@ -28,7 +28,7 @@ router = v1_router()
 RequestId = Annotated[str, Path(max_length=64, description="lineup request id (UUID)")]
 
 
-def _owned(conn: Connection, request: Request, request_id: str, principal: Principal) -> Row:
+def owned_request(conn: Connection, request: Request, request_id: str, principal: Principal) -> Row:
     """Load the caller's request; a foreign one is a 404 like a missing one, and is audited."""
     try:
         return load_owned(conn, request_id, principal)
@@ -215,7 +215,7 @@ def get_lineup_request(
     request_id: RequestId, request: Request, response: Response, ctx: Ctx, principal: Caller
 ) -> LineupRequestOut:
     with ctx.engine.connect() as conn:
-        row = _owned(conn, request, request_id, principal)
+        row = owned_request(conn, request, request_id, principal)
         history = load_history(conn, [row.id])[row.id]
     if row.status not in TERMINAL:
         response.headers["Retry-After"] = str(ctx.settings.retry_after_s)
@@ -226,7 +226,7 @@ def _finished_results(
     ctx: AppContext, request: Request, request_id: str, principal: Principal
 ) -> tuple[Row, Row]:
     with ctx.engine.connect() as conn:
-        row = _owned(conn, request, request_id, principal)
+        row = owned_request(conn, request, request_id, principal)
         result = conn.execute(sa.select(lineup_results).where(lineup_results.c.request_id == row.id)).first()
     if row.status == "failed":
         raise ProblemError(409, "run-failed", "the run failed: see the request's error")
@@ -302,7 +302,7 @@ def cancel_lineup_request(
 ) -> LineupRequestOut:
     now = ctx.clock()
     with ctx.engine.begin() as conn:
-        _owned(conn, request, request_id, principal)
+        owned_request(conn, request, request_id, principal)
         # Locked (PostgreSQL) until this transaction ends: a reconciler finishing the request now
         # waits for it, or this read sees the request finished (on SQLite every write is serial).
         locked = sa.select(lineup_requests).where(lineup_requests.c.id == request_id).with_for_update()

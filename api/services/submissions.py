@@ -73,7 +73,7 @@ def submit(
         if is_postgres(conn):
             # Serialises one owner's submits so the active-run count below cannot be raced.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:o))"), {"o": ctx.principal.owner})
-        key_id = _claim_key(conn, ctx, fp)
+        key_id = claim_key(conn, ctx, fp)
         if key_id is None:
             return SubmitOutcome(_replay(conn, ctx, fp), replayed=True)
         if count_active(conn, ctx.principal.owner) >= ctx.active_runs_cap:
@@ -115,12 +115,13 @@ def submit(
     return SubmitOutcome(row, replayed=False)
 
 
-def _claim_key(conn: Connection, ctx: SubmitContext, fp: str) -> int | None:
-    """Insert the key row; None when it already exists (and is still within retention)."""
+def claim_key(conn: Connection, ctx: SubmitContext, fp: str, route: str = SUBMIT_ROUTE) -> int | None:
+    """Insert the key row of `route` (its template); None when it already exists (and is still
+    within retention)."""
     values = {
         "principal": ctx.principal.owner,
         "method": "POST",
-        "route": SUBMIT_ROUTE,
+        "route": route,
         "key": ctx.idempotency_key,
         "fingerprint": fp,
         "created_at": ctx.now,
@@ -130,7 +131,7 @@ def _claim_key(conn: Connection, ctx: SubmitContext, fp: str) -> int | None:
     ).first()
     if inserted is not None:
         return int(inserted[0])
-    existing = _existing_key(conn, ctx)
+    existing = existing_key(conn, ctx, route)
     if existing is not None and existing.created_at < ctx.now - ctx.retention_s:
         # Past retention the key is forgotten: its reuse is a new request (the old row keeps
         # its request, whose reference is set to NULL by the foreign key).
@@ -139,20 +140,20 @@ def _claim_key(conn: Connection, ctx: SubmitContext, fp: str) -> int | None:
     return None
 
 
-def _existing_key(conn: Connection, ctx: SubmitContext) -> Row | None:
+def existing_key(conn: Connection, ctx: SubmitContext, route: str = SUBMIT_ROUTE) -> Row | None:
     k = idempotency_keys.c
     return conn.execute(
         sa.select(idempotency_keys).where(
             k.principal == ctx.principal.owner,
             k.method == "POST",
-            k.route == SUBMIT_ROUTE,
+            k.route == route,
             k.key == ctx.idempotency_key,
         )
     ).first()
 
 
 def _replay(conn: Connection, ctx: SubmitContext, fp: str) -> Row:
-    existing = _existing_key(conn, ctx)
+    existing = existing_key(conn, ctx)
     if existing is None:  # deleted between our insert and read: ask the client to retry as is
         raise ProblemError(
             409, "idempotency-request-in-progress", "retry with the same key", headers={"Retry-After": "1"}

@@ -106,7 +106,7 @@ def _store_uploads(args: argparse.Namespace) -> None:
         race.run(argparse.Namespace(race_command="starts", race_id=args.race, file=args.starts))
 
 
-def _pinned(spec, race: str, storage_root: Path):
+def pin_spec(spec, race: str, storage_root: Path):
     """The spec with the slate version its lineups are built from, as the REST API pins it: the
     version it names (stored for the race), else the race's current slate; no slate is an error."""
     from nascar_dfs.platform import slate_store
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     if race_week.race_info(storage, data_dir, args.race) is None:
         raise CliError(f"unknown race {args.race}: add it first with `nascar-dfs race add`")
     _store_uploads(args)
-    spec = _pinned(spec, args.race, storage)
+    spec = pin_spec(spec, args.race, storage)
     spec = with_player_numbers(args, spec, storage, data_dir)
 
     from nascar_dfs.commands.request_run import prepare_instance, run_request

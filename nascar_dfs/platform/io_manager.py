@@ -28,6 +28,7 @@ CODECS: dict[str, Codec] = {
     "calibration_history": FrameCodec(),
     "ownership_projection": FrameCodec(),
     "contest_report": JsonCodec(),
+    "reoptimized_entries": TextCodec(),
 }
 DEFAULT_CODEC: Codec = PickleCodec()
 

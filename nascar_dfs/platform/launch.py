@@ -19,9 +19,18 @@ from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform import race_calendar, spec_store, starting_lineups
 from nascar_dfs.platform.chain import RequestRun, first_run, lineup_run_tags, next_run
 from nascar_dfs.platform.failures import step_failure_message
-from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB
+from nascar_dfs.platform.io_manager import read_output
+from nascar_dfs.platform.jobs import CALIBRATION_JOB, LINEUP_JOB, REOPTIMIZE_JOB
 from nascar_dfs.platform.plan import ASSET_GRAPH_QUERY, AssetGraph, plan_lineup_request
 from nascar_dfs.platform.reads import slate_upload_path, storage_root
+from nascar_dfs.platform.reoptimizations import (
+    REOPTIMIZATION,
+    Changes,
+    Reoptimization,
+    ReoptimizationInputError,
+    check_reoptimization,
+    save_reoptimization,
+)
 from nascar_dfs.platform.tags import (
     AUTO_RETRY_RUN_ID,
     CALIBRATION,
@@ -32,6 +41,8 @@ from nascar_dfs.platform.tags import (
     OWNER,
     PARENT_RUN_ID,
     PARTITION,
+    REOPTIMIZATION_ID,
+    REOPTIMIZE,
     REQUEST_ID,
     RETRY_NUMBER,
     SLATE_VERSION,
@@ -57,6 +68,10 @@ __all__ = [
     "OWNER",
     "PARENT_RUN_ID",
     "PARTITION",
+    "REOPTIMIZATION",
+    "REOPTIMIZATION_ID",
+    "REOPTIMIZE",
+    "REOPTIMIZE_JOB",
     "REQUEST_ID",
     "RETRY_NUMBER",
     "SPEC",
@@ -64,16 +79,22 @@ __all__ = [
     "THEN",
     "WILL_RETRY",
     "AssetGraph",
+    "Changes",
     "LaunchPlan",
     "LaunchStep",
+    "Reoptimization",
+    "ReoptimizationInputError",
+    "check_reoptimization_inputs",
     "lineup_run_tags",
     "next_run",
     "partition_tags",
     "plan_launch",
     "request_tags",
     "run_tags",
+    "save_reoptimization_inputs",
     "save_spec",
     "step_failure_message",
+    "stored_reoptimized_entries",
 ]
 
 LaunchStep = RequestRun  # one run to launch: job, partition, assets, kind and tags
@@ -117,3 +138,24 @@ def plan_launch(
     if spec.slate_version is not None:  # the pinned slate: on the request's runs, the lineup run too
         carried[SLATE_VERSION] = spec.slate_version
     return LaunchPlan(plan.partition, first_run(plan, carried, reason))
+
+
+def check_reoptimization_inputs(race: str, spec: ConstraintSpec, request: Reoptimization) -> int:
+    """The number of entries of the request's DKEntries.csv; ReoptimizationInputError (every
+    problem named) for a file or changes that do not fit the slate the request's lineups were built
+    from, before anything is stored."""
+    return len(check_reoptimization(storage_root(), race, spec, request).entries)
+
+
+def save_reoptimization_inputs(request: Reoptimization) -> str:
+    """Store the re-optimization's inputs where its run reads them; returns its partition key. Call
+    it before the partition is added, so a partition never exists without its inputs."""
+    return save_reoptimization(storage_root(), request)
+
+
+def stored_reoptimized_entries(partition_key: str) -> str:
+    """The re-optimized DKEntries.csv the run stored; FileNotFoundError before it did."""
+    text = read_output(storage_root(), "reoptimized_entries", [partition_key])
+    if text is None:
+        raise FileNotFoundError(f"reoptimized_entries {partition_key} has no stored output")
+    return text

@@ -74,6 +74,20 @@ def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
     return build_portfolio(slate, spec, scenarios=scenarios)
 
 
+def reoptimize(slate: Any, entries: Any, out: list[str], spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
+    """The entries with the out drivers replaced, chosen on the scenarios by the spec's objective."""
+    from nascar_dfs.core.optimizer import reoptimize_entries
+
+    return reoptimize_entries(entries, slate, out, spec, scenarios=scenarios)
+
+
+def dk_entries_text(entries: Any, workdir: Path) -> str:
+    """A DKEntries.csv as text, written by the data module's own writer."""
+    from nascar_dfs.core.data.draftkings import write_dk_entries
+
+    return write_dk_entries(entries, workdir / "DKEntries.csv").read_text(encoding="utf-8")
+
+
 def ownership(slate: Any, scenarios: ScenarioSet, given: Mapping[str, float] | None = None) -> Any:
     """Projected field ownership of the slate's drivers (a DataFrame in the slate's pool order);
     `given` is the player's own (driver -> percent, a spec's ownership), the model's fills the rest."""

@@ -8,6 +8,7 @@ Layout under the base path:
   specs/<spec key>.json              canonical JSON of every spec ever registered
   slates/<race>.csv                  the race's current DKSalaries.csv (what race_slate reads)
   slates/<race>/<version>.csv        every slate version stored for the race (slate_store.py)
+  reoptimizations/<key>.json|.csv    a re-optimization's request and its DKEntries.csv (reoptimizations.py)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ STORAGE_ENV = "NASCAR_DFS_STORAGE"
 SPECS_DIR = "specs"
 SLATES_DIR = "slates"
 PLAYER_NUMBERS_DIR = "player_numbers"  # <race>/<owner digest>/<version>.csv (platform/player_numbers.py)
+REOPTIMIZATIONS_DIR = "reoptimizations"
 
 
 def default_base_path() -> Path:
@@ -51,6 +53,12 @@ def asset_path(base: Path, asset: str, parts: list[str], suffix: str) -> Path:
 
 def spec_path(base: Path, spec_key: str) -> Path:
     return base / SPECS_DIR / f"{spec_key}.json"
+
+
+def reoptimization_paths(base: Path, key: str) -> tuple[Path, Path]:
+    """The request (JSON) and the DKEntries.csv of one re-optimization partition."""
+    folder = base / REOPTIMIZATIONS_DIR
+    return folder / f"{key}.json", folder / f"{key}.csv"
 
 
 SLATE_VERSION_PATTERN = re.compile(r"^[0-9a-f]{16}$")

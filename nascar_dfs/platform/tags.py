@@ -22,11 +22,18 @@ MAX_RUNTIME = "dagster/max_runtime"
 CALIBRATION = "calibration"
 LINEUPS = "lineups"
 FEED = "feed"
+REOPTIMIZE = "reoptimize"  # pre-lock re-optimization of a DKEntries file (defs/lineups/reoptimize.py)
 
 CALIBRATION_MAX_SECONDS = 3600
 LINEUPS_MAX_SECONDS = 900
 FEED_MAX_SECONDS = 600  # appending one race to the data folder: seconds; the cap only ends a hung run
-_MAX_SECONDS = {CALIBRATION: CALIBRATION_MAX_SECONDS, LINEUPS: LINEUPS_MAX_SECONDS, FEED: FEED_MAX_SECONDS}
+REOPTIMIZE_MAX_SECONDS = 900  # one re-simulation of the race at most, then a scan per entry
+_MAX_SECONDS = {
+    CALIBRATION: CALIBRATION_MAX_SECONDS,
+    LINEUPS: LINEUPS_MAX_SECONDS,
+    FEED: FEED_MAX_SECONDS,
+    REOPTIMIZE: REOPTIMIZE_MAX_SECONDS,
+}
 
 REASONS = ("weekly", "new-race", "new-feed", "request", "demo", "ui")
 
@@ -46,6 +53,7 @@ OWNER = "nascar/owner"
 HTTP_REQUEST_ID = "nascar/http_request_id"  # joins the run's logs to the API's
 REQUEST_IDENTITY = (REQUEST_ID, OWNER, HTTP_REQUEST_ID)
 CARRIED = (*REQUEST_IDENTITY, SLATE_VERSION)  # from a request's calibration to its lineup run
+REOPTIMIZATION_ID = "nascar/reoptimization_id"  # the API's re-optimization a reoptimize run is for
 STEP = "nascar/step"  # CALIBRATION or LINEUPS: which step of the request's plan the run is
 SPEC = "nascar/spec"  # on a request's calibration run (race-partitioned): the spec it is for
 THEN = "nascar/then"  # on a request's calibration run: the lineup assets to build once it succeeded

@@ -19,6 +19,7 @@ CALIBRATION_HISTORY_CODE = "1"
 OWNERSHIP_CODE = "1"
 CONTEST_FIELD_CODE = "1"
 CONTEST_REPORT_CODE = "1"
+REOPTIMIZED_ENTRIES_CODE = "1"
 
 
 def digest(*parts: object, length: int = 16) -> str:

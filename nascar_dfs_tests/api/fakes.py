@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from api.orchestration.launcher import (
     LauncherError,
     LaunchRequest,
+    ReoptimizationLaunch,
     RunAttempt,
     RunMetrics,
     RunResults,
@@ -32,6 +33,7 @@ class FakeRun:
     results: RunResults | None = None
     metrics: RunMetrics | None = None
     retried_as: str | None = None
+    entries_csv: str | None = None  # a re-optimization run's DKEntries.csv, once it succeeded
     tags: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
@@ -53,6 +55,7 @@ class FakeLauncher:
         self.heartbeat_age: float | None = 1.0
         self._races = list(races or [])
         self.calibrated: dict[str, float] = {}  # race -> when its model was calibrated
+        self.reoptimizations: list[ReoptimizationLaunch] = []
 
     # --- Launcher protocol -------------------------------------------------------------------
     def find_run(self, request_id: str) -> str | None:
@@ -86,6 +89,32 @@ class FakeLauncher:
             self.runs[run_id] = FakeRun(run_id, None, tags={"nascar/kind": "calibration"})
             self.calibrations.append(race_id)
         return run_id
+
+    def find_reoptimization_run(self, reoptimization_id: str) -> str | None:
+        self._check_up()
+        with self._lock:
+            for run in self.runs.values():
+                if run.tags.get("nascar/reoptimization_id") == reoptimization_id:
+                    return run.run_id
+        return None
+
+    def launch_reoptimization(self, request: ReoptimizationLaunch) -> str:
+        self._check_up()
+        if self.fail_launch is not None:
+            raise self.fail_launch
+        run_id = uuid.uuid4().hex
+        tags = {"nascar/kind": "reoptimize", "nascar/reoptimization_id": request.reoptimization_id}
+        with self._lock:
+            self.runs[run_id] = FakeRun(run_id, None, tags=tags)
+            self.reoptimizations.append(request)
+        return run_id
+
+    def reoptimized_entries(self, run_id: str) -> str:
+        self._check_up()
+        run = self._newest(run_id)
+        if run.entries_csv is None:
+            raise LauncherError(f"run {run_id} stored no re-optimized entries")
+        return run.entries_csv
 
     def terminate(self, run_id: str) -> None:
         self._check_up()

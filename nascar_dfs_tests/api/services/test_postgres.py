@@ -52,10 +52,10 @@ def _post_concurrently(
 
 def test_migrations_apply_once(pg_url: str) -> None:
     engine = create_db_engine(pg_url)
-    assert migrate(engine, 0.0) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(engine, 0.0) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert migrate(engine, 0.0) == []
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar_one() == 7
+        assert conn.execute(sa.text("SELECT count(*) FROM schema_migrations")).scalar_one() == 8
     engine.dispose()
 
 
