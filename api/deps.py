@@ -224,6 +224,7 @@ def read_limit(
 
 Caller = Annotated[Principal, Depends(require_principal)]
 Admin = Annotated[Principal, Depends(require_admin)]
+Writer = Annotated[Principal, Depends(require_write)]
 
 
 def v1_router() -> APIRouter:

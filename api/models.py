@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -37,6 +37,13 @@ class LineupRequestCreate(_In):
         max_length=2048,
         pattern=r"^https://[^\s]+$",
         description="https URL receiving a signed webhook when the request finishes",
+    )
+    player_numbers: list[Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]] = Field(
+        default_factory=list,
+        max_length=4,
+        description="versions of your own numbers uploaded for the race (PUT /v1/races/{race_id}/"
+        "player-numbers): folded into the spec's projections and ownership at submit, so the spec "
+        "(and its hash) carries them",
     )
 
     @field_validator("spec", mode="wrap")
@@ -210,6 +217,15 @@ class StartingLineupOut(BaseModel):
     race_id: str
     drivers: int
     version: str
+
+
+class PlayerNumbersOut(BaseModel):
+    race_id: str
+    version: str = Field(description="content version: name it in a request's player_numbers")
+    drivers: int
+    projections: int = Field(description="drivers with a mean (and maybe an sd)")
+    ownership: int = Field(description="drivers with a projected ownership (percent)")
+    slate_version: str = Field(description="the slate version the names were checked against")
 
 
 class SlateOut(BaseModel):

@@ -37,6 +37,7 @@ TITLES: dict[str, str] = {
     "invalid-race": "Invalid race",
     "unknown-track": "Unknown track",
     "invalid-starting-lineup": "Invalid starting lineup",
+    "invalid-player-numbers": "Invalid player numbers",
     "invalid-entries": "Invalid DKEntries file or changes",
     "history-not-loaded": "The race history was never loaded",
     "not-found": "Not found",

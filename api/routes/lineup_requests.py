@@ -15,13 +15,14 @@ from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
 from api.deps import Caller, Ctx, cancel_limit, client_ip, read_limit, submit_limit, v1_router
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
-from api.services import audit, slates
+from api.services import audit, player_numbers, slates
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import Cursor, NotFound, list_page, load_history, load_owned, to_out
 from api.services.submissions import SubmitContext, parse_idempotency_key, submit
 from api.services.webhook_secrets import has_secret
 from api.services.webhooks import UnsafeCallbackError, check_url_syntax
+from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 router = v1_router()
 RequestId = Annotated[str, Path(max_length=64, description="lineup request id (UUID)")]
@@ -93,7 +94,7 @@ def create_lineup_request(
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body, principal)
-    pinned = slates.pin_spec(body.race_id, body.spec)
+    pinned = _with_player_numbers(ctx, body, principal, slates.pin_spec(body.race_id, body.spec))
     sctx = SubmitContext(
         principal=principal,
         idempotency_key=key,
@@ -136,26 +137,23 @@ def _validate_submission(ctx: AppContext, body: LineupRequestCreate, principal: 
             )
     if not ctx.races.exists(body.race_id):
         raise invalid_body(["race_id"], f"unknown race_id {body.race_id!r}: see GET /v1/races")
-    if body.spec.projections:
-        _check_projected_drivers(body)
 
 
-def _check_projected_drivers(body: LineupRequestCreate) -> None:
-    """The player's projections must name the race's drivers; against the stored slate when there
-    is one (else the run fails naming them, before it simulates anything)."""
-    from nascar_dfs.core.names import name_key
-    from nascar_dfs.platform.reads import slate_drivers
+def _with_player_numbers(
+    ctx: AppContext, body: LineupRequestCreate, principal: Principal, pinned: ConstraintSpec
+) -> ConstraintSpec:
+    """The pinned spec with the caller's uploaded numbers folded in; the spec's own projections and
+    ownership must name drivers of the slate version it pins (a 422 naming each, before any run)."""
+    if not (pinned.projections or pinned.ownership or body.player_numbers):
+        return pinned
+    from nascar_dfs.platform.reads import data_dir, storage_root
 
-    drivers = slate_drivers(body.race_id)
-    if drivers is None:
-        return
-    known = {name_key(name) for name in drivers}
-    unknown = sorted(name for name in body.spec.projections if name_key(name) not in known)
-    if unknown:
-        raise invalid_body(
-            ["spec", "projections"],
-            f"spec.projections name drivers not on the slate of {body.race_id}: {', '.join(unknown)}",
-        )
+    root, folder = storage_root(), ctx.settings.data_dir or data_dir()
+    player_numbers.check_spec_names(root, folder, body.race_id, pinned)
+    if body.player_numbers:
+        pinned = player_numbers.fold(root, folder, body.race_id, principal.owner, pinned, body.player_numbers)
+    player_numbers.check_ownership(root, folder, body.race_id, pinned)
+    return pinned
 
 
 def _count_refusal(ctx: AppContext, exc: ProblemError, sctx: SubmitContext) -> None:

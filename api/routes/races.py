@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
-from api.deps import Admin, Ctx, read_limit, v1_router
+from api.deps import Admin, Ctx, Writer, read_limit, submit_limit, v1_router
 from api.models import (
+    PlayerNumbersOut,
     Race,
     RaceIn,
     RaceList,
@@ -24,7 +25,7 @@ from api.models import (
     SlateOut,
     StartingLineupOut,
 )
-from api.services import audit, slates
+from api.services import audit, player_numbers, slates
 from api.services.keys import Principal
 from api.services.request_store import NotFound
 from nascar_dfs.platform import race_week
@@ -326,3 +327,49 @@ def _store_lineup(ctx: AppContext, race_id: str, body: bytes, feed: bool) -> Sta
             ],
         ) from exc
     return StartingLineupOut(race_id=race_id, drivers=stored.drivers, version=stored.version)
+
+
+_NUMBERS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "driver,mean,sd,ownership\nKyle Larson,52.5,12,31.5\nChase Elliott,44,,18%\n",
+            }
+        },
+    }
+}
+
+
+@router.put(
+    "/races/{race_id}/player-numbers",
+    response_model=PlayerNumbersOut,
+    openapi_extra=_NUMBERS_BODY,
+    dependencies=[Depends(submit_limit)],
+    responses=problem_responses(403, 409, 413, 415),
+    summary="Upload your own projections and/or ownership of the race (CSV: driver, mean, sd, ownership %)",
+)
+async def put_player_numbers(
+    race_id: _RACE_PATH, request: Request, ctx: Ctx, principal: Writer
+) -> PlayerNumbersOut:
+    """Your numbers, kept for your key's owner only under their content version; name the version in
+    a lineup request's `player_numbers` to fold them into its spec. Rows and names are checked
+    against the race's current slate (422 `invalid-player-numbers` lists each)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("text/csv", "text/plain", "application/octet-stream"):
+        raise ProblemError(415, "unsupported-media-type", "send the numbers as text/csv")
+    body = await _read_bounded(request, ctx.settings.max_request_bytes)
+    if not await run_in_threadpool(ctx.races.exists, race_id):
+        raise NotFound()
+    stored = await run_in_threadpool(
+        player_numbers.store, _storage(), _data_dir(ctx), race_id, principal.owner, body
+    )
+    return PlayerNumbersOut(
+        race_id=race_id,
+        version=stored.version,
+        drivers=stored.drivers,
+        projections=stored.projections,
+        ownership=stored.ownership,
+        slate_version=stored.slate_version,
+    )

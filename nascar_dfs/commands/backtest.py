@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +47,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# The backtest's progress callback hands over one line per race, "[k/N] race ...", failed or scored
+# (nascar_dfs/core/evaluation/backtest.py); the count in it is all an estimate needs.
+_RACE_COUNT = re.compile(r"^\[(\d+)/(\d+)\]")
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class RaceProgress:
+    """Per-race progress on stderr with the time elapsed and an estimate of the time left: the mean
+    time per race so far times the races still to go (races cost alike: one fit and one simulation
+    each). stdout stays for the report, so `--json` output is one clean document."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._started = clock()
+
+    def __call__(self, message: str) -> None:
+        found = _RACE_COUNT.match(message)
+        if found is None:
+            _progress(message)
+            return
+        done, total = int(found.group(1)), int(found.group(2))
+        elapsed = self._clock() - self._started
+        left = elapsed / done * (total - done) if done else 0.0
+        estimate = "done" if done >= total else f"about {_duration(left)} left"
+        _progress(f"{message} | elapsed {_duration(elapsed)}, {estimate}")
 
 
 def _checkpoint_writer(path: Path) -> Callable[[BacktestReport], None]:
@@ -98,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     # race; the warnings drown the progress lines without telling the user anything actionable.
     warnings.filterwarnings("ignore", message=".*Cannot cache compiled function")
     _progress(f"backtesting {len(races)} races of {args.season} with {args.scenarios} scenarios each")
+    progress = RaceProgress()
     try:
         report = run_backtest(
             history,
@@ -106,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             scenarios=args.scenarios,
             fit_config=_fit_config(args),
             seed=args.seed,
-            progress=_progress,
+            progress=progress,
             refit_every=args.refit_every,
             checkpoint=None if args.checkpoint is None else _checkpoint_writer(args.checkpoint),
         )

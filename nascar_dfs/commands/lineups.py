@@ -6,6 +6,8 @@ step with its time and warnings (start-positions-unknown when the race has no st
 DraftKings upload CSV written to --out, and on failure the root cause with a non-zero exit.
 `--slate` and `--starts` store the race's DKSalaries.csv and starting lineup first, exactly as
 `nascar-dfs race slate` and `nascar-dfs race starts` do (nascar_dfs/commands/race.py).
+`--projections` and `--ownership` take the player's own numbers as the REST API's player-numbers
+upload does, folded into the spec (so into its hash) and checked against the pinned slate.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slate", type=Path, help="DKSalaries.csv to store as the race's slate first")
     parser.add_argument("--new-drivers", default="", help="with --slate: comma-separated debutants")
     parser.add_argument("--starts", type=Path, help="starting lineup to store first (CSV or .json)")
+    numbers = parser.add_argument_group(
+        "your own numbers",
+        "CSV: a driver column, mean (sd optional) and/or ownership in percent; one file may hold both",
+    )
+    numbers.add_argument("--projections", type=Path, help="CSV of your projections (driver,mean[,sd])")
+    numbers.add_argument("--ownership", type=Path, help="CSV of your projected ownership (driver,ownership)")
     add_spec_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="short MCMC chain (smoke test, not for play)")
     parser.add_argument(
@@ -114,6 +122,55 @@ def pin_spec(spec, race: str, storage_root: Path):
     return spec.model_copy(update={"slate_version": current.version})
 
 
+def _numbers_files(args: argparse.Namespace) -> list[tuple[str, bytes]]:
+    """(name, content) of the --projections / --ownership files, each read once; a file given for
+    projections must have a mean column, one for ownership an ownership column."""
+    from nascar_dfs.core.player_numbers import PlayerNumbersError, parse_csv
+
+    files: dict[Path, tuple[str, bytes]] = {}
+    for flag, path, wanted in (
+        ("--projections", args.projections, "projections"),
+        ("--ownership", args.ownership, "ownership"),
+    ):
+        if path is None:
+            continue
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise CliError(f"{flag} {path}: cannot be read: {exc.strerror}") from None
+        try:
+            parsed = parse_csv(content, path.name)
+        except PlayerNumbersError as exc:
+            raise CliError(str(exc)) from None
+        if not getattr(parsed, wanted):
+            column = "mean" if wanted == "projections" else "ownership"
+            raise CliError(f"{flag} {path.name}: the file has no {column} values")
+        files[path.resolve()] = (path.name, content)
+    return list(files.values())
+
+
+def with_player_numbers(args: argparse.Namespace, spec, storage_root: Path, data_dir: Path):
+    """The pinned spec with the --projections / --ownership files folded in, as the REST API folds
+    an upload (nascar_dfs/platform/player_numbers.py); every bad row and every name not on the
+    pinned slate is named, and the command exits 2 before any run."""
+    from nascar_dfs.platform import race_week
+
+    files = _numbers_files(args)
+    try:
+        unknown = race_week.spec_unknown_names(storage_root, data_dir, args.race, spec)
+        if unknown:
+            named = "; ".join(f"spec {field}: {', '.join(names)}" for field, names in unknown.items())
+            raise CliError(f"drivers not on the slate {spec.slate_version} of {args.race}: {named}")
+        if files:
+            spec = race_week.fold_player_numbers(storage_root, data_dir, args.race, spec, files)
+        problem = race_week.spec_ownership_problem(storage_root, data_dir, args.race, spec)
+        if problem is not None:
+            raise CliError(f"ownership: {problem}")
+        return spec
+    except (race_week.PlayerNumbersError, race_week.HistoryUnavailableError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -130,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"unknown race {args.race}: add it first with `nascar-dfs race add`")
     _store_uploads(args)
     spec = pin_spec(spec, args.race, storage)
+    spec = with_player_numbers(args, spec, storage, data_dir)
 
     from nascar_dfs.commands.request_run import prepare_instance, run_request
 
@@ -152,6 +210,10 @@ def run(args: argparse.Namespace) -> int:
         f" slate {spec.slate_version})",
         flush=True,
     )
+    if spec.projections or spec.ownership:
+        print(
+            f"your numbers: {len(spec.projections)} projections, {len(spec.ownership)} ownership", flush=True
+        )
     with dg.DagsterInstance.get() as instance:
         register_races(instance, [args.race])
         try:

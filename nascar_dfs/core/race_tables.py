@@ -176,6 +176,9 @@ def spec_summary(spec: ConstraintSpec) -> str:
             for name, p in sorted(spec.projections.items())
         )
         lines.append(f"- the player's own points (simulated points moved to them): {own}")
+    if spec.ownership:
+        shares = ", ".join(f"{name} {pct:g}%" for name, pct in sorted(spec.ownership.items()))
+        lines.append(f"- the player's own ownership (the model's fills the other drivers): {shares}")
     if spec.contest is not None:
         contest = spec.contest
         lines.append(

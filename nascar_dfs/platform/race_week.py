@@ -5,6 +5,16 @@ validate and store alike."""
 
 from __future__ import annotations
 
+from nascar_dfs.platform.player_numbers import (
+    NumbersMissingError,
+    NumbersUpload,
+    PlayerNumbersError,
+    fold_player_numbers,
+    read_numbers_file,
+    spec_ownership_problem,
+    spec_unknown_names,
+    upload_player_numbers,
+)
 from nascar_dfs.platform.race_calendar import (
     RaceEntryError,
     ScheduledRace,
@@ -56,6 +66,17 @@ __all__ = [
     "pinned_slate",
     "save_slate",
     "slates_dir",
+]
+
+__all__ += [
+    "NumbersMissingError",
+    "NumbersUpload",
+    "PlayerNumbersError",
+    "fold_player_numbers",
+    "read_numbers_file",
+    "spec_ownership_problem",
+    "spec_unknown_names",
+    "upload_player_numbers",
 ]
 
 __all__ += [

@@ -105,8 +105,12 @@ def choose_forecaster(track_type: str, before: tuple[int, int], scored: list[dic
 
 
 def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
+    """The spec's lineups, ranked with the player's own numbers where the spec gives them."""
+    from nascar_dfs.core.contest.slate import pool_with_player_numbers
     from nascar_dfs.core.optimizer import build_portfolio
 
+    if spec.projections or spec.ownership:
+        slate = pool_with_player_numbers(slate, spec, scenarios)
     return build_portfolio(slate, spec, scenarios=scenarios)
 
 
@@ -124,11 +128,12 @@ def dk_entries_text(entries: Any, workdir: Path) -> str:
     return write_dk_entries(entries, workdir / "DKEntries.csv").read_text(encoding="utf-8")
 
 
-def ownership(slate: Any, scenarios: ScenarioSet) -> Any:
-    """Projected field ownership of the slate's drivers (a DataFrame in the slate's pool order)."""
+def ownership(slate: Any, scenarios: ScenarioSet, given: Mapping[str, float] | None = None) -> Any:
+    """Projected field ownership of the slate's drivers (a DataFrame in the slate's pool order);
+    `given` is the player's own (driver -> percent, a spec's ownership), the model's fills the rest."""
     from nascar_dfs.core.contest.slate import slate_ownership
 
-    return slate_ownership(slate, scenarios)
+    return slate_ownership(slate, scenarios, given=given)
 
 
 def contest_field(ownership_frame: Any, contest: Any, lineups: int, seed: int) -> Any:
@@ -146,7 +151,10 @@ def field_check(field: Any, tolerance: float, names: list[str]) -> tuple[bool, d
 def contest_portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet, field: Any) -> Any:
     """The spec's lineups picked by simulated ROI against ``field`` (a ContestPortfolio)."""
     from nascar_dfs.core.contest.selection import contest_portfolio as pick
+    from nascar_dfs.core.contest.slate import pool_with_player_numbers
 
+    if spec.projections:  # the leverage candidates rank on the player's means (ownership: the field's)
+        slate = pool_with_player_numbers(slate, spec.model_copy(update={"ownership": {}}), scenarios)
     return pick(slate, spec, scenarios, spec.contest, field.target, field=field, report=False)
 
 

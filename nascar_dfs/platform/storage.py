@@ -24,6 +24,7 @@ from nascar_dfs.core.race_key import validate_race_key
 STORAGE_ENV = "NASCAR_DFS_STORAGE"
 SPECS_DIR = "specs"
 SLATES_DIR = "slates"
+PLAYER_NUMBERS_DIR = "player_numbers"  # <race>/<owner digest>/<version>.csv (platform/player_numbers.py)
 REOPTIMIZATIONS_DIR = "reoptimizations"
 
 
@@ -76,6 +77,15 @@ def current_slate_path(slates_dir: Path, race: str) -> Path:
 
 def slate_version_path(slates_dir: Path, race: str, version: str) -> Path:
     return slates_dir / validate_race_key(race) / f"{validate_slate_version(version)}.csv"
+
+
+def player_numbers_path(base: Path, race: str, owner_digest: str, version: str) -> Path:
+    """One owner's uploaded numbers (projections, ownership) of a race, under its content version;
+    the owner is a digest, so no owner name ever becomes a path."""
+    owner = validate_slate_version(owner_digest)
+    return (
+        base / PLAYER_NUMBERS_DIR / validate_race_key(race) / owner / f"{validate_slate_version(version)}.csv"
+    )
 
 
 def slate_upload_path(base: Path, race: str) -> Path:

@@ -80,3 +80,52 @@ def test_readable_table_lists_races_track_types_and_targets(shared_data_dir: Pat
     # the product's candidates and its choice per track type are in the readable report too
     assert "ranked replay" in table and "chosen (per track type)" in table
     assert "chosen on short" in table and "chosen model 2, replay 0" in table
+
+
+def test_progress_shows_elapsed_and_time_left_per_race_and_json_stays_clean(
+    shared_data_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    import numpy as np
+
+    from nascar_dfs.core.evaluation import backtest
+    from nascar_dfs.core.evaluation.backtest import ModelForecast, observed_outcome
+
+    # A stand-in for the refit + simulate forecaster (minutes of MCMC per race): the observed result
+    # repeated, so the command's own work (progress, report, JSON) is what runs for real.
+    def oracle(history, field, scenarios, seed):  # type: ignore[no-untyped-def]
+        observed = observed_outcome(history, field)
+        ensemble = [np.tile(v, (scenarios, 1)) for v in (observed.finish, observed.dk_points)]
+        return ModelForecast(ensemble[0], ensemble[1], {}, 2.0, 0.1)
+
+    monkeypatch.setattr(backtest, "fitted_model_forecaster", lambda *args, **kwargs: oracle)
+    args = ["--data-dir", str(shared_data_dir), "--season", "2024", "--last", "3", "--scenarios", "10"]
+    status = main(["backtest", *args, "--json"])
+    assert status == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout is exactly one JSON document
+    assert [r["race_id"] for r in report["races"]][-1] == "2024-cup-phoenix-2"
+    lines = [line for line in captured.err.splitlines() if line.startswith("[")]
+    assert [line[:5] for line in lines] == ["[1/3]", "[2/3]", "[3/3]"]
+    for line in lines[:2]:
+        assert re.search(r"\| elapsed \d+s, about \d+s left$", line), line
+    assert re.search(r"\| elapsed \d+s, done$", lines[2]), lines[2]
+
+
+def test_time_left_is_the_mean_time_per_race_times_the_races_to_go(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from nascar_dfs.commands.backtest import RaceProgress
+
+    now = [100.0]
+    progress = RaceProgress(clock=lambda: now[0])
+    now[0] += 150.0  # the first of 10 races took 2.5 minutes
+    progress("[1/10] 2024-cup-x-1 (short): finish CRPS model 5.00 vs baseline 5.50")
+    now[0] += 3450.0
+    progress("[2/10] 2024-cup-x-2: FAILED, divergences")
+    progress("a line without a race count passes unchanged")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("| elapsed 2m30s, about 22m30s left")
+    assert err[1].endswith("| elapsed 1h00m, about 4h00m left")
+    assert err[2] == "a line without a race count passes unchanged"

@@ -7,6 +7,8 @@ points: the user's lineups and the field are scored in the same races.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,14 +28,19 @@ from nascar_dfs.core.contest.spec import ContestSpec
 from nascar_dfs.core.names import name_key
 from nascar_dfs.core.optimizer import PlayerPool, scenario_points
 from nascar_dfs.core.optimizer.build import as_pool
+from nascar_dfs.core.player_numbers import with_player_ownership
 from nascar_dfs.core.scenarios.types import ScenarioSet
 
 OWNERSHIP_COLUMNS = ("name", "dk_id", "salary", "projection", "start", "ownership", "source")
+PLAYER_SOURCE = "player"  # the source of a share the player gave (the spec's ownership)
 FIELD_CHECK_SIGMAS = 4.0  # binomial standard errors a driver's share may stray by chance alone
 
 
 def slate_ownership(
-    players: PlayerPool | Any, scenarios: ScenarioSet, model: OwnershipModel | None = None
+    players: PlayerPool | Any,
+    scenarios: ScenarioSet,
+    model: OwnershipModel | None = None,
+    given: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Projected field ownership per slate driver (pool order), one row each: OWNERSHIP_COLUMNS.
 
@@ -41,6 +48,10 @@ def slate_ownership(
     "slate"); otherwise the ownership model (default coefficients unless ``model``) on salary, the
     simulated mean DraftKings points and the start position (source "model"), tilted so the
     average lineup spends DEFAULT_MEAN_SPEND when the slate's prices allow it.
+
+    ``given`` is the player's own ownership (driver -> percent, a spec's ``ownership``): those
+    drivers get it (source "player"), the others the shares above rescaled to fill the rest of the
+    six slots (core/player_numbers.py, `with_player_ownership`).
     """
     pool = as_pool(players)
     points = scenario_points(pool, scenarios)
@@ -65,6 +76,10 @@ def slate_ownership(
     else:
         ownership = (model or OwnershipModel.default()).project(salary, projection, start, mean_spend=spend)
         source = "model"
+    sources = np.full(pool.size, source, dtype=object)
+    if given:
+        ownership, mine = with_player_ownership(pool.names, ownership, given)
+        sources[mine] = PLAYER_SOURCE
     return pd.DataFrame(
         {
             "name": list(pool.names),
@@ -73,7 +88,7 @@ def slate_ownership(
             "projection": np.round(projection, 4),
             "start": start,
             "ownership": ownership,
-            "source": source,
+            "source": sources,
         }
     )
 
@@ -170,3 +185,22 @@ def contest_report(
     report, in_sample = portfolio_report(slate, scenarios, ids, field, contest)
     who = [{"drivers": list(lineup.drivers), "dk_ids": list(lineup.dk_ids)} for lineup in portfolio.lineups]
     return report_dict(report, in_sample, who, figures, passed)
+
+
+def pool_with_player_numbers(players: PlayerPool | Any, spec: Any, scenarios: ScenarioSet) -> PlayerPool:
+    """The pool the objectives rank on, with the player's numbers of the spec where it gives them:
+    their mean as the named drivers' projection (the "mean" and "leverage" objectives; the scenario
+    objective reads the scenarios, already moved to it), and with the spec's ownership the projected
+    ownership of every driver (the player's shares, the model's for the rest: `slate_ownership`)."""
+    pool = as_pool(players)
+    if spec.projections:
+        values = pool.projections.astype(np.float64).copy()
+        index = {name_key(n): j for j, n in enumerate(pool.names)}
+        for name, projection in spec.projections.items():
+            if name_key(name) in index:  # an unknown name failed the scenario set already
+                values[index[name_key(name)]] = projection.mean
+        pool = replace(pool, projections=values)
+    if spec.ownership:
+        frame = slate_ownership(pool, scenarios, given=spec.ownership)
+        pool = replace(pool, ownership=frame["ownership"].to_numpy(dtype=np.float64))
+    return pool

@@ -126,6 +126,12 @@ class DriverProjection(_Strict):
     sd: float | None = Field(None, gt=0.0, le=300.0, description="standard deviation of the points")
 
 
+# Projected ownership in percent of the field's lineups: the unit DFS tools publish it in, so a
+# number copied from one means what it says (0.4 is 0.4%, not 40%). Six drivers per lineup make 600%.
+OwnershipPercent = Annotated[float, Field(ge=0.0, le=100.0)]
+OWNERSHIP_TOTAL_PCT = 600.0
+
+
 View = Annotated[FinishTopView | LapsLedView | GroupTopView | DnfCountView, Field(discriminator="kind")]
 
 Objective = Literal["mean", "scenario", "leverage"]
@@ -163,6 +169,14 @@ class ConstraintSpec(_Strict):
         description="the player's own points per driver: each driver's simulated points are shifted"
         " (and with sd scaled) to them, race by race, so the scenarios keep their correlations",
     )
+    ownership: dict[DriverName, OwnershipPercent] = Field(
+        default_factory=dict,
+        max_length=MAX_DRIVERS,
+        description="the player's projected ownership per driver, in percent of the field's lineups"
+        " (0-100, six drivers per lineup make 600%): used by the contest field and the leverage"
+        " objective in place of the ownership model's; drivers not named keep the model's, rescaled"
+        " to what these leave of the 600%",
+    )
     contest: ContestSpec | None = Field(
         None,
         description="GPP to pick the lineups for: chosen by simulated ROI against a simulated field",
@@ -195,6 +209,12 @@ class ConstraintSpec(_Strict):
             raise ValueError(f"min_exposure {self.min_exposure} is above max_exposure {self.max_exposure}")
         if self.min_salary is not None and self.max_salary is not None and self.min_salary > self.max_salary:
             raise ValueError(f"min_salary {self.min_salary} is above max_salary {self.max_salary}")
+        owned = sum(self.ownership.values())
+        if owned > OWNERSHIP_TOTAL_PCT + 0.5:
+            raise ValueError(
+                f"ownership adds up to {owned:g}%: six drivers per lineup make"
+                f" {OWNERSHIP_TOTAL_PCT:g}% at most"
+            )
         if self.contest is not None:
             if self.lineups > self.contest.max_entries_per_user:
                 raise ValueError(

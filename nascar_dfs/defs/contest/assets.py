@@ -42,13 +42,17 @@ def _table(rows: list[tuple[str, float]], header: str) -> dg.MetadataValue:
 def ownership_projection(
     context: dg.AssetExecutionContext, scenario_set: Any, race_slate: Any, storage: FileStorage
 ) -> dg.Output[Any]:
-    """Share of the field expected to roster each slate driver: the slate's "Projected Ownership"
-    when it has one, else the ownership model on salary, simulated points and start position."""
+    """Share of the field expected to roster each slate driver: the player's where the spec gives
+    it (its `ownership`), else the slate's "Projected Ownership" when it has one, else the ownership
+    model on salary, simulated points and start position (rescaled around the player's shares)."""
     race, spec_key = split_race_spec_key(context.partition_key)
-    slate, _ = run_slate(
-        context.instance, storage.root(), race, load_spec(storage.root(), spec_key), race_slate
-    )
-    frame = science.ownership(slate, scenario_set)
+    spec = load_spec(storage.root(), spec_key)
+    slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
+    try:
+        frame = science.ownership(slate, scenario_set, spec.ownership)
+    except ValueError as exc:  # the player's shares name no slate driver or cannot add up to 600%
+        raise dg.Failure(f"race {race}: {exc}") from exc
+    players = [str(n) for n, source in zip(frame["name"], frame["source"], strict=True) if source == "player"]
     scenario_version = (
         recorded(context.instance, "scenario_set", context.partition_key, "scenario_version") or ""
     )
@@ -58,7 +62,9 @@ def ownership_projection(
         frame,
         data_version=dg.DataVersion(ownership_version),
         metadata={
-            "source": str(frame["source"].iloc[0]),
+            "source": ", ".join(dict.fromkeys(str(v) for v in frame["source"])),
+            # Whose shares these are: the player's (the spec's ownership) for these, the model's else.
+            "player_ownership": dg.MetadataValue.json(players),
             "drivers": len(frame),
             "max_ownership": float(frame["ownership"].max()),
             "top_owned": _table(list(zip(top["name"], top["ownership"], strict=True)), "projected"),
