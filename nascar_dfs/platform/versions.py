@@ -13,12 +13,12 @@ RACE_HISTORY_CODE = "2"  # 2: broken rows quarantined, start nullable
 RACE_SLATE_CODE = "1"
 CALIBRATED_MODEL_CODE = "2"  # 2: reverse Plackett-Luce finishing order
 SCENARIO_SET_CODE = "2"  # 2: an unknown grid is simulated, not salary order
-LINEUPS_CODE = "1"
-DK_UPLOAD_CODE = "1"
+LINEUPS_CODE = "2"  # 2: each build kept by content (content_store.py)
+DK_UPLOAD_CODE = "2"  # 2: records the lineups build it was written from
 CALIBRATION_HISTORY_CODE = "1"
 OWNERSHIP_CODE = "1"
 CONTEST_FIELD_CODE = "1"
-CONTEST_REPORT_CODE = "1"
+CONTEST_REPORT_CODE = "2"  # 2: records the lineups build it was played on
 
 
 def digest(*parts: object, length: int = 16) -> str:
