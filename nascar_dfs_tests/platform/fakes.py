@@ -79,6 +79,7 @@ class FakeScience:
     dates: dict[str, str] = field(default_factory=dict)
     fits: int = 0
     simulations: list[int] = field(default_factory=list)  # seeds used
+    first_lineup: int = 0  # which 6-driver combination the next portfolio starts at (another build)
 
     def demo_data_dir(self) -> Path:
         return self.data_dir
@@ -130,7 +131,11 @@ class FakeScience:
 
     def portfolio(self, slate: Slate, spec: Any, scenarios: ScenarioSet) -> Portfolio:
         players = slate.players
-        combos = itertools.islice(itertools.combinations(range(len(players)), 6), spec.lineups)
+        combos = itertools.islice(
+            itertools.combinations(range(len(players)), 6),
+            self.first_lineup,
+            self.first_lineup + spec.lineups,
+        )
         lineups = tuple(
             Lineup(
                 drivers=tuple(players["name"].iloc[list(c)]),

@@ -148,7 +148,7 @@ def contest_report(
     race_slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
     # The lineups this run read (platform/materializations.py bound_materialization), not the newest.
     lineups_built = bound_materialization(
-        context.instance, "lineups", str(context.partition_key), context.run_id
+        context.instance, "lineups", str(context.partition_key), context.run.run_id
     )
     built = {} if lineups_built is None else lineups_built.metadata
     lineups_version = str(built.get("lineups_version") or "")
