@@ -9,23 +9,31 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.core.config import Settings
 from api.orchestration.dagster_launcher import DagsterLauncher
 from api.orchestration.launcher import LauncherError
+from api.services.keys import create_key
+from nascar_dfs.core.data.demo import DEMO_DIR
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform import content_store, reads
 from nascar_dfs.platform.codecs import TextCodec
 from nascar_dfs.platform.jobs import LINEUP_JOB
-from nascar_dfs.platform.plan import request_lineups
+from nascar_dfs.platform.plan import AssetGraph, request_lineups
+from nascar_dfs.platform.slate_store import save_slate
 from nascar_dfs.platform.tags import PARENT_RUN_ID
+from nascar_dfs.platform.tags import PARTITION as PARTITION_TAG
 from nascar_dfs_tests.platform.fakes import UPCOMING, FakeScience
 
 SPEC = ConstraintSpec(lineups=3, scenarios=100)
 PARTITION = f"{UPCOMING}|{SPEC.key}"
+DEMO_SLATE = (DEMO_DIR / "DKSalaries.csv").read_bytes()
 
 
 @pytest.fixture
@@ -157,3 +165,108 @@ def test_builds_are_kept_by_content_for_the_retention_then_removed(tmp_path: Pat
     newest.path.write_text("D\n4\n")  # altered after it was written
     with pytest.raises(content_store.ContentMismatchError):
         content_store.read_build(tmp_path, "dk_upload_csv", parts, newest.digest, codec)
+
+
+class InProcessLauncher(DagsterLauncher):
+    """The real launcher (plan, tags, status, results) with the webserver's part done here: the
+    asset graph from the definitions, partitions added to the instance, each run executed in process
+    when it is launched (so a test decides which run finishes when)."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+        super().__init__(Settings(database_url="sqlite://", dagster_url="http://dagster.test"))
+        self._instance = instance
+        self.defs = defs
+
+    def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        assert "assetNodes" in query, query  # the only query left once launches and partitions are here
+        graph = AssetGraph.from_definitions(self.defs)
+        nodes = [
+            {
+                "assetKey": {"path": asset.split("/")},
+                "dependencyKeys": [{"path": p.split("/")} for p in sorted(graph.parents[asset])],
+                "opVersion": graph.code_versions[asset],
+                "jobNames": [job for job, assets in graph.job_assets.items() if asset in assets],
+            }
+            for asset in graph.parents
+        ]
+        return {"assetNodes": nodes}
+
+    def _add_partition(self, name: str, key: str) -> None:
+        if not self.instance.has_dynamic_partition(name, key):
+            self.instance.add_dynamic_partitions(name, [key])
+
+    def _launch_run(self, job: str, assets: tuple[str, ...], tags: dict[str, str]) -> str:
+        result = self.defs.resolve_job_def(job).execute_in_process(
+            instance=self.instance,
+            partition_key=tags[PARTITION_TAG],
+            asset_selection=[dg.AssetKey(a) for a in assets],
+            tags={k: v for k, v in tags.items() if not k.startswith(PARTITION_TAG)},
+            raise_on_error=False,
+        )
+        return result.run_id
+
+
+def test_through_the_api_each_request_gets_its_own_run_s_lineups_and_csv(
+    fake: FakeScience,
+    fake_defs: dg.Definitions,
+    registered: dg.DagsterInstance,
+    stored_here: Path,
+    tmp_path: Path,
+) -> None:
+    """Alice's run finishes; before the API stores her results, Bob's request of the same race x
+    spec (after a new model) rebuilds the partition with other lineups. Each gets their own run's
+    lineups and CSV over HTTP, and each JSON matches its CSV."""
+    save_slate(stored_here / "slates", UPCOMING, DEMO_SLATE)  # what the slate upload stores
+    request_lineups(fake_defs, registered, UPCOMING, ConstraintSpec(lineups=2), storage_root=stored_here)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        background_worker=False,
+        webhook_secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
+    app = create_app(settings, launcher=InProcessLauncher(fake_defs, registered))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        ctx = app.state.ctx
+        keys = {who: create_key(ctx.engine, who, "user", time.time()).secret_key for who in ("alice", "bob")}
+
+        def submit(who: str) -> str:
+            response = client.post(
+                "/v1/lineup-requests",
+                json={"race_id": UPCOMING, "spec": {"lineups": 3, "scenarios": 100}},
+                headers={"Authorization": f"Bearer {keys[who]}", "Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert response.status_code == 202, response.text
+            return response.json()["id"]
+
+        alice = submit("alice")
+        ctx.worker.relay.relay()  # her lineup run runs to success; its results are not stored yet
+        calibration = fake_defs.resolve_job_def("calibration_job")
+        assert calibration.execute_in_process(
+            instance=registered, partition_key=UPCOMING, asset_selection=[dg.AssetKey("calibrated_model")]
+        ).success  # a new model: the next request of the partition rebuilds it
+        fake.first_lineup = 5
+        bob = submit("bob")
+        ctx.worker.relay.relay()
+        ctx.worker.reconciler.reconcile()
+
+        got = {}
+        for who, request_id in (("alice", alice), ("bob", bob)):
+            auth = {"Authorization": f"Bearer {keys[who]}"}
+            status = client.get(f"/v1/lineup-requests/{request_id}", headers=auth).json()
+            assert status["status"] == "succeeded", status
+            assert (
+                status["spec_key"]
+                == client.get(
+                    f"/v1/lineup-requests/{alice}", headers={"Authorization": f"Bearer {keys['alice']}"}
+                ).json()["spec_key"]
+            )
+            lineups = client.get(f"/v1/lineup-requests/{request_id}/lineups", headers=auth).json()
+            csv_text = client.get(f"/v1/lineup-requests/{request_id}/dk-upload.csv", headers=auth).text
+            ids = [frozenset(d["dk_id"] for d in lu["drivers"]) for lu in lineups["lineups"]]
+            assert _csv_ids(csv_text) == ids
+            got[who] = ids
+    assert got["alice"] != got["bob"]
+    slate = fake.read_slate(Path("x"))
+    for who, first in (("alice", 0), ("bob", 5)):
+        fake.first_lineup = first
+        built = fake.portfolio(slate, SPEC, None)  # type: ignore[arg-type]
+        assert got[who] == [frozenset(lu.dk_ids) for lu in built.lineups], who
