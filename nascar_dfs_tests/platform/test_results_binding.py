@@ -248,23 +248,19 @@ def test_through_the_api_each_request_gets_its_own_run_s_lineups_and_csv(
         ctx.worker.relay.relay()
         ctx.worker.reconciler.reconcile()
 
-        got = {}
+        got: dict[str, list[frozenset[int]]] = {}
+        spec_keys: set[str] = set()
         for who, request_id in (("alice", alice), ("bob", bob)):
             auth = {"Authorization": f"Bearer {keys[who]}"}
             status = client.get(f"/v1/lineup-requests/{request_id}", headers=auth).json()
             assert status["status"] == "succeeded", status
-            assert (
-                status["spec_key"]
-                == client.get(
-                    f"/v1/lineup-requests/{alice}", headers={"Authorization": f"Bearer {keys['alice']}"}
-                ).json()["spec_key"]
-            )
+            spec_keys.add(status["spec_key"])
             lineups = client.get(f"/v1/lineup-requests/{request_id}/lineups", headers=auth).json()
             csv_text = client.get(f"/v1/lineup-requests/{request_id}/dk-upload.csv", headers=auth).text
             ids = [frozenset(d["dk_id"] for d in lu["drivers"]) for lu in lineups["lineups"]]
             assert _csv_ids(csv_text) == ids
             got[who] = ids
-    assert got["alice"] != got["bob"]
+    assert len(spec_keys) == 1 and got["alice"] != got["bob"]  # one partition, two builds
     slate = fake.read_slate(Path("x"))
     for who, first in (("alice", 0), ("bob", 5)):
         fake.first_lineup = first
