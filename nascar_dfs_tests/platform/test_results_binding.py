@@ -126,8 +126,26 @@ def test_the_api_stores_the_results_of_the_request_s_own_run(
     for results in (mine, theirs):
         ids = [frozenset(d["dk_id"] for d in lineup) for lineup in results.lineups]
         assert _csv_ids(results.upload_csv) == ids
-    expected = reads.built_results(registered, UPCOMING, SPEC.key, first)
-    assert [frozenset(d["dk_id"] for d in lineup) for lineup in mine.lineups] == _ids(expected)
+    fake.first_lineup = 0
+    expected = fake.portfolio(fake.read_slate(Path("x")), SPEC, None)  # type: ignore[arg-type]
+    assert [frozenset(d["dk_id"] for d in lineup) for lineup in mine.lineups] == [
+        frozenset(lu.dk_ids) for lu in expected.lineups
+    ]
+
+
+def test_a_run_that_rebuilt_no_result_gets_the_ones_it_was_planned_on(
+    fake: FakeScience, fake_defs: dg.Definitions, registered: dg.DagsterInstance, stored_here: Path
+) -> None:
+    """A run that only refreshed the scenarios (its plan reused the lineups): its results are the
+    build current when it was submitted, not one another run made after it."""
+    first = _first_request(fake_defs, registered, stored_here)
+    reusing = _rebuild(fake_defs, registered, "scenario_set")
+    fake.first_lineup = 5
+    _rebuild(fake_defs, registered, "lineups", "dk_upload_csv")
+
+    built = reads.built_results(registered, UPCOMING, SPEC.key, reusing)
+    assert built.run_id == first
+    assert _ids(built) == _ids(reads.built_results(registered, UPCOMING, SPEC.key, first))
 
 
 def test_a_run_without_results_of_its_own_is_a_launcher_error_naming_it(
