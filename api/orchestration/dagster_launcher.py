@@ -331,35 +331,33 @@ class DagsterLauncher:
         return attempts
 
     def results(self, run_id: str) -> RunResults:
+        """What the request's own run built (nascar_dfs.platform.reads.built_results), never the
+        partition's newest files: a later rebuild of the partition by another request changes
+        neither, and the CSV is the one written from these lineups."""
         from nascar_dfs.platform import reads
 
         partition = self._partition_of(run_id)
         race, spec = partition.split("|")
-        portfolio = reads.stored_lineups(race, spec)
-        csv_text = reads.stored_upload_csv(race, spec)
+        # A request that reused everything has no run: it gets what is current now.
+        bound_to = None if run_id.startswith(REUSED_PREFIX) else self._newest(run_id).run_id
+        try:
+            built = reads.built_results(self.instance, race, spec, bound_to)
+        except (reads.ResultsNotFoundError, FileNotFoundError) as exc:
+            raise LauncherError(str(exc)) from exc
         salaries = self._salaries(race, spec)
         lineups = [
             [
                 {"name": name, "dk_id": int(dk), "salary": salaries.get(int(dk))}
                 for name, dk in zip(lu.drivers, lu.dk_ids, strict=True)
             ]
-            for lu in portfolio.lineups
+            for lu in built.lineups.lineups
         ]
         return RunResults(
             lineups=lineups,
-            upload_csv=csv_text,
-            contest=self._contest_report(race, spec),
-            warnings=reads.lineup_warnings(self.instance, race, spec),
+            upload_csv=built.upload_csv,
+            contest=built.contest_report,
+            warnings=built.warnings,
         )
-
-    def _contest_report(self, race: str, spec_key: str) -> dict[str, Any] | None:
-        """The contest report the run wrote, when the spec names a contest (never computed here)."""
-        from nascar_dfs.platform import reads
-
-        try:
-            return reads.stored_contest_report(race, spec_key)
-        except FileNotFoundError as exc:
-            raise LauncherError(str(exc)) from exc
 
     def run_metrics(self, run_id: str) -> RunMetrics | None:
         """Rejection figures of the scenario set and CRPS of the model built by this request's runs."""

@@ -1,4 +1,6 @@
-"""IO manager: every asset's output as a file under the storage base path (see storage.py)."""
+"""IO manager: every asset's output as a file under the storage base path (see storage.py); the
+result outputs (RESULT_ASSETS) also by content, each build bound to the run that made it
+(content_store.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,13 @@ from nascar_dfs.platform.codecs import (
     ScenarioSetCodec,
     TextCodec,
 )
+from nascar_dfs.platform.content_store import (
+    CONTENT_DIGEST,
+    DEFAULT_RETENTION_HOURS,
+    read_build,
+    write_build,
+)
+from nascar_dfs.platform.materializations import bound_materialization
 from nascar_dfs.platform.resources import FileStorage
 from nascar_dfs.platform.storage import asset_path
 
@@ -31,6 +40,9 @@ CODECS: dict[str, Codec] = {
     "reoptimized_entries": TextCodec(),
 }
 DEFAULT_CODEC: Codec = PickleCodec()
+# What a lineup request hands its user: each build is kept by content, so one run's lineups, upload
+# CSV and contest report stay readable (and consistent) after another run rebuilt the partition.
+RESULT_ASSETS = frozenset({"lineups", "dk_upload_csv", "contest_report"})
 
 
 def codec_for(asset_name: str) -> Codec:
@@ -59,10 +71,30 @@ def read_output(base: Path, asset_name: str, parts: list[str]) -> Any | None:
     return codec_for(asset_name).read(path) if path.exists() else None
 
 
+def read_bound(
+    instance: dg.DagsterInstance, base: Path, asset_name: str, parts: list[str], run_id: str
+) -> Any:
+    """A result output as the run had it: the build of its bound materialization (see
+    materializations.bound_materialization); the partition's usual file for one recorded before
+    builds were kept by content, or never recorded in this instance. FileNotFoundError when none."""
+    record = bound_materialization(instance, asset_name, "|".join(parts), run_id)
+    digest = None if record is None else record.value(CONTENT_DIGEST)
+    if digest is not None:
+        return read_build(base, asset_name, parts, str(digest), codec_for(asset_name))
+    path = output_path(base, asset_name, parts)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{asset_name} {'|'.join(parts)} has no stored output at {path}: materialize it first"
+        )
+    return codec_for(asset_name).read(path)
+
+
 class NascarIOManager(dg.ConfigurableIOManager):
     """Files under the storage resource's base path, so assets and the IO manager agree on it."""
 
     storage: FileStorage
+    # How long a replaced build of a result output stays readable (content_store.py).
+    result_retention_hours: float = DEFAULT_RETENTION_HOURS
 
     def root(self) -> Path:
         return self.storage.root()
@@ -72,14 +104,39 @@ class NascarIOManager(dg.ConfigurableIOManager):
         return output_path(self.root(), asset_name, partition_parts(context))
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        asset_name = context.asset_key.path[-1]
+        if asset_name in RESULT_ASSETS:
+            build = write_build(
+                self.root(),
+                asset_name,
+                partition_parts(context),
+                codec_for(asset_name),
+                obj,
+                retention_hours=self.result_retention_hours,
+            )
+            # `path` is the build itself: a plan that finds it removed rebuilds the partition.
+            context.add_output_metadata(
+                {"path": dg.MetadataValue.path(str(build.path)), CONTENT_DIGEST: build.digest}
+            )
+            return
         path = self.path_for(context)
-        codec_for(context.asset_key.path[-1]).write(obj, path)
+        codec_for(asset_name).write(obj, path)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext) -> Any:
+        asset_name = context.asset_key.path[-1]
+        if asset_name in RESULT_ASSETS and context.has_asset_partitions:
+            # Not the partition's newest file: another run may have rebuilt it since this run's step.
+            return read_bound(
+                context.instance,
+                self.root(),
+                asset_name,
+                partition_parts(context),
+                context.step_context.run_id,
+            )
         path = self.path_for(context)
         if not path.exists():
             raise FileNotFoundError(
                 f"{context.asset_key.to_user_string()} has no stored output at {path}: materialize it first"
             )
-        return codec_for(context.asset_key.path[-1]).read(path)
+        return codec_for(asset_name).read(path)

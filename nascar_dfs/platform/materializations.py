@@ -1,5 +1,6 @@
-"""Reading what the instance knows about an asset partition: its latest materialization, and the
-upstream identities (model_version, slate_version, scenario_version, ...) recorded with it."""
+"""Reading what the instance knows about an asset partition: its latest materialization, the one a
+given run built or was planned on, and the upstream identities (model_version, slate_version,
+scenario_version, ...) recorded with it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+from nascar_dfs.platform.tags import PARENT_RUN_ID
 
 if TYPE_CHECKING:
     from nascar_dfs.core.race_tables import Table
@@ -98,6 +101,53 @@ def require_recorded(instance: dg.DagsterInstance, asset: str, partition: str, k
     if value is None:
         raise dg.Failure(f"{asset} {partition} has no recorded {key}: materialize it first")
     return value
+
+
+def run_lineage(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The run and the runs it re-executes (Dagster's retries, a re-execution from the UI), newest
+    first: one attempt at one build, whose steps may have succeeded in different runs of it."""
+    lineage: list[str] = []
+    current: str | None = run_id
+    while current is not None and current not in lineage:
+        lineage.append(current)
+        run = instance.get_run_by_id(current)
+        current = run.tags.get(PARENT_RUN_ID) if run is not None else None
+    return lineage
+
+
+def bound_materialization(
+    instance: dg.DagsterInstance, asset: str, partition: str, run_id: str
+) -> Materialized | None:
+    """The materialization of an asset partition that belongs to a run: the newest one the run or a
+    run it re-executes made; else, for an asset the run reused, the newest one recorded before the
+    first run of its lineage was submitted (what it was planned on, whatever was built since); None when
+    there is neither. Unlike the latest materialization, the answer never changes once the run made
+    it, so a run's steps and a later reader of its results agree on it."""
+    lineage = run_lineage(instance, run_id)
+    key = dg.AssetKey(asset)
+    for rid in lineage:
+        records = instance.get_records_for_run(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        own = [r for r in records if r.asset_key == key and r.partition_key == partition]
+        if own:
+            return _materialized(asset, own[-1])
+    first = instance.get_records_for_run(lineage[-1], limit=1).records
+    if not first:  # no event at all (a run created, never submitted): only what is current
+        return latest_materialization(instance, asset, partition)
+    before = dg.AssetRecordsFilter(
+        asset_key=key, asset_partitions=[partition], before_storage_id=first[0].storage_id
+    )
+    result = instance.fetch_materializations(before, limit=1)
+    return _materialized(asset, result.records[0]) if result.records else None
+
+
+def require_bound(instance: dg.DagsterInstance, asset: str, partition: str, run_id: str, key: str) -> str:
+    """The identity `key` of the run's bound materialization of an upstream asset (see
+    bound_materialization): a run failure names what is missing."""
+    record = bound_materialization(instance, asset, partition, run_id)
+    value = None if record is None else record.value(key)
+    if value is None:
+        raise dg.Failure(f"{asset} {partition} has no recorded {key} for this run: materialize it first")
+    return str(value)
 
 
 def table_metadata(table: Table) -> dg.TableMetadataValue:

@@ -1,5 +1,6 @@
-"""What a process outside Dagster (the REST API, its metrics) reads of the platform: stored outputs
-of a partition, the inputs of a spec preview, where uploaded slates go, and the race calendar.
+"""What a process outside Dagster (the REST API, its metrics) reads of the platform: the results one
+run built (built_results), stored outputs of a partition, the inputs of a spec preview, where
+uploaded slates go, and the race calendar.
 
 Every read goes through the same layout and codecs the IO manager writes with (storage.py,
 codecs.py), under the storage root of this process's environment (NASCAR_DFS_STORAGE, else
@@ -19,15 +20,19 @@ from nascar_dfs.core.data.calendar import RaceCalendar, read_calendar
 from nascar_dfs.core.field import Field
 from nascar_dfs.core.optimizer.portfolio import Portfolio
 from nascar_dfs.platform import science, storage
-from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import latest_materialization
+from nascar_dfs.platform.content_store import CONTENT_DIGEST, LINEUPS_DIGEST, read_build
+from nascar_dfs.platform.io_manager import codec_for, output_path, read_output
+from nascar_dfs.platform.materializations import Materialized, bound_materialization, latest_materialization
 from nascar_dfs.platform.partitions import race_spec_key
 from nascar_dfs.platform.resources import NascarData
 from nascar_dfs.platform.spec_store import load_spec
 
 __all__ = [
+    "BuiltResults",
     "PreviewInputs",
     "RaceCalendar",
+    "ResultsNotFoundError",
+    "built_results",
     "data_dir",
     "data_quality",
     "last_calibrated_at",
@@ -60,6 +65,77 @@ def _required(asset: str, race: str, spec_key: str) -> Any:
         path = output_path(storage_root(), asset, [race, spec_key])
         raise FileNotFoundError(f"the {asset} of {race}|{spec_key} is missing at {path}")
     return stored
+
+
+class ResultsNotFoundError(LookupError):
+    """The run has no results to read (not built, built before builds were kept by content, or
+    removed after their retention); the message says which."""
+
+
+@dataclass(frozen=True)
+class BuiltResults:
+    """What one build of a race x spec handed out: its lineups, the upload CSV written from exactly
+    those lineups, and the contest report played on them (None for a spec without a contest)."""
+
+    run_id: str  # the run that wrote the upload CSV
+    lineups: Portfolio
+    upload_csv: str
+    contest_report: dict[str, Any] | None
+    warnings: list[dict[str, str]]  # what the lineups were built on, e.g. a simulated grid
+
+
+def _bound(instance: dg.DagsterInstance, asset: str, partition: str, run_id: str | None) -> Materialized:
+    found = (
+        latest_materialization(instance, asset, partition)
+        if run_id is None
+        else bound_materialization(instance, asset, partition, run_id)
+    )
+    if found is None:
+        whose = "" if run_id is None else f" for run {run_id}"
+        raise ResultsNotFoundError(f"{asset} {partition} was never materialized{whose}")
+    return found
+
+
+def _digest(record: Materialized, key: str) -> str:
+    value = record.value(key)
+    if not value:
+        raise ResultsNotFoundError(
+            f"{record.asset} {record.partition} of run {record.run_id} recorded no {key}: it was built "
+            "before results were kept by content; build it again"
+        )
+    return str(value)
+
+
+def built_results(instance: dg.DagsterInstance, race: str, spec_key: str, run_id: str | None) -> BuiltResults:
+    """The results of race x spec as run `run_id` had them: what it (or a retry of it) built, else
+    what it was planned on when it rebuilt none of them (materializations.bound_materialization);
+    with None, the partition's newest. A rebuild of the partition since never changes the answer,
+    and the lineups are always the build the CSV was written from. ResultsNotFoundError when the run
+    has none; FileNotFoundError when a build was removed after its retention."""
+    root = storage_root()
+    parts = [race, spec_key]
+    partition = str(race_spec_key(race, spec_key))
+    csv = _bound(instance, "dk_upload_csv", partition, run_id)
+    upload = read_build(
+        root, "dk_upload_csv", parts, _digest(csv, CONTENT_DIGEST), codec_for("dk_upload_csv")
+    )
+    lineups_digest = _digest(csv, LINEUPS_DIGEST)
+    portfolio = read_build(root, "lineups", parts, lineups_digest, codec_for("lineups"))
+    # The lineups materialization the CSV's run read (same rule, same run: the same answer).
+    lineups = bound_materialization(instance, "lineups", partition, csv.run_id)
+    warnings = list(lineups.value("warnings") or []) if lineups is not None else []
+    report = None
+    if load_spec(root, spec_key).contest is not None:
+        played = _bound(instance, "contest_report", partition, run_id)
+        if _digest(played, LINEUPS_DIGEST) != lineups_digest:
+            raise ResultsNotFoundError(
+                f"the contest report of {partition} for run {run_id} was played on other lineups than "
+                "its upload CSV was written from"
+            )
+        report = read_build(
+            root, "contest_report", parts, _digest(played, CONTENT_DIGEST), codec_for("contest_report")
+        )
+    return BuiltResults(csv.run_id, portfolio, upload, report, warnings)
 
 
 def stored_lineups(race: str, spec_key: str) -> Portfolio:

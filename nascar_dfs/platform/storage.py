@@ -8,7 +8,12 @@ Layout under the base path:
   specs/<spec key>.json              canonical JSON of every spec ever registered
   slates/<race>.csv                  the race's current DKSalaries.csv (what race_slate reads)
   slates/<race>/<version>.csv        every slate version stored for the race (slate_store.py)
+  player_numbers/<race>/<owner>/<version>.csv  an owner's projections/ownership (player_numbers.py)
   reoptimizations/<key>.json|.csv    a re-optimization's request and its DKEntries.csv (reoptimizations.py)
+  versions/<asset>/<race>/<spec>/<sha256>.<ext>
+                                     each build of a result output (lineups, upload CSV, contest
+                                     report) by its content, so a read is bound to one run's build
+                                     (content_store.py); <asset>/<race>/<spec>.<ext> is the newest
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ SPECS_DIR = "specs"
 SLATES_DIR = "slates"
 PLAYER_NUMBERS_DIR = "player_numbers"  # <race>/<owner digest>/<version>.csv (platform/player_numbers.py)
 REOPTIMIZATIONS_DIR = "reoptimizations"
+VERSIONS_DIR = "versions"
 
 
 def default_base_path() -> Path:
@@ -49,6 +55,21 @@ def asset_path(base: Path, asset: str, parts: list[str], suffix: str) -> Path:
     if not parts:
         return base / f"{asset}{suffix}"
     return base.joinpath(asset, *parts[:-1], f"{parts[-1]}{suffix}")
+
+
+def versions_dir(base: Path, asset: str, parts: list[str]) -> Path:
+    """The folder of an asset partition's builds, one file per content (see the layout above)."""
+    return base.joinpath(VERSIONS_DIR, asset, *parts)
+
+
+CONTENT_DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+def version_path(base: Path, asset: str, parts: list[str], digest: str, suffix: str) -> Path:
+    """The build of an asset partition whose bytes hash to `digest` (SHA-256, lowercase hex)."""
+    if not isinstance(digest, str) or not CONTENT_DIGEST_PATTERN.match(digest):
+        raise ValueError(f"invalid content digest {digest!r}: expected 64 lowercase hex characters")
+    return versions_dir(base, asset, parts) / f"{digest}{suffix}"
 
 
 def spec_path(base: Path, spec_key: str) -> Path:

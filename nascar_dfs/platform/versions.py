@@ -13,12 +13,12 @@ RACE_HISTORY_CODE = "2"  # 2: broken rows quarantined, start nullable
 RACE_SLATE_CODE = "1"
 CALIBRATED_MODEL_CODE = "3"  # 2: reverse Plackett-Luce finishing order; 3: records the forecaster choice
 SCENARIO_SET_CODE = "3"  # 2: an unknown grid is simulated, not salary order; 3: the chosen forecaster
-LINEUPS_CODE = "2"  # 2: the mean and leverage objectives rank on the spec's own projections and ownership
-DK_UPLOAD_CODE = "1"
+LINEUPS_CODE = "2"  # 2: ranks on the spec's own projections and ownership; each build kept by content
+DK_UPLOAD_CODE = "2"  # 2: records the lineups build it was written from
 CALIBRATION_HISTORY_CODE = "1"
 OWNERSHIP_CODE = "1"
 CONTEST_FIELD_CODE = "1"
-CONTEST_REPORT_CODE = "1"
+CONTEST_REPORT_CODE = "2"  # 2: records the lineups build it was played on
 REOPTIMIZED_ENTRIES_CODE = "1"
 
 

@@ -162,6 +162,9 @@ def test_submit_to_dk_upload_csv_through_real_runs(live: Live) -> None:
     assert len(rows) == 21 and all(len(r) >= 6 for r in rows)
     lineups = live.client.get(f"/v1/lineup-requests/{rid}/lineups", headers=live.headers).json()["lineups"]
     assert len(lineups) == 20
+    # The JSON and the CSV are one build's (the CSV written from exactly these lineups).
+    json_ids = [frozenset(d["dk_id"] for d in lu["drivers"]) for lu in lineups]
+    assert json_ids == [frozenset(int(cell) for cell in row[:6]) for row in rows[1:]]
     runs = live.runs_of(rid)
     assert {r.job_name for r in runs} >= {"calibration_job", "lineup_job"}
     for run in runs:

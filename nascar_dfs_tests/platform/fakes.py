@@ -93,6 +93,7 @@ class FakeScience:
     fail_scoring: bool = False
     scored_with: list[tuple[str, str]] = field(default_factory=list)  # (race scored, race of the fit)
     forecasters: list[str] = field(default_factory=list)  # forecaster of every scenario set
+    first_lineup: int = 0  # which 6-driver combination the next portfolio starts at (another build)
 
     def demo_data_dir(self) -> Path:
         return self.data_dir
@@ -169,7 +170,11 @@ class FakeScience:
 
     def portfolio(self, slate: Slate, spec: Any, scenarios: ScenarioSet) -> Portfolio:
         players = slate.players
-        combos = itertools.islice(itertools.combinations(range(len(players)), 6), spec.lineups)
+        combos = itertools.islice(
+            itertools.combinations(range(len(players)), 6),
+            self.first_lineup,
+            self.first_lineup + spec.lineups,
+        )
         lineups = tuple(
             Lineup(
                 drivers=tuple(players["name"].iloc[list(c)]),

@@ -13,7 +13,8 @@ from typing import Any
 import dagster as dg
 
 from nascar_dfs.platform import science, versions
-from nascar_dfs.platform.materializations import recorded
+from nascar_dfs.platform.content_store import CONTENT_DIGEST, LINEUPS_DIGEST
+from nascar_dfs.platform.materializations import bound_materialization, recorded
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
 from nascar_dfs.platform.slate_store import run_slate
@@ -151,9 +152,15 @@ def contest_report(
     race, spec_key = split_race_spec_key(context.partition_key)
     spec = load_spec(storage.root(), spec_key)
     race_slate, _ = run_slate(context.instance, storage.root(), race, spec, race_slate)
-    lineups_version = recorded(context.instance, "lineups", context.partition_key, "lineups_version") or ""
+    # The lineups this run read (platform/materializations.py bound_materialization), not the newest.
+    lineups_built = bound_materialization(
+        context.instance, "lineups", str(context.partition_key), context.run.run_id
+    )
+    built = {} if lineups_built is None else lineups_built.metadata
+    lineups_version = str(built.get("lineups_version") or "")
+    lineage = {"lineups_version": lineups_version, LINEUPS_DIGEST: str(built.get(CONTENT_DIGEST) or "")}
     if spec.contest is None or contest_field is None:
-        return dg.Output(None, metadata={"contest": NO_CONTEST, "lineups_version": lineups_version})
+        return dg.Output(None, metadata={"contest": NO_CONTEST, **lineage})
     report = science.contest_report(
         race_slate, scenario_set, lineups, contest_field, spec.contest, check_settings.ownership_tolerance
     )
@@ -171,6 +178,6 @@ def contest_report(
             "p_first": portfolio["p_first"]["mean"],
             "duplicates": portfolio["duplicates"]["mean"],
             "field_mean_roi": report["field_mean_roi"]["mean"],
-            "lineups_version": lineups_version,
+            **lineage,
         },
     )

@@ -15,9 +15,10 @@ from nascar_dfs.defs.lineups.checks import (
     validity_check,
 )
 from nascar_dfs.platform import science, starting_lineups, versions
+from nascar_dfs.platform.content_store import CONTENT_DIGEST, LINEUPS_DIGEST
 from nascar_dfs.platform.hooks import PhaseHooks
 from nascar_dfs.platform.io_manager import output_path, read_output
-from nascar_dfs.platform.materializations import require_recorded, table_metadata
+from nascar_dfs.platform.materializations import require_bound, require_recorded, table_metadata
 from nascar_dfs.platform.partitions import RACE, race_spec_partitions, split_race_spec_key
 from nascar_dfs.platform.quality import data_errors_as_failures
 from nascar_dfs.platform.resources import CheckSettings, FileStorage
@@ -213,5 +214,17 @@ def dk_upload_csv(context: dg.AssetExecutionContext, lineups: Any) -> dg.Output[
     ids = lineup_ids(lineups)
     with tempfile.TemporaryDirectory() as workdir:
         text = science.upload_csv_text(ids, Path(workdir))
-    lineups_version = require_recorded(context.instance, "lineups", context.partition_key, "lineups_version")
-    return dg.Output(text, metadata={"lineups": len(ids), "lineups_version": lineups_version})
+    # The lineups this run read (its own build, or the one it reused), not the partition's newest:
+    # the digest names the build the request's JSON is read from (platform/reads.py built_results).
+    bound = {
+        key: require_bound(context.instance, "lineups", str(context.partition_key), context.run.run_id, key)
+        for key in ("lineups_version", CONTENT_DIGEST)
+    }
+    return dg.Output(
+        text,
+        metadata={
+            "lineups": len(ids),
+            "lineups_version": bound["lineups_version"],
+            LINEUPS_DIGEST: bound[CONTENT_DIGEST],
+        },
+    )

@@ -3,8 +3,6 @@ lineups come back with the contest figures the Dagster run produced (here via th
 
 from __future__ import annotations
 
-import uuid
-
 import numpy as np
 
 from api.orchestration.launcher import RunResults
@@ -92,14 +90,34 @@ def test_the_contest_figures_are_in_the_openapi_schema(api: Api) -> None:
     assert "ContestSpec" in components and "PayoutTier" in components
 
 
+def _run_materializing(instance, partition: str, metadata: dict[str, dict[str, str]]) -> str:  # type: ignore[no-untyped-def]
+    """A lineup run (in process) that records these materializations of the partition."""
+    import dagster as dg
+
+    @dg.op
+    def materialize():  # type: ignore[no-untyped-def]
+        for asset, values in metadata.items():
+            yield dg.AssetMaterialization(asset, partition=partition, metadata=values)
+        yield dg.Output(None)
+
+    @dg.job
+    def lineup_job() -> None:
+        materialize()
+
+    return lineup_job.execute_in_process(instance=instance, tags={"dagster/partition": partition}).run_id
+
+
 def test_the_dagster_launcher_reads_the_report_the_run_wrote(tmp_path, monkeypatch) -> None:
+    """The run's builds are stored as the IO manager stores them (by content) and its
+    materializations name them: the launcher hands out that run's report and no other."""
     import dagster as dg
 
     from api.core.config import Settings
     from api.orchestration.dagster_launcher import DagsterLauncher
     from nascar_dfs.core.optimizer.portfolio import Lineup, Portfolio
     from nascar_dfs.core.scenarios.spec import ConstraintSpec
-    from nascar_dfs.platform.io_manager import codec_for, output_path
+    from nascar_dfs.platform.content_store import CONTENT_DIGEST, LINEUPS_DIGEST, write_build
+    from nascar_dfs.platform.io_manager import codec_for
     from nascar_dfs.platform.spec_store import save_spec
 
     monkeypatch.setenv("NASCAR_DFS_STORAGE", str(tmp_path / "storage"))
@@ -123,19 +141,14 @@ def test_the_dagster_launcher_reads_the_report_the_run_wrote(tmp_path, monkeypat
                 objective="contest_roi",
                 method="contest:greedy",
             )
-            codec_for("lineups").write(portfolio, output_path(root, "lineups", [race, spec.key]))
-            codec_for("dk_upload_csv").write(
-                expected.upload_csv, output_path(root, "dk_upload_csv", [race, spec.key])
-            )
-            if report is not None:
-                codec_for("contest_report").write(
-                    report, output_path(root, "contest_report", [race, spec.key])
-                )
-            run = dg.DagsterRun(
-                job_name="lineup_job",
-                run_id=uuid.uuid4().hex,
-                status=dg.DagsterRunStatus.SUCCESS,
-                tags={"dagster/partition": f"{race}|{spec.key}"},
-            )
-            instance.add_run(run)
-            assert launcher.results(run.run_id).contest == report
+            parts, partition = [race, spec.key], f"{race}|{spec.key}"
+            outputs = {"lineups": portfolio, "dk_upload_csv": expected.upload_csv, "contest_report": report}
+            digests = {a: write_build(root, a, parts, codec_for(a), obj).digest for a, obj in outputs.items()}
+            lineage = {LINEUPS_DIGEST: digests["lineups"]}
+            metadata = {
+                asset: {CONTENT_DIGEST: digest, **({} if asset == "lineups" else lineage)}
+                for asset, digest in digests.items()
+            }
+
+            run_id = _run_materializing(instance, partition, metadata)
+            assert launcher.results(run_id).contest == report
