@@ -39,7 +39,6 @@ __all__ = [
     "lineup_warnings",
     "preview_inputs",
     "race_calendar",
-    "slate_drivers",
     "slate_salaries",
     "slate_upload_path",
     "storage_root",
@@ -173,17 +172,6 @@ def slate_salaries(race: str, spec_key: str | None = None) -> dict[int, int]:
         return {}
     players = slate.players
     return dict(zip(players["dk_id"].astype(int), players["salary"].astype(int), strict=True))
-
-
-def slate_drivers(race: str) -> tuple[str, ...] | None:
-    """The drivers of the race's stored slate, named as its scenarios name them; None when no slate
-    was stored yet (the race's first calibration run stores it)."""
-    slate = read_output(storage_root(), "race_slate", [race])
-    if slate is None:
-        return None
-    from nascar_dfs.core.optimizer import pool_from_slate
-
-    return pool_from_slate(slate).names
 
 
 @dataclass(frozen=True)
