@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -225,6 +225,11 @@ def read_limit(
 Caller = Annotated[Principal, Depends(require_principal)]
 Admin = Annotated[Principal, Depends(require_admin)]
 Writer = Annotated[Principal, Depends(require_write)]
+# The Idempotency-Key header of a POST that creates a job (submits, re-optimizations); its value is
+# checked by api/services/submissions.py parse_idempotency_key.
+IdempotencyKey = Annotated[
+    str, Header(alias="Idempotency-Key", max_length=300, description="8-255 characters of A-Z a-z 0-9 _ -")
+]
 
 
 def v1_router() -> APIRouter:

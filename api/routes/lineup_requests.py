@@ -6,14 +6,14 @@ import json
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.engine import Connection, Row
 
 from api.context import AppContext
 from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
-from api.deps import Caller, Ctx, cancel_limit, client_ip, read_limit, submit_limit, v1_router
+from api.deps import Caller, Ctx, IdempotencyKey, cancel_limit, client_ip, read_limit, submit_limit, v1_router
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
 from api.services import audit, player_numbers, slates
 from api.services.keys import Principal
@@ -87,10 +87,7 @@ def create_lineup_request(
     response: Response,
     ctx: Ctx,
     principal: Caller,
-    idempotency_key: Annotated[
-        str,
-        Header(alias="Idempotency-Key", max_length=300, description="8-255 characters of A-Z a-z 0-9 _ -"),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> LineupRequestOut:
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body, principal)

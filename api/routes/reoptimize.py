@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from api.core.problems import ProblemError, problem_responses
-from api.deps import Caller, Ctx, client_ip, read_limit, submit_limit, v1_router
+from api.deps import Caller, Ctx, IdempotencyKey, client_ip, read_limit, submit_limit, v1_router
 from api.models import ReoptimizationCreate, ReoptimizationOut
 from api.routes.lineup_requests import RequestId, owned_request
 from api.services import audit
@@ -83,10 +83,7 @@ def reoptimize(
     response: Response,
     ctx: Ctx,
     principal: Caller,
-    idempotency_key: Annotated[
-        str,
-        Header(alias="Idempotency-Key", max_length=300, description="8-255 characters of A-Z a-z 0-9 _ -"),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> ReoptimizationOut:
     key = parse_idempotency_key(idempotency_key)
     with ctx.engine.connect() as conn:

@@ -12,13 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from api.core.db import idempotency_keys, reoptimizations
+from api.core.db import reoptimizations
 from api.core.problems import ProblemError
 from api.models import ReoptimizationChanges, ReoptimizationCreate, ReoptimizationLinks, ReoptimizationOut
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import iso
-from api.services.submissions import SubmitContext, claim_key, existing_key
+from api.services.submissions import SubmitContext, claim_key, complete_key, existing_key
 
 ROUTE = "/v1/lineup-requests/{request_id}/reoptimize"
 OUTBOX_KIND = "reoptimize"
@@ -81,11 +81,7 @@ def submit_reoptimization(
                 updated_at=ctx.now,
             )
         )
-        conn.execute(
-            sa.update(idempotency_keys)
-            .where(idempotency_keys.c.id == key_id)
-            .values(response_status=202, resource_id=reoptimization_id)
-        )
+        complete_key(conn, key_id, reoptimization_id)
         enqueue(conn, OUTBOX_KIND, reoptimization_id, ctx.now)
         row = load(conn, reoptimization_id)
         assert row is not None

@@ -105,11 +105,7 @@ def submit(
                 updated_at=ctx.now,
             )
         )
-        conn.execute(
-            sa.update(idempotency_keys)
-            .where(idempotency_keys.c.id == key_id)
-            .values(response_status=202, resource_id=request_id)
-        )
+        complete_key(conn, key_id, request_id)
         enqueue(conn, "launch", request_id, ctx.now)
         row = conn.execute(sa.select(lineup_requests).where(lineup_requests.c.id == request_id)).one()
     return SubmitOutcome(row, replayed=False)
@@ -138,6 +134,15 @@ def claim_key(conn: Connection, ctx: SubmitContext, fp: str, route: str = SUBMIT
         conn.execute(sa.delete(idempotency_keys).where(idempotency_keys.c.id == existing.id))
         return int(conn.execute(sa.insert(idempotency_keys).values(**values)).inserted_primary_key[0])
     return None
+
+
+def complete_key(conn: Connection, key_id: int, resource_id: str) -> None:
+    """The key now answers with the 202 of the job it created (a replay returns that job)."""
+    conn.execute(
+        sa.update(idempotency_keys)
+        .where(idempotency_keys.c.id == key_id)
+        .values(response_status=202, resource_id=resource_id)
+    )
 
 
 def existing_key(conn: Connection, ctx: SubmitContext, route: str = SUBMIT_ROUTE) -> Row | None:
