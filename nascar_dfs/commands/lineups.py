@@ -171,9 +171,9 @@ def with_player_numbers(args: argparse.Namespace, spec, storage_root: Path, data
         raise CliError(str(exc)) from None
 
 
-def run(args: argparse.Namespace) -> int:
-    import time
-
+def race_and_spec(args: argparse.Namespace) -> tuple[Path, Path, object]:
+    """(data folder, storage root, spec) of a command on one race: the race must be known, and the
+    spec comes from the flags (or --spec)."""
     from nascar_dfs.platform import race_week
     from nascar_dfs.platform.resources import FileStorage, NascarData
 
@@ -185,6 +185,13 @@ def run(args: argparse.Namespace) -> int:
     storage = FileStorage().root()
     if race_week.race_info(storage, data_dir, args.race) is None:
         raise CliError(f"unknown race {args.race}: add it first with `nascar-dfs race add`")
+    return data_dir, storage, spec
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    data_dir, storage, spec = race_and_spec(args)
     _store_uploads(args)
     spec = pin_spec(spec, args.race, storage)
     spec = with_player_numbers(args, spec, storage, data_dir)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from nascar_dfs.cli import CliError
-from nascar_dfs.commands.lineups import add_spec_arguments, pin_spec, spec_from_args
+from nascar_dfs.commands.lineups import add_spec_arguments, pin_spec, race_and_spec
 
 HELP = "re-optimize a DKEntries.csv before lock (drivers out, sent to the rear) on the race's scenarios"
 
@@ -61,17 +61,7 @@ def _changes(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from nascar_dfs.platform import race_week
-    from nascar_dfs.platform.resources import FileStorage, NascarData
-
-    spec = spec_from_args(args)
-    try:
-        data_dir = NascarData().root()
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from None
-    storage = FileStorage().root()
-    if race_week.race_info(storage, data_dir, args.race) is None:
-        raise CliError(f"unknown race {args.race}: add it first with `nascar-dfs race add`")
+    data_dir, storage, spec = race_and_spec(args)
     try:
         entries_csv = args.entries.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
