@@ -100,6 +100,11 @@ def test_progress_shows_elapsed_and_time_left_per_race_and_json_stays_clean(
         return ModelForecast(ensemble[0], ensemble[1], {}, 2.0, 0.1)
 
     monkeypatch.setattr(backtest, "fitted_model_forecaster", lambda *args, **kwargs: oracle)
+    # The stand-in compiles nothing, and an earlier test of this process may have imported PyTensor
+    # with another cache folder, which configure_compile_cache refuses (rightly, in a real run).
+    from nascar_dfs.core.model import fit
+
+    monkeypatch.setattr(fit, "configure_compile_cache", lambda *args, **kwargs: None)
     args = ["--data-dir", str(shared_data_dir), "--season", "2024", "--last", "3", "--scenarios", "10"]
     status = main(["backtest", *args, "--json"])
     assert status == 0
