@@ -32,7 +32,8 @@ env -u DAGSTER_HOME dg check defs
 # promtool (Debian's prometheus) checks the alert rules; Debian's chromium drives the Dagster UI test.
 bash scripts/services/promtool.sh >/dev/null
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
-python -m pytest "$@"
+# The slowest tests are listed, so the default run can be kept under 15 minutes by marking them slow.
+python -m pytest --durations=25 "$@"
 # Suites that break real servers on loopback (each test bounded in time): Dagster run worker and
 # daemon, API restart, PostgreSQL outage, cancel; and stopping the Neo4j server under the health check.
 # Then the API's run contract on a real Dagster stack + PostgreSQL (~7 min with a cold compile cache)
