@@ -91,7 +91,14 @@ def parse_csv(content: bytes, file: str = CSV_FILE) -> PlayerNumbers:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PlayerNumbersError(file, [NumbersProblem(None, None, f"not UTF-8 text: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _parse_records(reader, file)
+    except csv.Error as exc:  # e.g. a NUL byte, or a field beyond the csv module's size limit
+        raise PlayerNumbersError(file, [NumbersProblem(reader.line_num, None, f"not a CSV: {exc}")]) from exc
+
+
+def _parse_records(reader: csv.DictReader, file: str) -> PlayerNumbers:
     columns = {c.strip().lower(): c for c in (reader.fieldnames or []) if c is not None}
     name_col = _column(columns, NAME_COLUMNS)
     mean_col = _column(columns, MEAN_COLUMNS)

@@ -55,7 +55,15 @@ def parse_csv(content: bytes) -> list[tuple[int, str, str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise StartingLineupError(CSV_FILE, [LineupProblem(None, None, f"not UTF-8 text: {exc}")]) from exc
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _records(reader)
+    except csv.Error as exc:  # e.g. a NUL byte, or a field beyond the csv module's size limit
+        problem = LineupProblem(reader.line_num, None, f"not a CSV: {exc}")
+        raise StartingLineupError(CSV_FILE, [problem]) from exc
+
+
+def _records(reader: csv.DictReader) -> list[tuple[int, str, str]]:
     columns = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "driver" not in columns or "start" not in columns:
         raise StartingLineupError(

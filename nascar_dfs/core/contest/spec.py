@@ -160,7 +160,13 @@ def _bands(paid: int) -> list[tuple[int, int]]:
 def read_payouts_csv(source: str | Path) -> list[PayoutTier]:
     """Tiers from CSV text or a file with header ``from_place,to_place,prize``."""
     text = Path(source).read_text() if isinstance(source, Path) else source
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _payout_tiers(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise ValueError(f"payout CSV is not a CSV: {exc}") from exc
+
+
+def _payout_tiers(reader: csv.DictReader) -> list[PayoutTier]:
     needed = {"from_place", "to_place", "prize"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
         raise ValueError(f"payout CSV needs columns {sorted(needed)}, got {reader.fieldnames}")

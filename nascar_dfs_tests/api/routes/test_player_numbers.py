@@ -112,6 +112,11 @@ def test_bad_rows_and_unknown_names_are_a_422_naming_each(api: Api) -> None:
     assert "header must name driver" in header["detail"]
     assert_problem(upload(api, GOOD, race="1999-cup-nowhere-1"), 404)
     assert_problem(upload(api, GOOD, scope="requests:read"), 403)
+    # A bare carriage return inside a line (what schemathesis sent) broke the csv module: a 500.
+    cr = assert_problem(upload(api, "<\x1a9\U00108d07\x0bn\r\xd4\xbf\x85".encode()), 422)
+    assert "header must name driver" in cr["detail"]
+    split = assert_problem(upload(api, b"driver,mean\rDemo Driver 01,x\r"), 422)
+    assert [(e["row"], e["column"]) for e in split["errors"]] == [(2, "mean")]
 
 
 def test_a_file_and_the_spec_giving_the_same_value_is_a_422_naming_the_driver(api: Api) -> None:

@@ -126,6 +126,12 @@ def test_bad_starting_lineup_rows_are_a_422_naming_each(real: Api, storage: Path
     where = {(e["row"], e["column"]) for e in problem["errors"]}
     assert where == {(3, "start"), (4, "driver"), (5, "start"), (6, "start")}
     assert starting_lineup(storage, RACE) is None
+    # Old Mac line ends (a bare carriage return) are lines too, not a 500 from the csv module.
+    cr = f"driver,start\r{names[0]},x\r".encode()
+    resp = real.client.put(
+        f"/v1/races/{RACE}/starting-lineup", content=cr, headers={**_admin(real), "Content-Type": "text/csv"}
+    )
+    assert {(e["row"], e["column"]) for e in assert_problem(resp, 422)["errors"]} == {(2, "start")}
 
 
 def test_starting_lineup_from_nascars_weekend_feed(real: Api, storage: Path) -> None:
