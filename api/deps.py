@@ -13,6 +13,7 @@ from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
 from api.services import audit, ratelimit
 from api.services.keys import Principal, authenticate, parse_key
+from api.services.submissions import SubmitContext
 
 log = logging.getLogger("api.auth")
 # Statuses every /v1 operation may answer with (each route adds its own).
@@ -238,4 +239,17 @@ def v1_router() -> APIRouter:
     reports to the HTTP metrics is then the whole path.)"""
     return APIRouter(
         prefix="/v1", dependencies=[Depends(require_principal)], responses=problem_responses(*V1_PROBLEMS)
+    )
+
+
+def submit_context(ctx: AppContext, request: Request, principal: Principal, key: str) -> SubmitContext:
+    """Who submits a job (a lineup request or a re-optimization), under which key, and the limits."""
+    return SubmitContext(
+        principal=principal,
+        idempotency_key=key,
+        http_request_id=request.state.request_id,
+        source_ip=client_ip(request),
+        now=ctx.clock(),
+        retention_s=ctx.settings.idempotency_retention_s,
+        active_runs_cap=ctx.settings.active_runs_per_key,
     )

@@ -13,7 +13,17 @@ from sqlalchemy.engine import Connection, Row
 from api.context import AppContext
 from api.core.db import lineup_contests, lineup_requests, lineup_results
 from api.core.problems import ProblemError, invalid_body, problem_responses
-from api.deps import Caller, Ctx, IdempotencyKey, cancel_limit, client_ip, read_limit, submit_limit, v1_router
+from api.deps import (
+    Caller,
+    Ctx,
+    IdempotencyKey,
+    cancel_limit,
+    client_ip,
+    read_limit,
+    submit_context,
+    submit_limit,
+    v1_router,
+)
 from api.models import TERMINAL, LineupRequestCreate, LineupRequestOut, LineupRequestPage, LineupsOut
 from api.services import audit, player_numbers, slates
 from api.services.keys import Principal
@@ -92,15 +102,7 @@ def create_lineup_request(
     key = parse_idempotency_key(idempotency_key)
     _validate_submission(ctx, body, principal)
     pinned = _with_player_numbers(ctx, body, principal, slates.pin_spec(body.race_id, body.spec))
-    sctx = SubmitContext(
-        principal=principal,
-        idempotency_key=key,
-        http_request_id=request.state.request_id,
-        source_ip=client_ip(request),
-        now=ctx.clock(),
-        retention_s=ctx.settings.idempotency_retention_s,
-        active_runs_cap=ctx.settings.active_runs_per_key,
-    )
+    sctx = submit_context(ctx, request, principal, key)
     try:
         outcome = submit(ctx.engine, body, sctx, spec=pinned)
     except ProblemError as exc:

@@ -15,12 +15,20 @@ from fastapi import Depends, Path, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from api.core.problems import ProblemError, problem_responses
-from api.deps import Caller, Ctx, IdempotencyKey, client_ip, read_limit, submit_limit, v1_router
+from api.deps import (
+    Caller,
+    Ctx,
+    IdempotencyKey,
+    read_limit,
+    submit_context,
+    submit_limit,
+    v1_router,
+)
 from api.models import ReoptimizationCreate, ReoptimizationOut
 from api.routes.lineup_requests import RequestId, owned_request
 from api.services import audit
 from api.services import reoptimizations as store
-from api.services.submissions import SubmitContext, parse_idempotency_key
+from api.services.submissions import parse_idempotency_key
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 
 router = v1_router()
@@ -91,15 +99,7 @@ def reoptimize(
     if lineup_request.status != "succeeded":
         raise _not_succeeded(lineup_request.status)
     partition_key, entries = _check_inputs(lineup_request.race_id, lineup_request.spec_json, body)
-    sctx = SubmitContext(
-        principal=principal,
-        idempotency_key=key,
-        http_request_id=request.state.request_id,
-        source_ip=client_ip(request),
-        now=ctx.clock(),
-        retention_s=ctx.settings.idempotency_retention_s,
-        active_runs_cap=ctx.settings.active_runs_per_key,
-    )
+    sctx = submit_context(ctx, request, principal, key)
     outcome = store.submit_reoptimization(ctx.engine, sctx, lineup_request, body, partition_key, entries)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
