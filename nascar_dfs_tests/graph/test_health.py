@@ -103,6 +103,12 @@ def test_a_stopped_server_is_reported_down_within_the_timeout(neo4j_server: Neo4
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "services" / "neo4j.sh"
 
 
+def _run_script(command: str, timeout_s: float) -> None:
+    """Runs `neo4j.sh <command>`; a failure shows the script's own words (its stderr), not an exit code."""
+    done = subprocess.run(["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=timeout_s)
+    assert done.returncode == 0, f"neo4j.sh {command} exited {done.returncode}:\n{done.stderr}"
+
+
 @pytest.mark.slow
 @pytest.mark.neo4j
 def test_a_server_shut_down_by_the_script_is_reported_down_then_up_after_start(
@@ -111,11 +117,11 @@ def test_a_server_shut_down_by_the_script_is_reported_down_then_up_after_start(
     """The real thing: `neo4j.sh stop`, probe, `neo4j.sh start` (about a minute on 2 cores)."""
     if _script_server_pid(neo4j_server.settings.uri) is None:
         pytest.skip("NEO4J_URI is not the server of scripts/services/neo4j.sh: cannot stop it safely")
-    subprocess.run(["bash", str(SCRIPT), "stop"], check=True, capture_output=True, timeout=120)
+    _run_script("stop", timeout_s=120)
     try:
         status, elapsed, _ = _timed_health(neo4j_server.settings)
     finally:
-        subprocess.run(["bash", str(SCRIPT), "start"], check=True, capture_output=True, timeout=300)
+        _run_script("start", timeout_s=300)
     assert status == "fail"
     assert elapsed < TIMEOUT_S + SLACK_S
     assert neo4j_server.health(timeout_s=30).status == "pass"

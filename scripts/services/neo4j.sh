@@ -142,11 +142,19 @@ write_env() {
     "$(bolt_uri)" "$(cat "$HOME_DIR/password")" > "$ENV_FILE")
 }
 
+# Alive and not a zombie. Startup checks the pid it launched this way, not with running_pid: for a
+# few milliseconds after `&` the child is still bash/setsid/nohup on its way to exec java, so its
+# cmdline does not name CommunityEntryPoint yet (CI read that as "server exited during startup").
+process_alive() {
+  kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 wait_for_bolt() {
+  local pid="$1"
   local port; port="$(cat "$HOME_DIR/bolt_port")"
   local deadline=$((SECONDS + START_TIMEOUT_S))
   while (( SECONDS < deadline )); do
-    running_pid >/dev/null || die "server exited during startup; see $HOME_DIR/logs/console.log"
+    process_alive "$pid" || die "server exited during startup; see $HOME_DIR/logs/console.log"
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     sleep 1
   done
@@ -186,7 +194,7 @@ cmd_start() {
   else
     log "already running (pid $(running_pid))"
   fi
-  wait_for_bolt
+  wait_for_bolt "$(cat "$PID_FILE")"
   write_env
   log "ready: $(bolt_uri)"
   cat "$ENV_FILE"
