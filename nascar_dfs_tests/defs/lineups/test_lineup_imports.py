@@ -47,6 +47,10 @@ FITTING_STACK = (
     "nascar_dfs.core.model.compile_speed",
 )
 
+# What only a spec with a contest or the player's own numbers needs: the contest module's ownership
+# fit (SciPy's least squares, 0.3-0.6 s of import on two cores) is not part of a plain spec's run.
+CONTEST_ONLY = ("scipy", "nascar_dfs.core.contest.slate", "nascar_dfs.core.contest.ownership")
+
 # What the run worker of a lineup run does, in one process: load the code location, then execute
 # the lineup job's steps for a spec whose model and slate are already materialized.
 CHILD = """
@@ -160,3 +164,5 @@ def test_a_lineup_run_imports_nothing_of_the_fitting_stack(calibrated: tuple[Pat
     for stage in ("loaded", "after_run"):
         heavy = [m for m in report[stage] if m.split(".")[0] in FITTING_STACK or m in FITTING_STACK]
         assert heavy == [], f"{stage}: {heavy[:20]}"
+    contest = [m for m in report["after_run"] if m.split(".")[0] in CONTEST_ONLY or m in CONTEST_ONLY]
+    assert contest == [], f"a plain spec's run imported the contest stack: {contest[:20]}"
