@@ -9,13 +9,13 @@ compile cache), on a SQLite instance in a temporary DAGSTER_HOME that both sides
 trees run the same partition alternately.
 
 Split per run (medians): interpreter start (spawn -> first line of the child), `import dagster`
-(Dagster's own fixed cost), our part of the definitions load (the code location reconstructed and
-the lineup job built, minus dagster's import), the instance (Dagster's storage imports and SQLite
-connection), the steps (from Dagster's event log), the rest of the run until the CSV step ends
-(Dagster's run setup and event writes), and process exit. `run_create` is timed but not counted:
-the webserver creates the run at the launch call, before any worker starts. Not included: the
-daemon's dequeue and the relay to the API (see benchmarks/api_e2e.py for the whole request through
-a real deployment).
+(Dagster's own fixed cost), the instance (Dagster's storage imports and SQLite connection; the
+worker opens it first), our part: the code location reconstructed and the lineup job built, then
+the steps (from Dagster's event log); the rest of the run until the CSV step ends (Dagster's run
+setup and event writes), and process exit. `run_create` is timed but not counted: the webserver
+creates the run at the launch call, before any worker starts. Not included: the daemon's dequeue
+and the relay to the API (see benchmarks/api_e2e.py for the whole request through a real
+deployment).
 
     python benchmarks/lineup_run.py [--runs 5] [--base REV] [--lineups 150] [--scenarios 10000]
 """
@@ -80,17 +80,18 @@ imported_dagster = time.time()
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.execution.api import execute_run
 
-repo = ReconstructableRepository.for_module("nascar_dfs.definitions", "defs", working_directory=None)
-job = repo.get_reconstructable_job("lineup_job")
-steps_wanted = {dg.AssetKey(a) for a in sys.argv[2].split(",")}
-job = job.get_subset(asset_selection=steps_wanted)
-job_def = job.get_definition()
-loaded = time.time()
-from nascar_dfs.platform import tags
-
-partition = sys.argv[1]
+# As in Dagster's run worker: the instance first, then the job reconstructed from its code pointer.
 with dg.DagsterInstance.get() as instance:
     instance_ready = time.time()
+    repo = ReconstructableRepository.for_module("nascar_dfs.definitions", "defs", working_directory=None)
+    job = repo.get_reconstructable_job("lineup_job")
+    steps_wanted = {dg.AssetKey(a) for a in sys.argv[2].split(",")}
+    job = job.get_subset(asset_selection=steps_wanted)
+    job_def = job.get_definition()
+    loaded = time.time()
+    from nascar_dfs.platform import tags
+
+    partition = sys.argv[1]
     run = instance.create_run_for_job(
         job_def=job_def, asset_selection=frozenset(steps_wanted),
         tags={**tags.run_tags(tags.LINEUPS, "request", partition.split("|")[0]),
@@ -124,14 +125,14 @@ def run_worker(tree: Path, env: dict[str, str], partition: str) -> dict[str, flo
         raise RuntimeError(f"lineup run did not succeed in {tree}:\n{done.stderr[-3000:]}")
     steps = got["steps"]
     csv_done = max(steps["dk_upload_csv"])
-    run_create = got["created"] - got["instance_ready"]
+    run_create = got["created"] - got["loaded"]
     return {
         "launch_to_csv": csv_done - spawned - run_create,
         "interpreter": got["started"] - spawned,
         "dagster_import": got["imported_dagster"] - got["started"],
-        "our_definitions": got["loaded"] - got["imported_dagster"],
+        "instance": got["instance_ready"] - got["imported_dagster"],
+        "our_definitions": got["loaded"] - got["instance_ready"],
         **{step: max(stamps) - min(stamps) for step, stamps in steps.items()},
-        "instance": got["instance_ready"] - got["loaded"],
         "run_other": csv_done - got["created"] - sum(max(s) - min(s) for s in steps.values()),
         "run_create": run_create,
         "exit": exited - got["ran"],
@@ -178,7 +179,7 @@ def main() -> int:
         spec_key = marker.read_text().strip()
         partition = f"{RACE}|{spec_key}"
         got = alternate(args.runs, {n: (lambda t=t: run_worker(t, env, partition)) for n, t in trees.items()})
-    keys = ["launch_to_csv", "interpreter", "dagster_import", "our_definitions", "instance", *STEPS]
+    keys = ["launch_to_csv", "interpreter", "dagster_import", "instance", "our_definitions", *STEPS]
     keys += ["run_other", "exit"]
     keys.append("run_create")  # not in launch_to_csv: the launch call's own work
     print(

@@ -6,6 +6,10 @@ The check runs in a fresh interpreter, since this test process may have imported
 calibration it reads is real (the calibrated_model asset written through FittedModel.save and
 recorded on a SQLite instance); only its posterior draws are made up here, because a fit would
 itself import PyMC and take a minute of sampling.
+
+The child loads the code location as Dagster's run worker does (reconstructed from its code
+pointer), so the same run also shows that a worker's load is the code server's minus the component
+library the UI's browser reads (nascar_dfs/definitions.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -51,26 +56,55 @@ FITTING_STACK = (
 # fit (SciPy's least squares, 0.3-0.6 s of import on two cores) is not part of a plain spec's run.
 CONTEST_ONLY = ("scipy", "nascar_dfs.core.contest.slate", "nascar_dfs.core.contest.ownership")
 
-# What the run worker of a lineup run does, in one process: load the code location, then execute
-# the lineup job's steps for a spec whose model and slate are already materialized.
+LIBRARY_KEY = "plugin_component_types_json"  # Dagster's key of the component library metadata
+
+# What the run worker of a lineup run does, in one process: load the code location as Dagster's run
+# worker does (reconstructed from its code pointer; storage and data folder from the environment),
+# then execute the lineup job's steps for a spec whose model and slate are already materialized.
 CHILD = """
 import json, sys
 import dagster as dg
-from nascar_dfs.definitions import build_definitions
+from dagster._core.code_pointer import CodePointer
+from dagster._core.definitions.reconstruct import reconstruct_repository_def_from_pointer
+
+repo = reconstruct_repository_def_from_pointer(
+    CodePointer.from_module("nascar_dfs.definitions", "defs", working_directory=None)
+)
+from nascar_dfs.definitions import defs
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform.plan import request_lineups
-from nascar_dfs.platform.resources import FileStorage, NascarData
+from nascar_dfs.platform.resources import FileStorage
 
-storage_dir, data_dir, race = sys.argv[1:4]
-storage = FileStorage(base_path=storage_dir)
-defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=data_dir)})
 loaded = sorted(sys.modules)
+graph = repo.asset_graph
+served = {
+    "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+    "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
+    "jobs": sorted(j.name for j in repo.get_all_jobs()),
+    "schedules": sorted(s.name for s in repo.schedule_defs),
+    "sensors": sorted(s.name for s in repo.sensor_defs),
+    "resources": sorted(repo.get_top_level_resources()),
+    "metadata": sorted(repo.metadata or {}),
+}
 spec = ConstraintSpec(lineups=20, scenarios=1000, max_exposure=0.6)
 with dg.DagsterInstance.get() as instance:
-    plan, results = request_lineups(defs, instance, race, spec, storage_root=storage.root())
+    plan, results = request_lineups(defs, instance, sys.argv[1], spec, storage_root=FileStorage().root())
 jobs = [r.step.job for r in results]
-print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.modules)}))
+print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.modules), "served": served}))
 """
+
+
+def repository_summary(repo: Any) -> dict[str, list[str]]:
+    graph = repo.asset_graph
+    return {
+        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
+        "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in repo.get_all_jobs()),
+        "schedules": sorted(s.name for s in repo.schedule_defs),
+        "sensors": sorted(s.name for s in repo.sensor_defs),
+        "resources": sorted(repo.get_top_level_resources()),
+        "metadata": sorted(repo.metadata or {}),
+    }
 
 
 def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
@@ -114,55 +148,70 @@ def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
     )
 
 
-@pytest.fixture
-def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, str]:
-    """DAGSTER_HOME, storage folder and race of a demo race whose model and slate are materialized."""
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What a run worker's lineup run loaded, on a demo race whose model and slate are materialized
+    (by this process, with a made-up fit), plus the storage folder and race."""
+    tmp_path = tmp_path_factory.mktemp("lineup-run")
     home, storage_dir = tmp_path / "home", tmp_path / "storage"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setattr(science, "fit", lambda history, race, options: made_up_model(history, race))
-    monkeypatch.setattr(
-        science,
-        "score_finish",
-        lambda model, history, race, scenarios, seed: {
-            "race": race,
-            "crps": 5.0,
-            "baseline_crps": 6.0,
-            "pit": [0.5],
-        },
-    )
     race = upcoming_demo_race(Path(DEMO_DIR))
-    storage = FileStorage(base_path=str(storage_dir))
-    defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=str(DEMO_DIR))})
-    with dg.DagsterInstance.get() as instance:
-        register_races(instance, [race])
-        _, results = request_lineups(
-            defs, instance, race, ConstraintSpec(lineups=3, scenarios=200), storage_root=storage.root()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        patch.setattr(science, "fit", lambda history, race, options: made_up_model(history, race))
+        patch.setattr(
+            science,
+            "score_finish",
+            lambda model, history, race, scenarios, seed: {
+                "race": race,
+                "crps": 5.0,
+                "baseline_crps": 6.0,
+                "pit": [0.5],
+            },
         )
+        storage = FileStorage(base_path=str(storage_dir))
+        defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=str(DEMO_DIR))})
+        with dg.DagsterInstance.get() as instance:
+            register_races(instance, [race])
+            _, results = request_lineups(
+                defs, instance, race, ConstraintSpec(lineups=3, scenarios=200), storage_root=storage.root()
+            )
     assert [r.step.job for r in results] == ["calibration_job", "lineup_job"]
-    return home, storage_dir, race
-
-
-def test_a_lineup_run_imports_nothing_of_the_fitting_stack(calibrated: tuple[Path, Path, str]) -> None:
-    home, storage_dir, race = calibrated
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NASCAR_DFS_STORAGE": str(storage_dir),
+        "NASCAR_DFS_DATA_DIR": str(DEMO_DIR),
+        "PYTHONWARNINGS": "ignore",
+    }
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(storage_dir), str(DEMO_DIR), race],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        [sys.executable, "-c", CHILD, race], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**report, "storage": storage_dir, "race": race}
+
+
+def test_a_lineup_run_imports_nothing_of_the_fitting_stack(worker: dict[str, Any]) -> None:
     # Only the lineup job ran: the calibration was current, so this is the lineup path alone.
-    assert report["jobs"] == ["lineup_job"]
-    csv = next((storage_dir / "dk_upload_csv" / race).glob("*.csv"))
+    assert worker["jobs"] == ["lineup_job"]
+    csv = next((worker["storage"] / "dk_upload_csv" / worker["race"]).glob("*.csv"))
     assert len(csv.read_text().strip().splitlines()) == 1 + 20
     for stage in ("loaded", "after_run"):
-        heavy = [m for m in report[stage] if m.split(".")[0] in FITTING_STACK or m in FITTING_STACK]
+        heavy = [m for m in worker[stage] if m.split(".")[0] in FITTING_STACK or m in FITTING_STACK]
         assert heavy == [], f"{stage}: {heavy[:20]}"
-    contest = [m for m in report["after_run"] if m.split(".")[0] in CONTEST_ONLY or m in CONTEST_ONLY]
+    contest = [m for m in worker["after_run"] if m.split(".")[0] in CONTEST_ONLY or m in CONTEST_ONLY]
     assert contest == [], f"a plain spec's run imported the contest stack: {contest[:20]}"
+
+
+def test_a_run_worker_loads_what_the_code_server_serves_without_the_component_library(
+    worker: dict[str, Any],
+) -> None:
+    with dg.instance_for_test():  # the served load reads the current instance's defs state
+        server = repository_summary(build_definitions().get_repository_def())
+    assert LIBRARY_KEY in server["metadata"]
+    assert worker["served"]["metadata"] == [k for k in server["metadata"] if k != LIBRARY_KEY]
+    assert {k: v for k, v in worker["served"].items() if k != "metadata"} == {
+        k: v for k, v in server.items() if k != "metadata"
+    }
