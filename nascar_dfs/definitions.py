@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.definitions_load_context import DefinitionsLoadContext, DefinitionsLoadType
 
 # Beta/preview APIs used on purpose (MultiToSingleDimensionPartitionMapping); silence them at import
 # as dagster-open-platform does, so logs show the warnings that matter.
@@ -34,26 +33,7 @@ PROJECT_ROOT = Path(nascar_dfs.__file__).resolve().parent.parent
 @functools.cache
 def area_definitions() -> dg.Definitions:
     """Everything under nascar_dfs/defs/ (built once per process: the modules load once anyway)."""
-    tree = dg.ComponentTree.from_module(defs_module=nascar_dfs.defs, project_root=PROJECT_ROOT)
-    if not _reconstructing():
-        return tree.build_defs()
-    # A run worker: the tree's root without the component library it adds for the UI's component
-    # browser (a JSON schema and sample YAML of every installed component type, found through the
-    # environment's entry points), which no run reads: about 0.1 s of a lineup run's start on two
-    # loaded cores (0.4 s under a profiler). The children are the root's own (the defs folder, and
-    # any app-managed components), so the run's assets, jobs and resources are the code server's.
-    children = [
-        tree.build_defs_at_path(decl.loc) for decl in tree.find_root_decl().iterate_child_component_decls()
-    ]
-    return dg.Definitions.merge(*children, dg.Definitions(component_tree=tree))
-
-
-def _reconstructing() -> bool:
-    """Whether Dagster is loading this code location to execute a run (a run worker, which
-    reconstructs the definitions the code server served) rather than to serve it."""
-    if not DefinitionsLoadContext.is_set():
-        return False
-    return DefinitionsLoadContext.get().load_type == DefinitionsLoadType.RECONSTRUCTION
+    return dg.ComponentTree.from_module(defs_module=nascar_dfs.defs, project_root=PROJECT_ROOT).build_defs()
 
 
 def default_resources(storage: FileStorage | None = None) -> dict[str, Any]:

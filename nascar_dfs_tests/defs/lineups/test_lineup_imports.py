@@ -8,8 +8,7 @@ recorded on a SQLite instance); only its posterior draws are made up here, becau
 itself import PyMC and take a minute of sampling.
 
 The child loads the code location as Dagster's run worker does (reconstructed from its code
-pointer), so the same run also shows that a worker's load is the code server's minus the component
-library the UI's browser reads (nascar_dfs/definitions.py).
+pointer).
 """
 
 from __future__ import annotations
@@ -63,8 +62,6 @@ PLAIN_SPEC_UNUSED = (
     "nascar_dfs.core.contest.ownership",
 )
 
-LIBRARY_KEY = "plugin_component_types_json"  # Dagster's key of the component library metadata
-
 # What the run worker of a lineup run does, in one process: load the code location as Dagster's run
 # worker does (reconstructed from its code pointer; storage and data folder from the environment),
 # then execute the lineup job's steps for a spec whose model and slate are already materialized.
@@ -74,7 +71,7 @@ import dagster as dg
 from dagster._core.code_pointer import CodePointer
 from dagster._core.definitions.reconstruct import reconstruct_repository_def_from_pointer
 
-repo = reconstruct_repository_def_from_pointer(
+reconstruct_repository_def_from_pointer(
     CodePointer.from_module("nascar_dfs.definitions", "defs", working_directory=None)
 )
 from nascar_dfs.definitions import defs
@@ -83,35 +80,12 @@ from nascar_dfs.platform.plan import request_lineups
 from nascar_dfs.platform.resources import FileStorage
 
 loaded = sorted(sys.modules)
-graph = repo.asset_graph
-served = {
-    "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
-    "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
-    "jobs": sorted(j.name for j in repo.get_all_jobs()),
-    "schedules": sorted(s.name for s in repo.schedule_defs),
-    "sensors": sorted(s.name for s in repo.sensor_defs),
-    "resources": sorted(repo.get_top_level_resources()),
-    "metadata": sorted(repo.metadata or {}),
-}
 spec = ConstraintSpec(lineups=20, scenarios=1000, max_exposure=0.6)
 with dg.DagsterInstance.get() as instance:
     plan, results = request_lineups(defs, instance, sys.argv[1], spec, storage_root=FileStorage().root())
 jobs = [r.step.job for r in results]
-print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.modules), "served": served}))
+print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.modules)}))
 """
-
-
-def repository_summary(repo: Any) -> dict[str, list[str]]:
-    graph = repo.asset_graph
-    return {
-        "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
-        "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
-        "jobs": sorted(j.name for j in repo.get_all_jobs()),
-        "schedules": sorted(s.name for s in repo.schedule_defs),
-        "sensors": sorted(s.name for s in repo.sensor_defs),
-        "resources": sorted(repo.get_top_level_resources()),
-        "metadata": sorted(repo.metadata or {}),
-    }
 
 
 def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
@@ -212,15 +186,3 @@ def test_a_lineup_run_imports_nothing_of_the_fitting_stack(worker: dict[str, Any
         m for m in worker["after_run"] if m.split(".")[0] in PLAIN_SPEC_UNUSED or m in PLAIN_SPEC_UNUSED
     ]
     assert unused == [], f"a plain spec's run imported what it never uses: {unused[:20]}"
-
-
-def test_a_run_worker_loads_what_the_code_server_serves_without_the_component_library(
-    worker: dict[str, Any],
-) -> None:
-    with dg.instance_for_test():  # the served load reads the current instance's defs state
-        server = repository_summary(build_definitions().get_repository_def())
-    assert LIBRARY_KEY in server["metadata"]
-    assert worker["served"]["metadata"] == [k for k in server["metadata"] if k != LIBRARY_KEY]
-    assert {k: v for k, v in worker["served"].items() if k != "metadata"} == {
-        k: v for k, v in server.items() if k != "metadata"
-    }
