@@ -90,7 +90,9 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"phases": phases, "cpu": cpu, "diagnostics": diagnostics.to_dict(), "error": error}))
 
 
-def run_fresh(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+def run_fresh(
+    args: argparse.Namespace, cache_dir: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Spawn one child process and time it from spawn to exit."""
     command = [
         sys.executable,
@@ -112,6 +114,7 @@ def run_fresh(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "NUMBA_OPT")}
     if args.numba_opt is not None:
         env["NUMBA_OPT"] = str(args.numba_opt)
+    env.update(extra_env or {})
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
     wall = time.perf_counter() - started

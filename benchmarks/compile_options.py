@@ -1,0 +1,108 @@
+"""Compile options of the calibration side by side: cold and warm wall of each, in ONE run.
+
+Every measured run is a fresh interpreter (``refit.py --child``) with the option's own fresh cache
+dir: cold = the first calibration on a new machine (empty cache), warm = the next processes on the
+same cache. The options' runs alternate (A cold, B cold, A warm, B warm, ...) so both see the same
+load on a shared machine; the load average is printed with every run.
+
+    python benchmarks/compile_options.py                        # numba and jax, 2 warm runs each
+    python benchmarks/compile_options.py --options jax --warm-runs 3 --json-out /tmp/options.json
+
+Options (``NASCAR_DFS_NUTPIE_BACKEND``):
+
+- ``numba``: PyTensor's numba graph code plus nutpie's callbacks, cached by compile_speed.
+- ``jax``: nutpie's JAX backend (PyTensor's JAX linker, the fused Plackett-Luce op in jax.numpy),
+  XLA's machine code in JAX's persistent compilation cache.
+- ``auto``: the fit path's choice (numba when its cache holds the model, else jax, with the numba
+  cache filled by a background process).
+
+"leapfrog/s" is leapfrog steps (one log-density + gradient each) per second of the sample phase:
+mean tree size x (tune + draws) x chains / sample seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from refit import DEFAULT_DATA, default_target, run_fresh
+
+
+def describe(option: str, kind: str, result: dict[str, Any], tune: int, chains: int) -> dict[str, Any]:
+    diag = result["diagnostics"]
+    phases = result["phases"]
+    steps = diag["mean_tree_size"] * (tune + diag["draws"]) * chains
+    return {
+        "option": option,
+        "kind": kind,
+        "wall": result["wall"],
+        "cpu": result["cpu"],
+        "import": phases.get("import", 0.0),
+        "compile": phases.get("compile", 0.0),
+        "sample": phases.get("sample", 0.0),
+        "leapfrog_per_s": steps / phases["sample"] if phases.get("sample") else float("nan"),
+        "min_ess_bulk": diag["min_ess_bulk"],
+        "max_rhat": diag["max_rhat"],
+        "divergences": diag["divergences"],
+        "retries": diag["retries"],
+        "sampler": diag["sampler"],
+        "process_overhead": result["process_overhead"],
+        "error": result["error"],
+        "load": os.getloadavg(),
+    }
+
+
+def print_row(row: dict[str, Any]) -> None:
+    load = ", ".join(f"{x:.1f}" for x in row["load"])
+    print(
+        f"{row['option']:6} {row['kind']:5} wall {row['wall']:6.1f} cpu {row['cpu']:6.1f} "
+        f"import {row['import']:4.1f} compile {row['compile']:6.1f} sample {row['sample']:5.1f} "
+        f"leapfrog/s {row['leapfrog_per_s']:6.0f} ess {row['min_ess_bulk']:4.0f} rhat {row['max_rhat']:.3f} "
+        f"div {row['divergences']} retries {row['retries']} proc {row['process_overhead']:.1f} load {load}"
+        + (f" ERROR {row['error']}" if row["error"] else ""),
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--target", default=None, help="race_id (default: last points race of 2024)")
+    parser.add_argument("--options", nargs="+", default=["numba", "jax"], choices=["numba", "jax", "auto"])
+    parser.add_argument("--warm-runs", type=int, default=2)
+    parser.add_argument("--skip-cold", action="store_true", help="warm runs only (one untimed warm-up each)")
+    parser.add_argument("--json-out", type=Path, default=None)
+    args = parser.parse_args()
+    from nascar_dfs.core.model.fit import FitConfig
+
+    config = FitConfig()
+    args.tune, args.draws, args.sampler, args.numba_opt = config.tune, config.draws, "nutpie", None
+    args.target = args.target or default_target(args.data_dir)
+    print(f"target {args.target}, {os.cpu_count()} cores, load average {os.getloadavg()}", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="compile-options-") as root:
+        dirs = {option: Path(root) / option / "pytensor" for option in args.options}
+        for kind in ["cold"] * (not args.skip_cold) + ["warm"] * args.warm_runs:
+            for option in args.options:
+                env = {"NASCAR_DFS_NUTPIE_BACKEND": option}
+                if kind == "warm" and args.skip_cold and not dirs[option].exists():
+                    run_fresh(args, dirs[option], env)  # untimed warm-up
+                started = time.time()
+                row = describe(option, kind, run_fresh(args, dirs[option], env), args.tune, config.chains)
+                row["started_utc"] = time.strftime("%H:%M:%S", time.gmtime(started))
+                rows.append(row)
+                print_row(row)
+    print(f"load average after {os.getloadavg()}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"target": args.target, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
