@@ -54,6 +54,7 @@ def describe(option: str, kind: str, result: dict[str, Any], tune: int, chains: 
         "retries": diag["retries"],
         "sampler": diag["sampler"],
         "process_overhead": result["process_overhead"],
+        "overhead": result.get("overhead", {}),
         "error": result["error"],
         "load": os.getloadavg(),
     }
@@ -65,10 +66,22 @@ def print_row(row: dict[str, Any]) -> None:
         f"{row['option']:6} {row['kind']:5} wall {row['wall']:6.1f} cpu {row['cpu']:6.1f} "
         f"import {row['import']:4.1f} compile {row['compile']:6.1f} sample {row['sample']:5.1f} "
         f"leapfrog/s {row['leapfrog_per_s']:6.0f} ess {row['min_ess_bulk']:4.0f} rhat {row['max_rhat']:.3f} "
-        f"div {row['divergences']} retries {row['retries']} proc {row['process_overhead']:.1f} load {load}"
+        f"div {row['divergences']} retries {row['retries']} proc {row['process_overhead']:.1f} "
+        f"({' '.join(f'{k} {v:.1f}' for k, v in row['overhead'].items())}) load {load}"
         + (f" ERROR {row['error']}" if row["error"] else ""),
         flush=True,
     )
+
+
+def wait_for_background_compile(cache_dir: Path) -> None:
+    """auto's cold run leaves a numba compile running: the next run must not share the cores with it."""
+    from nascar_dfs.core.model.background_compile import LOCK_NAME
+
+    started = time.perf_counter()
+    while (cache_dir / LOCK_NAME).exists():
+        time.sleep(2.0)
+    if time.perf_counter() - started > 2.0:
+        print(f"       background numba compile finished {time.perf_counter() - started:.0f} s after the run")
 
 
 def main() -> None:
@@ -99,6 +112,8 @@ def main() -> None:
                 row["started_utc"] = time.strftime("%H:%M:%S", time.gmtime(started))
                 rows.append(row)
                 print_row(row)
+                wait_for_background_compile(dirs[option])
+
     print(f"load average after {os.getloadavg()}")
     if args.json_out:
         args.json_out.write_text(json.dumps({"target": args.target, "rows": rows}, indent=2))

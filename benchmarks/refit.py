@@ -57,6 +57,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+PROCESS_STARTED = time.time()  # wall clock (comparable across processes): the interpreter's start
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nascar"
 PHASES = ("import", "load", "design", "build", "compile", "sample", "diagnostics", "finalize")
@@ -65,6 +66,7 @@ PHASES = ("import", "load", "design", "build", "compile", "sample", "diagnostics
 def child(args: argparse.Namespace) -> None:
     """One calibration; prints one JSON line with its phases and diagnostics."""
     started = time.perf_counter()
+    child_started = time.time()
     from nascar_dfs.core.model.fit import configure_compile_cache
 
     configure_compile_cache(args.cache_dir)
@@ -87,7 +89,9 @@ def child(args: argparse.Namespace) -> None:
     phases = {"import": imported - started, "load": loaded - imported, **diagnostics.timings}
     usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads: both sampling chains count
     cpu = usage.ru_utime + usage.ru_stime
-    print(json.dumps({"phases": phases, "cpu": cpu, "diagnostics": diagnostics.to_dict(), "error": error}))
+    stamps = {"process": PROCESS_STARTED, "child": child_started, "done": time.time()}
+    result = {"phases": phases, "cpu": cpu, "diagnostics": diagnostics.to_dict(), "error": error}
+    print(json.dumps(result | {"stamps": stamps}), flush=True)
 
 
 def run_fresh(
@@ -115,14 +119,23 @@ def run_fresh(
     if args.numba_opt is not None:
         env["NUMBA_OPT"] = str(args.numba_opt)
     env.update(extra_env or {})
-    started = time.perf_counter()
+    started, spawned = time.perf_counter(), time.time()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    wall = time.perf_counter() - started
+    wall, ended = time.perf_counter() - started, time.time()
     if proc.returncode != 0:
         raise SystemExit(f"calibration process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = wall
     result["process_overhead"] = wall - sum(result["phases"].values())
+    stamps = result.pop("stamps")
+    # where the overhead goes: interpreter start to this script's first line (site, numpy via
+    # argparse defaults), this script's module imports before the calibration, and exit (atexit
+    # handlers, thread joins, freeing) after the result is printed
+    result["overhead"] = {
+        "start": stamps["process"] - spawned,
+        "script": stamps["child"] - stamps["process"],
+        "exit": ended - stamps["done"],
+    }
     return result
 
 

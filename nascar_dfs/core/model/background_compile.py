@@ -24,14 +24,14 @@ from nascar_dfs.core.model.parameters import Priors
 
 log = logging.getLogger(__name__)
 
-_LOCK_NAME = "nascar-nutpie-filling.lock"
+LOCK_NAME = "nascar-nutpie-filling.lock"
 _STALE_S = 30 * 60.0  # a filler that died without removing its lock (killed pod) blocks no longer
 
 
 def fill_numba_cache(cache_dir: Path, design: TrainingDesign, capacity: Capacity, priors: Priors) -> bool:
     """Start the detached filler for this model unless one is already running; True if started."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    lock = cache_dir / _LOCK_NAME
+    lock = cache_dir / LOCK_NAME
     if not _take_lock(lock):
         return False
     job = cache_dir / f"nascar-nutpie-fill-{os.getpid()}.pickle"
@@ -90,7 +90,7 @@ def _main(cache_dir: str, job_path: str) -> None:
         )
     finally:
         job.unlink(missing_ok=True)
-        (Path(cache_dir) / _LOCK_NAME).unlink(missing_ok=True)
+        (Path(cache_dir) / LOCK_NAME).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

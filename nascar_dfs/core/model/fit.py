@@ -261,7 +261,8 @@ def _compiled_nutpie(
 ) -> tuple[Any, bool]:
     key = (capacity, priors)
     data = design.padded(capacity).data_arrays()
-    if key in _COMPILED:
+    backend = nutpie_backend()
+    if key in _COMPILED and backend != "jax":
         started = time.perf_counter()
         # arrays the graph does not read (loop data) are not inputs
         known = _shared_data_names(_COMPILED[key])
@@ -275,7 +276,6 @@ def _compiled_nutpie(
     model = build_model(design, capacity, priors)
     _add_time(timings, "build", started)
     started = time.perf_counter()
-    backend = nutpie_backend()
     compiled = None if backend == "jax" else _compile_numba(model, compile_on_miss=backend == "numba")
     reused = False
     if compiled is not None:
@@ -287,13 +287,20 @@ def _compiled_nutpie(
     else:
         # the numba model is not cached: JAX's compile (~10 s, not ~3 min) for this fit, and the
         # numba one compiled by a background process for the fits after it
-        compiled = _COMPILED_JAX[key] = _compile_nutpie_jax(model)
-        if backend == "auto":
-            import pytensor
+        try:
+            compiled = _COMPILED_JAX[key] = _compile_nutpie_jax(model)
+        except Exception as exc:  # a jax/pytensor mismatch: auto still has the numba compile
+            if backend != "auto":
+                raise
+            log.warning("JAX compile failed (%s: %s); compiling the numba model", type(exc).__name__, exc)
+            compiled = _COMPILED[key] = _compile_numba(model, compile_on_miss=True)
+        else:
+            if backend == "auto":
+                import pytensor
 
-            from nascar_dfs.core.model.background_compile import fill_numba_cache
+                from nascar_dfs.core.model.background_compile import fill_numba_cache
 
-            fill_numba_cache(Path(pytensor.config.base_compiledir), design, capacity, priors)
+                fill_numba_cache(Path(pytensor.config.base_compiledir), design, capacity, priors)
     _add_time(timings, "compile", started)
     return compiled, reused
 
