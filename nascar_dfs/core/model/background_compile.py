@@ -38,14 +38,17 @@ def fill_numba_cache(cache_dir: Path, design: TrainingDesign, capacity: Capacity
     job.write_bytes(pickle.dumps((design, capacity, priors)))
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_OPT"}  # the cached code must be optimised
     command = [sys.executable, "-m", __name__, str(cache_dir), str(job)]
-    subprocess.Popen(
-        ["nice", "-n", "10", *command] if _has_nice() else command,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=(cache_dir / "nascar-nutpie-fill.log").open("ab"),
-        start_new_session=True,  # not killed with the calibration's process group
-    )
+    log_path = cache_dir / "nascar-nutpie-fill.log"
+    with log_path.open("ab") as log_file:  # the child keeps its own descriptor
+        subprocess.Popen(
+            ["nice", "-n", "10", *command] if _has_nice() else command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            start_new_session=True,  # not killed with the calibration's process group
+        )
+    log.info("numba model compiling in the background (log: %s)", log_path)
     return True
 
 

@@ -2,6 +2,13 @@
 
 PyMC, PyTensor, nutpie and numba are imported inside the functions, never at module import, so
 that ``configure_compile_cache`` can still set their environment after this module is imported.
+
+nutpie's model is built by one of two backends ($NASCAR_DFS_NUTPIE_BACKEND, default ``auto``):
+numba (compile_speed's on-disk cache: ~1 s when cached, but ~3 minutes of LLVM optimisation the
+first time) or JAX (~10 s to compile, but each gradient ~2x dearer). ``auto`` takes numba when
+its cache holds the model, else JAX for this fit while a detached process compiles the numba
+model for the next ones (background_compile.py). Both sample the same posterior
+(test_fit_backends.py); benchmarks/compile_options.py measures them side by side.
 """
 
 from __future__ import annotations
