@@ -18,6 +18,25 @@ Options (``NASCAR_DFS_NUTPIE_BACKEND``):
 
 "leapfrog/s" is leapfrog steps (one log-density + gradient each) per second of the sample phase:
 mean tree size x (tune + draws) x chains / sample seconds.
+
+Measured 2026-12-03 12:12-12:28 UTC (branch speed-compile, 2 cores shared with two other jobs, load
+average 7-17: walls are 1.5-3x a quiet machine's; CPU seconds move far less),
+`python benchmarks/compile_options.py --options numba jax auto --warm-runs 2`, target
+2024-cup-phoenix-2 (wall s / CPU s, compile s, sample s, min bulk ESS, r_hat):
+
+    numba cold  320.8 / 166.7  compile 296.1  sample 15.7  ESS 250  r_hat 1.012  (load 7.2)
+    jax   cold   48.2 /  35.8  compile   9.3  sample 27.5  ESS 201  r_hat 1.012  (load 14.7)
+    auto  cold   82.7 /  35.5  compile  17.9  sample 40.1  ESS 201  r_hat 1.012  (load 16.5; the
+                 numba compile ran beside it then, 381 s more; it now starts after the sampling)
+    numba warm   36.4, 15.6 / 15.1, 14.3   sample 16.8, 10.2  ESS 250  (load 11.1, 9.9)
+    jax   warm   36.0, 29.2 / 34.6, 37.3   compile 7.5, 5.1   sample 22.5, 19.5  ESS 201  (load 10.9, 10.0)
+    auto  warm   15.3, 15.6 / 14.1, 13.9   = numba's (the background compile had filled its cache)
+
+JAX's persistent cache saves only XLA's compile: PyTensor's rewrites and JAX's tracing still cost
+~5 s in every process, and a gradient costs ~2x numba's (Python call per gradient, XLA's code for
+the gathers and cumulative sums), so JAX is the cold path only. gradient_backend="jax" (JAX's
+autodiff instead of PyTensor's gradient graph) compiled no faster (9.3 vs 8.1 s) and cost 1.1 CPU ms
+per leapfrog step against 0.8.
 """
 
 from __future__ import annotations
