@@ -228,6 +228,17 @@ class PlayerNumbersOut(BaseModel):
     slate_version: str = Field(description="the slate version the names were checked against")
 
 
+class StoredNumbersOut(BaseModel):
+    version: str = Field(description="content version: name it in a request's player_numbers")
+    uploaded_at: datetime
+    size_bytes: int
+
+
+class PlayerNumbersList(BaseModel):
+    race_id: str
+    items: list[StoredNumbersOut] = Field(description="your key owner's files of the race, newest first")
+
+
 class SlateOut(BaseModel):
     race_id: str
     drivers: int

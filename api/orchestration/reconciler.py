@@ -65,7 +65,7 @@ class Reconciler:
         self.clock = clock
         self.webhooks = webhooks
         self.reoptimizations = ReoptimizationFollower(
-            engine, launcher, clock, settings.run_lost_timeout_s, sanitize_error
+            engine, launcher, clock, settings.run_lost_timeout_s, sanitize_error, webhooks
         )
 
     def reconcile(self) -> int:

@@ -193,7 +193,9 @@ class OutboxRelay:
                 if job is not None and job.status not in reopt_store.FINISHED:
                     detail = "the run could not be launched; submit again later"
                     error = run_problem("launch-failed", detail, 503)
-                    reopt_store.move(conn, job, now, status="failed", error_json=json.dumps(error))
+                    reopt_store.finish(
+                        conn, job, now, self.webhooks, status="failed", error_json=json.dumps(error)
+                    )
             req = load(conn, row.target) if give_up and row.kind in ("launch", "terminate") else None
             if req is not None and req.status not in TERMINAL:
                 if row.kind == "launch":

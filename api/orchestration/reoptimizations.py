@@ -16,6 +16,7 @@ from api.core.runtime import Clock
 from api.orchestration.launcher import STATUS_FOR_STATE, Launcher, RunState
 from api.services import reoptimizations as store
 from api.services.request_store import run_problem
+from api.services.webhooks import WebhookSender
 
 log = logging.getLogger("api.worker")
 
@@ -28,8 +29,10 @@ class ReoptimizationFollower:
         clock: Clock,
         lost_after_s: float,
         sanitize: Callable[[str | None], str],
+        webhooks: WebhookSender,
     ) -> None:
         self.engine = engine
+        self.webhooks = webhooks
         self.launcher = launcher
         self.clock = clock
         self.lost_after_s = lost_after_s
@@ -76,4 +79,4 @@ class ReoptimizationFollower:
         if values["status"] == row.status and same_run:
             return 0
         with self.engine.begin() as conn:
-            return int(store.move(conn, row, now, **values))
+            return int(store.finish(conn, row, now, self.webhooks, **values))

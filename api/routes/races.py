@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.context import AppContext
 from api.core.problems import ProblemError, problem_responses
-from api.deps import Admin, Ctx, Writer, read_limit, submit_limit, v1_router
+from api.deps import Admin, Caller, Ctx, Writer, read_limit, submit_limit, v1_router
 from api.models import (
+    PlayerNumbersList,
     PlayerNumbersOut,
     Race,
     RaceIn,
@@ -24,6 +26,7 @@ from api.models import (
     ScheduleOut,
     SlateOut,
     StartingLineupOut,
+    StoredNumbersOut,
 )
 from api.services import audit, player_numbers, slates
 from api.services.keys import Principal
@@ -373,3 +376,56 @@ async def put_player_numbers(
         ownership=stored.ownership,
         slate_version=stored.slate_version,
     )
+
+
+_NUMBERS_VERSION = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$", description="content version")]
+
+
+@router.get(
+    "/races/{race_id}/player-numbers",
+    response_model=PlayerNumbersList,
+    dependencies=[Depends(read_limit)],
+    responses=problem_responses(),
+    summary="Your uploaded projections and ownership files of the race, newest first",
+)
+def list_player_numbers(race_id: _RACE_PATH, ctx: Ctx, principal: Caller) -> PlayerNumbersList:
+    if not ctx.races.exists(race_id):
+        raise NotFound()
+    stored = player_numbers.listed(_storage(), race_id, principal.owner)
+    return PlayerNumbersList(
+        race_id=race_id,
+        items=[
+            StoredNumbersOut(version=s.version, uploaded_at=s.uploaded_at, size_bytes=s.size_bytes)
+            for s in stored
+        ],
+    )
+
+
+@router.get(
+    "/races/{race_id}/player-numbers/{version}",
+    response_class=PlainTextResponse,
+    dependencies=[Depends(read_limit)],
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses()},
+    summary="One of your uploaded files, as you sent it",
+)
+def get_player_numbers(
+    race_id: _RACE_PATH, version: _NUMBERS_VERSION, principal: Caller
+) -> PlainTextResponse:
+    content = player_numbers.content(_storage(), race_id, principal.owner, version)
+    return PlainTextResponse(
+        content.decode("utf-8", errors="replace"),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="player-numbers-{race_id}-{version[:8]}.csv"'},
+    )
+
+
+@router.delete(
+    "/races/{race_id}/player-numbers/{version}",
+    status_code=204,
+    dependencies=[Depends(submit_limit)],
+    responses=problem_responses(403),
+    summary="Forget one of your uploaded files (requests that named it keep their results)",
+)
+def delete_player_numbers(race_id: _RACE_PATH, version: _NUMBERS_VERSION, principal: Writer) -> Response:
+    player_numbers.delete(_storage(), race_id, principal.owner, version)
+    return Response(status_code=204)

@@ -37,6 +37,25 @@ def store(
         raise ProblemError(409, "slate-missing", str(exc)) from exc
 
 
+def listed(storage_root: Path, race_id: str, owner: str) -> list[race_week.StoredNumbers]:
+    return race_week.list_numbers_files(storage_root, race_id, owner)
+
+
+def content(storage_root: Path, race_id: str, owner: str, version: str) -> bytes:
+    """The owner's file of that version; another owner's or an unknown one is a 404."""
+    try:
+        return race_week.read_numbers_file(storage_root, race_id, owner, version)
+    except race_week.NumbersMissingError as exc:
+        raise ProblemError(404, "not-found", str(exc)) from exc
+
+
+def delete(storage_root: Path, race_id: str, owner: str, version: str) -> None:
+    try:
+        race_week.delete_numbers_file(storage_root, race_id, owner, version)
+    except race_week.NumbersMissingError as exc:
+        raise ProblemError(404, "not-found", str(exc)) from exc
+
+
 def check_spec_names(storage_root: Path, data_dir: Path, race_id: str, spec: ConstraintSpec) -> None:
     """The spec's own projections and ownership must name drivers of the slate version it pins: a
     422 naming each unknown one under its field."""

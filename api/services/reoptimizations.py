@@ -12,13 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from api.core.db import reoptimizations
+from api.core.db import lineup_requests, reoptimizations
 from api.core.problems import ProblemError
 from api.models import ReoptimizationChanges, ReoptimizationCreate, ReoptimizationLinks, ReoptimizationOut
 from api.services.keys import Principal
 from api.services.outbox import enqueue
 from api.services.request_store import iso
 from api.services.submissions import SubmitContext, claim_key, complete_key, existing_key
+from api.services.webhooks import WebhookSender
 
 ROUTE = "/v1/lineup-requests/{request_id}/reoptimize"
 OUTBOX_KIND = "reoptimize"
@@ -134,6 +135,20 @@ def move(conn: Connection, row: Row, now: float, **values: Any) -> bool:
         .values(updated_at=max(now, row.updated_at), **values)
     )
     return moved.rowcount == 1
+
+
+def finish(conn: Connection, row: Row, now: float, webhooks: WebhookSender, **values: Any) -> bool:
+    """`move`, and when this writer is the one that finished the job, stage its webhook to the lineup
+    request's callback in the same transaction (sent once, whichever replica finished it)."""
+    moved = move(conn, row, now, **values)
+    status = values.get("status", row.status)
+    if moved and status in FINISHED and row.status not in FINISHED:
+        callback = conn.execute(
+            sa.select(lineup_requests.c.callback_url).where(lineup_requests.c.id == row.request_id)
+        ).scalar_one_or_none()
+        if callback:
+            webhooks.stage_reoptimization(conn, row, callback, status)
+    return moved
 
 
 def location(row: Row) -> str:

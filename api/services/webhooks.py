@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -125,22 +126,38 @@ class WebhookSender:
         self.outcomes = outcomes  # counts attempts by outcome (delivered | failed)
 
     def stage(self, conn: Connection, req: Row, status: str) -> None:
+        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
+        links = {"self": base}
+        if status == "succeeded":
+            links.update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
+        self._stage(
+            conn,
+            req.id,
+            req.callback_url,
+            f"lineup_request.{status}",
+            {"id": req.id, "status": status, "links": links},
+        )
+
+    def stage_reoptimization(self, conn: Connection, job: Row, callback_url: str, status: str) -> None:
+        """A re-optimization's outcome, to its lineup request's callback (signed with that owner's
+        secrets, like the request's own webhook)."""
+        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{job.request_id}"
+        links = {"self": f"{base}/reoptimizations/{job.id}", "lineup_request": base}
+        if status == "succeeded":
+            links["dk_entries_csv"] = f"{base}/reoptimizations/{job.id}/dk-entries.csv"
+        data = {"id": job.id, "request_id": job.request_id, "status": status, "links": links}
+        self._stage(conn, job.request_id, callback_url, f"reoptimization.{status}", data)
+
+    def _stage(self, conn: Connection, request_id: str, url: str, event: str, data: dict[str, Any]) -> None:
         now = self.clock()
         msg_id = f"msg_{uuid.uuid4().hex}"
-        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
-        payload = {
-            "type": f"lineup_request.{status}",
-            "timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(),
-            "data": {"id": req.id, "status": status, "links": {"self": base}},
-        }
-        if status == "succeeded":
-            payload["data"]["links"].update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
+        payload = {"type": event, "timestamp": datetime.fromtimestamp(now, tz=UTC).isoformat(), "data": data}
         conn.execute(
             sa.insert(webhook_deliveries).values(
                 id=msg_id,
-                request_id=req.id,
-                url=req.callback_url,
-                event=payload["type"],
+                request_id=request_id,
+                url=url,
+                event=event,
                 payload=json.dumps(payload, separators=(",", ":")),
                 state="pending",
                 attempts=0,

@@ -12,6 +12,7 @@ name_key, from the history's spelling or DraftKings' spelling of the same slate 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from nascar_dfs.core.names import name_key
@@ -29,7 +30,7 @@ from nascar_dfs.core.player_numbers import (
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform import science, slate_store, versions
 from nascar_dfs.platform.io_manager import read_output
-from nascar_dfs.platform.storage import atomic_write, player_numbers_path
+from nascar_dfs.platform.storage import atomic_write, player_numbers_dir, player_numbers_path
 from nascar_dfs.platform.uploads import race_history
 
 __all__ = [
@@ -37,7 +38,10 @@ __all__ = [
     "NumbersMissingError",
     "NumbersUpload",
     "PlayerNumbersError",
+    "StoredNumbers",
+    "delete_numbers_file",
     "fold_player_numbers",
+    "list_numbers_files",
     "race_spellings",
     "read_numbers_file",
     "spec_ownership_problem",
@@ -60,6 +64,15 @@ class NumbersUpload:
     projections: int
     ownership: int
     slate_version: str
+
+
+@dataclass(frozen=True)
+class StoredNumbers:
+    """One file an owner uploaded for a race: its content version, when it was kept, its size."""
+
+    version: str
+    uploaded_at: datetime
+    size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,25 @@ def read_numbers_file(storage_root: Path, race: str, owner: str, version: str) -
             f" (PUT /v1/races/{race}/player-numbers)"
         )
     return path.read_bytes()
+
+
+def list_numbers_files(storage_root: Path, race: str, owner: str) -> list[StoredNumbers]:
+    """The versions this owner uploaded for the race, newest first (none: an empty list)."""
+    folder = player_numbers_dir(storage_root, race, owner_digest(owner))
+    if not folder.is_dir():
+        return []
+    stored = []
+    for path in folder.glob("*.csv"):  # atomic_write's temp files do not end in .csv
+        stat = path.stat()
+        stored.append(StoredNumbers(path.stem, datetime.fromtimestamp(stat.st_mtime, UTC), stat.st_size))
+    return sorted(stored, key=lambda s: (s.uploaded_at, s.version), reverse=True)
+
+
+def delete_numbers_file(storage_root: Path, race: str, owner: str, version: str) -> None:
+    """Forget one of this owner's files (NumbersMissingError if there is none). Requests that named it
+    keep their results: the numbers were folded into their specs at submit."""
+    read_numbers_file(storage_root, race, owner, version)  # the same lookup and error as a fold's
+    player_numbers_path(storage_root, race, owner_digest(owner), version).unlink(missing_ok=True)
 
 
 def fold_player_numbers(

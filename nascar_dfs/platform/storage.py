@@ -100,13 +100,14 @@ def slate_version_path(slates_dir: Path, race: str, version: str) -> Path:
     return slates_dir / validate_race_key(race) / f"{validate_slate_version(version)}.csv"
 
 
+def player_numbers_dir(base: Path, race: str, owner_digest: str) -> Path:
+    """One owner's uploaded numbers of a race; the owner is a digest, so no owner name becomes a path."""
+    return base / PLAYER_NUMBERS_DIR / validate_race_key(race) / validate_slate_version(owner_digest)
+
+
 def player_numbers_path(base: Path, race: str, owner_digest: str, version: str) -> Path:
-    """One owner's uploaded numbers (projections, ownership) of a race, under its content version;
-    the owner is a digest, so no owner name ever becomes a path."""
-    owner = validate_slate_version(owner_digest)
-    return (
-        base / PLAYER_NUMBERS_DIR / validate_race_key(race) / owner / f"{validate_slate_version(version)}.csv"
-    )
+    """One owner's uploaded numbers (projections, ownership) of a race, under its content version."""
+    return player_numbers_dir(base, race, owner_digest) / f"{validate_slate_version(version)}.csv"
 
 
 def slate_upload_path(base: Path, race: str) -> Path:

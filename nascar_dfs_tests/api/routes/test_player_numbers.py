@@ -182,3 +182,45 @@ def test_a_file_above_the_body_limit_is_a_413_and_a_json_body_a_415(api: Api) ->
         headers=api.key(),
     )
     assert_problem(wrong, 415)
+
+
+def test_an_owner_lists_reads_back_and_deletes_their_own_files_only(api: Api) -> None:
+    first = upload(api, GOOD).json()["version"]
+    second = upload(api, GOOD.replace(b"55.5", b"56.5")).json()["version"]
+    upload(api, GOOD.replace(b"55.5", b"57.5"), owner="bob")
+    alice = api.key("alice")
+
+    listed = api.client.get(f"/v1/races/{RACE}/player-numbers", headers=alice)
+    assert listed.status_code == 200, listed.text
+    assert {item["version"] for item in listed.json()["items"]} == {first, second}  # not bob's
+    assert all(item["size_bytes"] > 0 for item in listed.json()["items"])
+
+    read = api.client.get(f"/v1/races/{RACE}/player-numbers/{first}", headers=alice)
+    assert read.status_code == 200 and read.headers["content-type"].startswith("text/csv")
+    assert read.text.encode() == GOOD  # byte for byte what was sent
+    assert_problem(api.client.get(f"/v1/races/{RACE}/player-numbers/{first}", headers=api.key("bob")), 404)
+    assert_problem(api.client.delete(f"/v1/races/{RACE}/player-numbers/{first}", headers=api.key("bob")), 404)
+
+    gone = api.client.delete(f"/v1/races/{RACE}/player-numbers/{first}", headers=alice)
+    assert gone.status_code == 204, gone.text
+    after = api.client.get(f"/v1/races/{RACE}/player-numbers", headers=alice).json()["items"]
+    assert [item["version"] for item in after] == [second]
+    assert_problem(api.client.delete(f"/v1/races/{RACE}/player-numbers/{first}", headers=alice), 404)
+    problem = assert_problem(submit(api, alice, {**body(), "player_numbers": [first]}), 422)
+    assert "uploaded with your key" in problem["detail"]  # a deleted file is one never uploaded
+
+
+def test_a_request_that_named_a_deleted_file_keeps_its_numbers(api: Api) -> None:
+    version = upload(api, GOOD).json()["version"]
+    own = submit(api, api.key("alice"), {**body(), "player_numbers": [version]}).json()
+    api.client.delete(f"/v1/races/{RACE}/player-numbers/{version}", headers=api.key("alice"))
+    shown = api.client.get(f"/v1/lineup-requests/{own['id']}", headers=api.key("alice")).json()
+    assert shown["spec"]["ownership"]["Demo Driver 01"] == 40.0
+    assert spec_sent(api, own["id"]).projections["Demo Driver 01"].mean == 55.5
+
+
+def test_listing_an_unknown_race_is_a_404_and_a_malformed_version_a_422(api: Api) -> None:
+    alice = api.key("alice")
+    assert_problem(api.client.get("/v1/races/no-such-race/player-numbers", headers=alice), 404)
+    assert api.client.get(f"/v1/races/{RACE}/player-numbers", headers=alice).json()["items"] == []
+    assert_problem(api.client.get(f"/v1/races/{RACE}/player-numbers/NOT-HEX", headers=alice), 422)

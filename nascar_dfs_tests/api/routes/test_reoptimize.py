@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from standardwebhooks.webhooks import Webhook
 
 from api.core.db import lineup_requests
 from api.orchestration.launcher import ReoptimizationLaunch, RunState
@@ -31,9 +34,10 @@ from nascar_dfs.platform.storage import resolve_base_path
 from nascar_dfs_tests.platform.conftest import SCIENCE_FUNCTIONS, make_defs
 from nascar_dfs_tests.platform.fakes import DRIVERS, RACES, FakeScience, write_calendar
 
-from ..conftest import RACE, Api
+from ..conftest import RACE, Api, Clock
 from ..fakes import FakeLauncher
-from ..helpers import assert_problem, fake_results, submit
+from ..helpers import assert_problem, body, fake_results, submit
+from ..orchestration.test_webhooks_restart import Receiver, plain_http_to_loopback, webhook_secret
 
 HEADER = "Entry ID,Contest Name,Contest ID,Entry Fee,D,D,D,D,D,D"
 LINEUPS = [[1001, 1002, 1003, 1004, 1005, 1006], [1001, 1003, 1004, 1005, 1006, 1007],
@@ -76,6 +80,22 @@ class InProcessDagster(FakeLauncher):
 
 @pytest.fixture
 def stack(make_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Api, FakeScience]]:
+    yield from _stack(make_api, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def hooked_stack(
+    make_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Api, FakeScience]]:
+    """The stack with webhooks to a loopback receiver, on real time (standardwebhooks' verify refuses
+    a timestamp more than 5 minutes from now)."""
+    plain_http_to_loopback(monkeypatch)
+    yield from _stack(make_api, tmp_path, monkeypatch, webhook_allow_private=True, clock=Clock(time.time()))
+
+
+def _stack(
+    make_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **api_settings
+) -> Iterator[tuple[Api, FakeScience]]:  # type: ignore[no-untyped-def]
     data_dir = tmp_path / "data"
     write_calendar(data_dir, RACES, RACES[:4], {})
     fake = FakeScience(data_dir=data_dir)
@@ -89,14 +109,14 @@ def stack(make_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     with dg.DagsterInstance.ephemeral() as instance:
         register_races(instance, [RACE])
         launcher = InProcessDagster(defs, instance, storage)
-        api = make_api(launcher=launcher)
+        api = make_api(launcher=launcher, **api_settings)
         api.built = lambda spec: request_lineups(defs, instance, RACE, spec, storage_root=storage)  # type: ignore[attr-defined]
         yield api, fake
 
 
-def succeeded_request(api: Api, headers: dict[str, str]) -> dict:
+def succeeded_request(api: Api, headers: dict[str, str], callback_url: str | None = None) -> dict:
     """A lineup request driven to succeeded, its lineups built by the platform in this process."""
-    created = submit(api, headers).json()
+    created = submit(api, headers, {**body(), "callback_url": callback_url} if callback_url else None).json()
     api.worker.run_once()
     with api.ctx.engine.connect() as conn:
         spec_json = conn.execute(
@@ -192,3 +212,27 @@ def test_another_owners_request_is_404_and_an_unfinished_one_409(stack) -> None:
     pending = submit(api, alice).json()
     problem = assert_problem(post(api, alice, pending["id"], payload), 409)
     assert problem["type"].endswith("run-not-finished") and "queued" in problem["detail"]
+
+
+def test_a_finished_re_optimization_is_a_signed_webhook_to_the_requests_callback(hooked_stack) -> None:
+    api, _ = hooked_stack
+    alice = api.key("alice")
+    secret = webhook_secret(api, alice)
+    receiver = Receiver([200])
+    try:
+        created = succeeded_request(api, alice, callback_url=receiver.url)
+        api.worker.run_once()  # the request's own webhook
+        job = post(api, alice, created["id"], {"entries_csv": entries_csv(), "out": [DRIVERS[0]]}).json()
+        api.worker.run_once()  # launch and follow: succeeded, its webhook staged
+        api.worker.run_once()  # delivered
+    finally:
+        receiver.close()
+    events = [Webhook(secret).verify(raw, headers) for headers, raw in receiver.calls]
+    assert [e["type"] for e in events] == ["lineup_request.succeeded", "reoptimization.succeeded"]
+    data = events[1]["data"]
+    assert data["id"] == job["id"] and data["request_id"] == created["id"]
+    csv_url = data["links"]["dk_entries_csv"]
+    assert csv_url.endswith(f"/v1/lineup-requests/{created['id']}/reoptimizations/{job['id']}/dk-entries.csv")
+    served = api.client.get(csv_url[csv_url.index("/v1/") :], headers=alice)
+    assert served.status_code == 200 and served.text.startswith("Entry ID")
+    assert json.loads(receiver.calls[1][1])["data"]["status"] == "succeeded"
