@@ -41,6 +41,12 @@ compile and nutpie's wrapper compile. (2) The gradient 0.24 -> 0.17 ms: the Plac
 fused op (pl_op.py) and track-type coefficients gathered per race. (3) 500 tuning draws instead of
 1000 (bulk ESS 465-547 on the last race of 2024, darlington-1 and daytona-2). (4) Dominance
 estimated during sampling.
+
+Since branch speed-compile the backend is chosen per process ($NASCAR_DFS_NUTPIE_BACKEND, default
+auto: numba when its cache holds the model, else nutpie's JAX backend while the numba model compiles
+in the background); benchmarks/compile_options.py measures numba, jax and auto side by side. The
+process overhead is split into interpreter start, this script's imports and exit (after the result
+is printed: module teardown of PyTensor/numba/JAX, ~0.8-1.1 s at load ~10, none of it ours).
 """
 
 from __future__ import annotations
