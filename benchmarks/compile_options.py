@@ -32,6 +32,11 @@ average 7-17: walls are 1.5-3x a quiet machine's; CPU seconds move far less),
     jax   warm   36.0, 29.2 / 34.6, 37.3   compile 7.5, 5.1   sample 22.5, 19.5  ESS 201  (load 10.9, 10.0)
     auto  warm   15.3, 15.6 / 14.1, 13.9   = numba's (the background compile had filled its cache)
 
+With the background compile started after the sampling (12:29-12:33 UTC, load 4.9-6.6,
+`--options auto jax --warm-runs 1`): auto cold **33.2 s** / 35.6 CPU s (compile 6.2, sample 21.0,
+ESS 201, r_hat 1.012), the numba compile done 148 s later; jax cold 31.0 s; auto warm 15.3 s
+(= numba), jax warm 31.5 s.
+
 JAX's persistent cache saves only XLA's compile: PyTensor's rewrites and JAX's tracing still cost
 ~5 s in every process, and a gradient costs ~2x numba's (Python call per gradient, XLA's code for
 the gathers and cumulative sums), so JAX is the cold path only. gradient_backend="jax" (JAX's
