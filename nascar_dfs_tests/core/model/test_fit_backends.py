@@ -23,7 +23,7 @@ def _mean_and_mcse(draws: np.ndarray, chains: int) -> tuple[np.ndarray, np.ndarr
     import arviz as az
 
     flat = draws.reshape(chains, -1, int(np.prod(draws.shape[1:])))
-    mcse = np.array([az.mcse(flat[:, :, i]) for i in range(flat.shape[2])])
+    mcse = np.array([float(np.squeeze(az.mcse(flat[:, :, i]))) for i in range(flat.shape[2])])
     return flat.mean(axis=(0, 1)), mcse
 
 
