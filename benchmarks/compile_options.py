@@ -37,6 +37,10 @@ With the background compile started after the sampling (12:29-12:33 UTC, load 4.
 ESS 201, r_hat 1.012), the numba compile done 148 s later; jax cold 31.0 s; auto warm 15.3 s
 (= numba), jax warm 31.5 s.
 
+12:40-12:45 UTC, load 2.8 before, 4.0-4.1 during, `--options auto --warm-runs 3`: auto cold
+**41.2 s** / 39.5 CPU s (compile 10.5, sample 21.8), numba compile done 188 s later; auto warm
+16.9, 16.9, 16.8 s / 14.9 CPU s (sample 10.3), ESS 250, r_hat 1.012.
+
 JAX's persistent cache saves only XLA's compile: PyTensor's rewrites and JAX's tracing still cost
 ~5 s in every process, and a gradient costs ~2x numba's (Python call per gradient, XLA's code for
 the gathers and cumulative sums), so JAX is the cold path only. gradient_backend="jax" (JAX's
