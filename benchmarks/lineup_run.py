@@ -1,17 +1,21 @@
 """A lineup run, launch -> upload CSV, before/after in one run (issue 18: <= 3 s for 150 lineups).
 
 What the run worker of an on-demand request does, in a fresh process per run: start Python, load the
-code location (`nascar_dfs.definitions`), execute the lineup job's steps in process (scenario_set,
-lineups, dk_upload_csv: 150 lineups, 10,000 scenarios, the demo race) on a calibrated model, exit.
-The model is calibrated once, by the --base tree with the demo's short chain (`nascar-dfs demo
---quick`; one to three minutes, more with a cold compile cache), on a SQLite instance in a temporary
-DAGSTER_HOME that both sides share; then the two trees run the same partition alternately.
+code location as Dagster's run worker does (reconstructed from its code pointer), open the instance,
+execute the lineup job's steps of the run (scenario_set, lineups, dk_upload_csv: 150 lineups, 10,000
+scenarios, the demo race) on a calibrated model, exit. The model is calibrated once, by the --base
+tree with the demo's short chain (`nascar-dfs demo --quick`; one to three minutes, more with a cold
+compile cache), on a SQLite instance in a temporary DAGSTER_HOME that both sides share; then the two
+trees run the same partition alternately.
 
 Split per run (medians): interpreter start (spawn -> first line of the child), `import dagster`
-(Dagster's own fixed cost), our part of the definitions load (the definitions import minus dagster),
-the run until the CSV step ends (steps from Dagster's event log: the rest is Dagster's run setup and
-event writes), and process exit. Not included: the daemon's dequeue and the relay to the API (see
-benchmarks/api_e2e.py for the whole request through a real deployment).
+(Dagster's own fixed cost), the instance (Dagster's storage imports and SQLite connection; the
+worker opens it first), our part: the code location reconstructed and the lineup job built, then
+the steps (from Dagster's event log); the rest of the run until the CSV step ends (Dagster's run
+setup and event writes), and process exit. `run_create` is timed but not counted: the webserver
+creates the run at the launch call, before any worker starts. Not included: the daemon's dequeue
+and the relay to the API (see benchmarks/api_e2e.py for the whole request through a real
+deployment).
 
     python benchmarks/lineup_run.py [--runs 5] [--base REV] [--lineups 150] [--scenarios 10000]
 """
@@ -63,32 +67,47 @@ with dg.DagsterInstance.get() as instance:
 print(spec.key, [(r.step.job, r.seconds_per_asset) for r in results])
 """
 
-# One run worker: load the code location, run the lineup job's steps, report when each phase ended.
+# One run worker, as Dagster's runs it: load the code location by reconstructing it from its code
+# pointer (a run worker's load, not the code server's), then execute the lineup job's steps of an
+# existing run. The run is created here because there is no launcher; its creation (the webserver's
+# work at the launch call, before any worker starts) is timed apart and left out of the figure.
 CHILD = """
 import time
 started = time.time()
 import json, sys
 import dagster as dg
 imported_dagster = time.time()
-from nascar_dfs.definitions import defs
-loaded = time.time()
-from nascar_dfs.platform import tags
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import execute_run
 
-partition = sys.argv[1]
+# As in Dagster's run worker: the instance first, then the job reconstructed from its code pointer.
 with dg.DagsterInstance.get() as instance:
-    result = defs.resolve_job_def("lineup_job").execute_in_process(
-        instance=instance, partition_key=partition, raise_on_error=False,
-        asset_selection=[dg.AssetKey(a) for a in sys.argv[2].split(",")],
-        tags=tags.run_tags(tags.LINEUPS, "request", partition.split("|")[0]),
+    instance_ready = time.time()
+    repo = ReconstructableRepository.for_module("nascar_dfs.definitions", "defs", working_directory=None)
+    job = repo.get_reconstructable_job("lineup_job")
+    steps_wanted = {dg.AssetKey(a) for a in sys.argv[2].split(",")}
+    job = job.get_subset(asset_selection=steps_wanted)
+    job_def = job.get_definition()
+    loaded = time.time()
+    from nascar_dfs.platform import tags
+
+    partition = sys.argv[1]
+    run = instance.create_run_for_job(
+        job_def=job_def, asset_selection=frozenset(steps_wanted),
+        tags={**tags.run_tags(tags.LINEUPS, "request", partition.split("|")[0]),
+              "dagster/partition": partition},
     )
+    created = time.time()
+    result = execute_run(job, run, instance)
     ran = time.time()
     steps = {}
-    for entry in instance.all_logs(result.run_id):
+    for entry in instance.all_logs(run.run_id):
         event = entry.dagster_event
         if event is not None and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
             steps.setdefault(entry.step_key, []).append(entry.timestamp)
 print(json.dumps({"ok": result.success, "started": started, "imported_dagster": imported_dagster,
-                  "loaded": loaded, "ran": ran, "steps": steps}))
+                  "loaded": loaded, "instance_ready": instance_ready, "created": created, "ran": ran,
+                  "steps": steps}))
 """
 
 
@@ -106,13 +125,16 @@ def run_worker(tree: Path, env: dict[str, str], partition: str) -> dict[str, flo
         raise RuntimeError(f"lineup run did not succeed in {tree}:\n{done.stderr[-3000:]}")
     steps = got["steps"]
     csv_done = max(steps["dk_upload_csv"])
+    run_create = got["created"] - got["loaded"]
     return {
-        "launch_to_csv": csv_done - spawned,
+        "launch_to_csv": csv_done - spawned - run_create,
         "interpreter": got["started"] - spawned,
         "dagster_import": got["imported_dagster"] - got["started"],
-        "our_definitions": got["loaded"] - got["imported_dagster"],
+        "instance": got["instance_ready"] - got["imported_dagster"],
+        "our_definitions": got["loaded"] - got["instance_ready"],
         **{step: max(stamps) - min(stamps) for step, stamps in steps.items()},
-        "run_other": csv_done - got["loaded"] - sum(max(s) - min(s) for s in steps.values()),
+        "run_other": csv_done - got["created"] - sum(max(s) - min(s) for s in steps.values()),
+        "run_create": run_create,
         "exit": exited - got["ran"],
         "wall": exited - spawned,
     }
@@ -157,7 +179,9 @@ def main() -> int:
         spec_key = marker.read_text().strip()
         partition = f"{RACE}|{spec_key}"
         got = alternate(args.runs, {n: (lambda t=t: run_worker(t, env, partition)) for n, t in trees.items()})
-    keys = ["launch_to_csv", "interpreter", "dagster_import", "our_definitions", *STEPS, "run_other", "exit"]
+    keys = ["launch_to_csv", "interpreter", "dagster_import", "instance", "our_definitions", *STEPS]
+    keys += ["run_other", "exit"]
+    keys.append("run_create")  # not in launch_to_csv: the launch call's own work
     print(
         f"{args.lineups} lineups, {args.scenarios} scenarios, {args.runs} runs a side; median (min-max), s:"
     )

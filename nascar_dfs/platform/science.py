@@ -106,10 +106,13 @@ def choose_forecaster(track_type: str, before: tuple[int, int], scored: list[dic
 
 def portfolio(slate: Any, spec: ConstraintSpec, scenarios: ScenarioSet) -> Any:
     """The spec's lineups, ranked with the player's own numbers where the spec gives them."""
-    from nascar_dfs.core.contest.slate import pool_with_player_numbers
     from nascar_dfs.core.optimizer import build_portfolio
 
     if spec.projections or spec.ownership:
+        # Imported only here: the contest module loads SciPy (its ownership fit), 0.3-0.6 s of a
+        # plain spec's lineup run that never uses it.
+        from nascar_dfs.core.contest.slate import pool_with_player_numbers
+
         slate = pool_with_player_numbers(slate, spec, scenarios)
     return build_portfolio(slate, spec, scenarios=scenarios)
 

@@ -7,8 +7,9 @@ drivers short of their min exposure.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pulp
 
 from nascar_dfs.core.optimizer.errors import InfeasibleSpecError
 from nascar_dfs.core.optimizer.pool import PlayerPool
@@ -16,10 +17,19 @@ from nascar_dfs.core.optimizer.requirements import Requirements, bits_of
 from nascar_dfs.core.optimizer.search import PortfolioState
 from nascar_dfs.core.optimizer.space import LineupSpace
 
+if TYPE_CHECKING:
+    import pulp
+
+# PuLP (and the HiGHS it finds) is imported by the functions that build a model: a lineup run whose
+# space is enumerable and plans no min exposure never solves one, and the code location imports
+# this module.
+
 
 def solver() -> pulp.LpSolver:
     """HiGHS in process, presolve off: on the benchmark slate one lineup solves in ~0.035 s this way,
     ~0.105 s with HiGHS's presolve and ~0.067 s with CBC's process per solve (2 loaded cores)."""
+    import pulp
+
     highs = pulp.HiGHS(msg=False, presolve="off", gapRel=0.0)  # default 1e-4 gap can skip the optimum
     return highs if highs.available() else pulp.PULP_CBC_CMD(msg=False, gapRel=0.0)
 
@@ -44,6 +54,8 @@ def build_milp(
 def _solve_one(
     pool: PlayerPool, req: Requirements, per_driver: np.ndarray, state: PortfolioState, engine: pulp.LpSolver
 ) -> np.ndarray:
+    import pulp
+
     n = pool.size
     usable = [i for i in range(n) if not req.excluded[i] and state.counts[i] < req.max_count[i]]
     prob = pulp.LpProblem("lineup", pulp.LpMaximize)
@@ -98,6 +110,8 @@ def plan_portfolio(pool: PlayerPool, space: LineupSpace, scores: np.ndarray, req
 
     Lineups are distinct by construction; it is only valid when min_unique asks no more than that.
     """
+    import pulp
+
     if req.max_overlap < req.slots - 1:
         raise InfeasibleSpecError("planning min exposures together with min_unique above 1 is not supported")
     candidates = _plan_candidates(space, scores, req)
@@ -126,6 +140,8 @@ def plan_portfolio(pool: PlayerPool, space: LineupSpace, scores: np.ndarray, req
 def _plan_solver() -> pulp.LpSolver:
     """Thousands of binaries: presolve pays here, and a 1e-6 relative gap is a few thousandths of
     a point over a whole portfolio."""
+    import pulp
+
     highs = pulp.HiGHS(msg=False, gapRel=1e-6, timeLimit=PLAN_SECONDS)
     return highs if highs.available() else pulp.PULP_CBC_CMD(msg=False, gapRel=1e-6, timeLimit=PLAN_SECONDS)
 

@@ -6,6 +6,9 @@ The check runs in a fresh interpreter, since this test process may have imported
 calibration it reads is real (the calibrated_model asset written through FittedModel.save and
 recorded on a SQLite instance); only its posterior draws are made up here, because a fit would
 itself import PyMC and take a minute of sampling.
+
+The child loads the code location as Dagster's run worker does (reconstructed from its code
+pointer).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -47,23 +51,38 @@ FITTING_STACK = (
     "nascar_dfs.core.model.compile_speed",
 )
 
-# What the run worker of a lineup run does, in one process: load the code location, then execute
-# the lineup job's steps for a spec whose model and slate are already materialized.
+# What a plain spec's run (enumerable lineup space, no contest, no player numbers, no min exposure)
+# never uses: the contest module's ownership fit (SciPy's least squares, 0.3-0.6 s of import on two
+# cores) and the MILP solver (PuLP and HiGHS), for spaces too large to enumerate or planned exposures.
+PLAIN_SPEC_UNUSED = (
+    "scipy",
+    "pulp",
+    "highspy",
+    "nascar_dfs.core.contest.slate",
+    "nascar_dfs.core.contest.ownership",
+)
+
+# What the run worker of a lineup run does, in one process: load the code location as Dagster's run
+# worker does (reconstructed from its code pointer; storage and data folder from the environment),
+# then execute the lineup job's steps for a spec whose model and slate are already materialized.
 CHILD = """
 import json, sys
 import dagster as dg
-from nascar_dfs.definitions import build_definitions
+from dagster._core.code_pointer import CodePointer
+from dagster._core.definitions.reconstruct import reconstruct_repository_def_from_pointer
+
+reconstruct_repository_def_from_pointer(
+    CodePointer.from_module("nascar_dfs.definitions", "defs", working_directory=None)
+)
+from nascar_dfs.definitions import defs
 from nascar_dfs.core.scenarios.spec import ConstraintSpec
 from nascar_dfs.platform.plan import request_lineups
-from nascar_dfs.platform.resources import FileStorage, NascarData
+from nascar_dfs.platform.resources import FileStorage
 
-storage_dir, data_dir, race = sys.argv[1:4]
-storage = FileStorage(base_path=storage_dir)
-defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=data_dir)})
 loaded = sorted(sys.modules)
 spec = ConstraintSpec(lineups=20, scenarios=1000, max_exposure=0.6)
 with dg.DagsterInstance.get() as instance:
-    plan, results = request_lineups(defs, instance, race, spec, storage_root=storage.root())
+    plan, results = request_lineups(defs, instance, sys.argv[1], spec, storage_root=FileStorage().root())
 jobs = [r.step.job for r in results]
 print(json.dumps({"jobs": jobs, "loaded": loaded, "after_run": sorted(sys.modules)}))
 """
@@ -110,53 +129,60 @@ def made_up_model(history, race: str, draws: int = 200) -> FittedModel:
     )
 
 
-@pytest.fixture
-def calibrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, str]:
-    """DAGSTER_HOME, storage folder and race of a demo race whose model and slate are materialized."""
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What a run worker's lineup run loaded, on a demo race whose model and slate are materialized
+    (by this process, with a made-up fit), plus the storage folder and race."""
+    tmp_path = tmp_path_factory.mktemp("lineup-run")
     home, storage_dir = tmp_path / "home", tmp_path / "storage"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setattr(science, "fit", lambda history, race, options: made_up_model(history, race))
-    monkeypatch.setattr(
-        science,
-        "score_finish",
-        lambda model, history, race, scenarios, seed: {
-            "race": race,
-            "crps": 5.0,
-            "baseline_crps": 6.0,
-            "pit": [0.5],
-        },
-    )
     race = upcoming_demo_race(Path(DEMO_DIR))
-    storage = FileStorage(base_path=str(storage_dir))
-    defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=str(DEMO_DIR))})
-    with dg.DagsterInstance.get() as instance:
-        register_races(instance, [race])
-        _, results = request_lineups(
-            defs, instance, race, ConstraintSpec(lineups=3, scenarios=200), storage_root=storage.root()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(home))
+        patch.setattr(science, "fit", lambda history, race, options: made_up_model(history, race))
+        patch.setattr(
+            science,
+            "score_finish",
+            lambda model, history, race, scenarios, seed: {
+                "race": race,
+                "crps": 5.0,
+                "baseline_crps": 6.0,
+                "pit": [0.5],
+            },
         )
+        storage = FileStorage(base_path=str(storage_dir))
+        defs = build_definitions({"storage": storage, "nascar_data": NascarData(data_dir=str(DEMO_DIR))})
+        with dg.DagsterInstance.get() as instance:
+            register_races(instance, [race])
+            _, results = request_lineups(
+                defs, instance, race, ConstraintSpec(lineups=3, scenarios=200), storage_root=storage.root()
+            )
     assert [r.step.job for r in results] == ["calibration_job", "lineup_job"]
-    return home, storage_dir, race
-
-
-def test_a_lineup_run_imports_nothing_of_the_fitting_stack(calibrated: tuple[Path, Path, str]) -> None:
-    home, storage_dir, race = calibrated
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "NASCAR_DFS_STORAGE": str(storage_dir),
+        "NASCAR_DFS_DATA_DIR": str(DEMO_DIR),
+        "PYTHONWARNINGS": "ignore",
+    }
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(storage_dir), str(DEMO_DIR), race],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        [sys.executable, "-c", CHILD, race], env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**report, "storage": storage_dir, "race": race}
+
+
+def test_a_lineup_run_imports_nothing_of_the_fitting_stack(worker: dict[str, Any]) -> None:
     # Only the lineup job ran: the calibration was current, so this is the lineup path alone.
-    assert report["jobs"] == ["lineup_job"]
-    csv = next((storage_dir / "dk_upload_csv" / race).glob("*.csv"))
+    assert worker["jobs"] == ["lineup_job"]
+    csv = next((worker["storage"] / "dk_upload_csv" / worker["race"]).glob("*.csv"))
     assert len(csv.read_text().strip().splitlines()) == 1 + 20
     for stage in ("loaded", "after_run"):
-        heavy = [m for m in report[stage] if m.split(".")[0] in FITTING_STACK or m in FITTING_STACK]
+        heavy = [m for m in worker[stage] if m.split(".")[0] in FITTING_STACK or m in FITTING_STACK]
         assert heavy == [], f"{stage}: {heavy[:20]}"
+    unused = [
+        m for m in worker["after_run"] if m.split(".")[0] in PLAIN_SPEC_UNUSED or m in PLAIN_SPEC_UNUSED
+    ]
+    assert unused == [], f"a plain spec's run imported what it never uses: {unused[:20]}"
