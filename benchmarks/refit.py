@@ -41,6 +41,12 @@ compile and nutpie's wrapper compile. (2) The gradient 0.24 -> 0.17 ms: the Plac
 fused op (pl_op.py) and track-type coefficients gathered per race. (3) 500 tuning draws instead of
 1000 (bulk ESS 465-547 on the last race of 2024, darlington-1 and daytona-2). (4) Dominance
 estimated during sampling.
+
+Since branch speed-compile the backend is chosen per process ($NASCAR_DFS_NUTPIE_BACKEND, default
+auto: numba when its cache holds the model, else nutpie's JAX backend while the numba model compiles
+in the background); benchmarks/compile_options.py measures numba, jax and auto side by side. The
+process overhead is split into interpreter start, this script's imports and exit (after the result
+is printed: module teardown of PyTensor/numba/JAX, ~0.8-1.1 s at load ~10, none of it ours).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+PROCESS_STARTED = time.time()  # wall clock (comparable across processes): the interpreter's start
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nascar"
 PHASES = ("import", "load", "design", "build", "compile", "sample", "diagnostics", "finalize")
@@ -65,6 +72,7 @@ PHASES = ("import", "load", "design", "build", "compile", "sample", "diagnostics
 def child(args: argparse.Namespace) -> None:
     """One calibration; prints one JSON line with its phases and diagnostics."""
     started = time.perf_counter()
+    child_started = time.time()
     from nascar_dfs.core.model.fit import configure_compile_cache
 
     configure_compile_cache(args.cache_dir)
@@ -87,10 +95,14 @@ def child(args: argparse.Namespace) -> None:
     phases = {"import": imported - started, "load": loaded - imported, **diagnostics.timings}
     usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads: both sampling chains count
     cpu = usage.ru_utime + usage.ru_stime
-    print(json.dumps({"phases": phases, "cpu": cpu, "diagnostics": diagnostics.to_dict(), "error": error}))
+    stamps = {"process": PROCESS_STARTED, "child": child_started, "done": time.time()}
+    result = {"phases": phases, "cpu": cpu, "diagnostics": diagnostics.to_dict(), "error": error}
+    print(json.dumps(result | {"stamps": stamps}), flush=True)
 
 
-def run_fresh(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
+def run_fresh(
+    args: argparse.Namespace, cache_dir: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Spawn one child process and time it from spawn to exit."""
     command = [
         sys.executable,
@@ -112,14 +124,24 @@ def run_fresh(args: argparse.Namespace, cache_dir: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "NUMBA_OPT")}
     if args.numba_opt is not None:
         env["NUMBA_OPT"] = str(args.numba_opt)
-    started = time.perf_counter()
+    env.update(extra_env or {})
+    started, spawned = time.perf_counter(), time.time()
     proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    wall = time.perf_counter() - started
+    wall, ended = time.perf_counter() - started, time.time()
     if proc.returncode != 0:
         raise SystemExit(f"calibration process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = wall
     result["process_overhead"] = wall - sum(result["phases"].values())
+    stamps = result.pop("stamps")
+    # where the overhead goes: interpreter start to this script's first line (site, numpy via
+    # argparse defaults), this script's module imports before the calibration, and exit (atexit
+    # handlers, thread joins, freeing) after the result is printed
+    result["overhead"] = {
+        "start": stamps["process"] - spawned,
+        "script": stamps["child"] - stamps["process"],
+        "exit": ended - stamps["done"],
+    }
     return result
 
 

@@ -24,6 +24,11 @@ export PYTENSOR_FLAGS="${PYTENSOR_FLAGS:-base_compiledir=$NASCAR_DFS_CACHE_DIR/p
 # (and its graph code lands in this suite's own cache dir above). Suites that sample real chains on
 # a real Dagster stack set their own level and cache (nascar_dfs_tests/api/dagster_stack.py).
 export NUMBA_OPT="${NUMBA_OPT:-0}"
+# The suites fit on the numba backend: at level 0 its cache refuses, so `auto` (the product's
+# default, nascar_dfs/core/model/fit.py) would take JAX in every test process and start a detached
+# optimised numba compile beside the suite. auto and JAX have their own tests, which set it:
+# nascar_dfs_tests/core/model/test_fit_backends.py, test_background_fill.py (python -m pytest -m slow).
+export NASCAR_DFS_NUTPIE_BACKEND="${NASCAR_DFS_NUTPIE_BACKEND:-numba}"
 
 ruff check .
 # The code location loads as `dg` loads the project ([tool.dg] in pyproject.toml), with no instance

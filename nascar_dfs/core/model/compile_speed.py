@@ -93,7 +93,9 @@ class _NotCacheable(RuntimeError):
     """numba cannot store this process's compiled model (the caller compiles it the usual way)."""
 
 
-def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]:
+def compile_nutpie_cached(
+    model: Any, cache_dir: Any = None, *, compile_on_miss: bool = True
+) -> tuple[Any, bool]:
     """nutpie's compiled model, whose machine code comes from disk when this model was seen before.
 
     nutpie compiles its C-callable wrappers (which link PyTensor's numba graph code) afresh in every
@@ -103,8 +105,8 @@ def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]
     the linked machine code and skips PyTensor's rewrites, PyTensor's graph compile and nutpie's
     wrapper compile. A miss compiles once at numba's default optimisation level and stores it.
 
-    Returns ``(compiled, hit)``. Raises on anything unexpected; callers fall back to
-    ``nutpie.compile_pymc_model``.
+    Returns ``(compiled, hit)``; ``(None, False)`` on a miss when not ``compile_on_miss``. Raises on
+    anything unexpected; callers fall back to ``nutpie.compile_pymc_model``.
     """
     import json
     from pathlib import Path
@@ -132,6 +134,8 @@ def compile_nutpie_cached(model: Any, cache_dir: Any = None) -> tuple[Any, bool]
             hit = True
         except Exception:  # index unreadable, or its code gone or unreadable: compile again
             meta = None
+    if meta is None and not compile_on_miss:
+        return None, False
     if meta is None:
         meta, logp_cf, expand_cf = _compile_and_store(model, logp, value_vars, shapes, remaining, key)
         tmp = side.with_suffix(f".{os.getpid()}.tmp")

@@ -2,10 +2,18 @@
 
 PyMC, PyTensor, nutpie and numba are imported inside the functions, never at module import, so
 that ``configure_compile_cache`` can still set their environment after this module is imported.
+
+nutpie's model is built by one of two backends ($NASCAR_DFS_NUTPIE_BACKEND, default ``auto``):
+numba (compile_speed's on-disk cache: ~1 s when cached, but ~3 minutes of LLVM optimisation the
+first time) or JAX (~10 s to compile, but each gradient ~2x dearer). ``auto`` takes numba when
+its cache holds the model, else JAX for this fit while a detached process compiles the numba
+model for the next ones (background_compile.py). Both sample the same posterior
+(test_fit_backends.py); benchmarks/compile_options.py measures them side by side.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -141,6 +149,8 @@ def _parse_flags(text: str) -> dict[str, str]:
 
 # compiled nutpie models of this process, by (capacity, priors): refits swap the data in
 _COMPILED: dict[tuple[Capacity, Priors], Any] = {}
+# JAX models of this process, used (in auto) until the numba model is in the cache
+_COMPILED_JAX: dict[tuple[Capacity, Priors], Any] = {}
 
 
 # --- fitting -----------------------------------------------------------------------------------
@@ -248,6 +258,7 @@ def _sample(
             started = time.perf_counter()
             idata = _run_nutpie(compiled, config)
             _add_time(timings, "sample", started)
+            _start_background_compile()
             return _SamplerRun(idata, "nutpie", compile_cached=cached)
     idata = _run_pymc(design, capacity, config, timings)
     return _SamplerRun(idata, "pymc", fallback_reason=fallback_reason)
@@ -256,13 +267,13 @@ def _sample(
 def _compiled_nutpie(
     design: TrainingDesign, capacity: Capacity, priors: Priors, timings: dict[str, float]
 ) -> tuple[Any, bool]:
-    import nutpie
-
     key = (capacity, priors)
     data = design.padded(capacity).data_arrays()
-    if key in _COMPILED:
+    backend = nutpie_backend()
+    if key in _COMPILED and backend != "jax":
         started = time.perf_counter()
-        known = _COMPILED[key].shared_data  # arrays the graph does not read (loop data) are not inputs
+        # arrays the graph does not read (loop data) are not inputs
+        known = _shared_data_names(_COMPILED[key])
         compiled = _COMPILED[key].with_data(**{k: v for k, v in data.items() if k in known})
         _add_time(timings, "build", time.perf_counter())
         _add_time(timings, "compile", started)
@@ -272,19 +283,130 @@ def _compiled_nutpie(
     started = time.perf_counter()
     model = build_model(design, capacity, priors)
     _add_time(timings, "build", started)
+    started = time.perf_counter()
+    compiled = None if backend == "jax" else _compile_numba(model, compile_on_miss=backend == "numba")
+    reused = False
+    if compiled is not None:
+        _COMPILED[key] = compiled
+    elif key in _COMPILED_JAX:  # the numba model not (yet, in auto) cached: this process's JAX model
+        known = _shared_data_names(_COMPILED_JAX[key])
+        compiled = _COMPILED_JAX[key].with_data(**{k: v for k, v in data.items() if k in known})
+        reused = True
+    else:
+        # the numba model is not cached: JAX's compile (~10 s, not ~3 min) for this fit, and the
+        # numba one compiled by a background process for the fits after it
+        try:
+            compiled = _COMPILED_JAX[key] = _compile_nutpie_jax(model)
+        except Exception as exc:  # a jax/pytensor mismatch: auto still has the numba compile
+            if backend != "auto":
+                raise
+            log.warning("JAX compile failed (%s: %s); compiling the numba model", type(exc).__name__, exc)
+            compiled = _COMPILED[key] = _compile_numba(model, compile_on_miss=True)
+        else:
+            if backend == "auto":
+                _BACKGROUND_COMPILE.append((design, capacity, priors))
+    _add_time(timings, "compile", started)
+    return compiled, reused
+
+
+# auto's numba compile still to start: after this fit's sampling, whose cores it would otherwise take
+# (measured at load ~15, both niced: the JAX fit 48 s alone, 83 s beside the compile)
+_BACKGROUND_COMPILE: list[tuple[TrainingDesign, Capacity, Priors]] = []
+
+
+def _start_background_compile() -> None:
+    if not _BACKGROUND_COMPILE:
+        return
+    import pytensor
+
+    from nascar_dfs.core.model.background_compile import fill_numba_cache
+
+    design, capacity, priors = _BACKGROUND_COMPILE.pop()
+    _BACKGROUND_COMPILE.clear()
+    fill_numba_cache(Path(pytensor.config.base_compiledir), design, capacity, priors)
+
+
+NutpieBackend = Literal["auto", "numba", "jax"]
+
+
+def nutpie_backend() -> NutpieBackend:
+    """$NASCAR_DFS_NUTPIE_BACKEND: ``auto`` (default: numba when cached or jax missing, else jax)."""
+    value = os.environ.get("NASCAR_DFS_NUTPIE_BACKEND", "auto")
+    if value not in ("auto", "numba", "jax"):
+        raise ValueError(f"NASCAR_DFS_NUTPIE_BACKEND must be auto, numba or jax, got {value!r}")
+    if value == "auto" and importlib.util.find_spec("jax") is None:
+        return "numba"
+    return value  # type: ignore[return-value]
+
+
+def _compile_numba(model: Any, compile_on_miss: bool) -> Any:
+    """The numba model from compile_speed's cache (compiled and stored on a miss if asked), or None."""
     from nascar_dfs.core.model.compile_speed import compile_nutpie_cached, fast_nutpie_compile
 
-    started = time.perf_counter()
     try:
-        compiled, from_disk = compile_nutpie_cached(model)
-        log.info("nutpie model %s", "loaded from the compile cache" if from_disk else "compiled and cached")
+        compiled, from_disk = compile_nutpie_cached(model, compile_on_miss=compile_on_miss)
     except Exception as exc:  # an unexpected graph or a nutpie/numba upgrade: nutpie's own compile
+        if not compile_on_miss:
+            log.warning("cached nutpie compile unavailable (%s: %s); using JAX", type(exc).__name__, exc)
+            return None
         log.warning("cached nutpie compile unavailable (%s: %s); compiling afresh", type(exc).__name__, exc)
+        import nutpie
+
         with fast_nutpie_compile():
-            compiled = nutpie.compile_pymc_model(model, backend="numba")
-    _add_time(timings, "compile", started)
-    _COMPILED[key] = compiled
-    return compiled, False
+            return nutpie.compile_pymc_model(model, backend="numba")
+    if compiled is not None:
+        log.info("nutpie model %s", "loaded from the compile cache" if from_disk else "compiled and cached")
+    return compiled
+
+
+def _shared_data_names(compiled: Any) -> set[str]:
+    """The data a compiled model takes (nutpie's numba model and its Python-function model differ)."""
+    shared = getattr(compiled, "shared_data", None)
+    return set(shared if shared is not None else compiled._shared_data)
+
+
+_ONE_XLA_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def _compile_nutpie_jax(model: Any) -> Any:
+    """nutpie's JAX backend, XLA's machine code kept in JAX's persistent compilation cache."""
+    if "jax" not in sys.modules:
+        # one XLA thread per call: nutpie's chains already run in parallel, one thread each (on 2
+        # cores, 0.42 ms per gradient instead of 0.67 at load 6)
+        os.environ.setdefault("XLA_FLAGS", _ONE_XLA_THREAD)
+    import jax
+    import nutpie
+    import pytensor
+
+    from nascar_dfs.core.model.pl_op import register_jax
+
+    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_compilation_cache_dir", str(Path(pytensor.config.base_compiledir) / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    register_jax()
+    # static shapes, not frozen values: the data stay inputs of the XLA program (one program per
+    # capacity, so another race of the same capacity hits the cache), but JAX needs every shape known
+    return nutpie.compile_pymc_model(
+        _static_data_shapes(model), backend="jax", gradient_backend="pytensor", freeze_model=False
+    )
+
+
+def _static_data_shapes(model: Any) -> Any:
+    """The model with each pm.Data a shared variable of its value's (static) shape."""
+    import pytensor
+    from pymc.model.fgraph import fgraph_from_model, model_from_fgraph
+    from pytensor.compile import SharedVariable
+
+    fgraph, memo = fgraph_from_model(model)
+    replacements = {}
+    for datum in model.data_vars:
+        if isinstance(datum, SharedVariable):
+            value = datum.get_value()
+            shared = pytensor.shared(value, name=datum.name, shape=value.shape)
+            replacements[memo[datum].owner.inputs[0]] = shared
+    fgraph.replace_all(list(replacements.items()), import_missing=True)
+    return model_from_fgraph(fgraph, mutate_fgraph=True)
 
 
 def _run_nutpie(compiled: Any, config: FitConfig) -> az.InferenceData:

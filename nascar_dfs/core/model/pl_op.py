@@ -22,6 +22,7 @@ For ``running`` in {0, 1} the shift cancels, and the gradient is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,40 @@ def _register_numba() -> None:
             return logp, dlogp
 
         return rows, _source_version()
+
+
+@functools.cache
+def register_jax() -> None:
+    """JAX kernel for nutpie's JAX backend: the same two passes, vectorised over the rows.
+
+    Called by the JAX compile path, not at import: importing PyTensor's JAX dispatch imports jax.
+
+    Unranked slots take ``exp(0)`` before the mask zeroes them, so a large ``eta`` there cannot
+    overflow into ``inf * 0``; the gradient comes from ``L_op`` (PyTensor), not from JAX autodiff.
+    """
+    try:
+        from pytensor.link.jax.dispatch import jax_funcify
+    except ImportError:  # jax missing: the other backends serve
+        return
+
+    @jax_funcify.register(PlackettLuceRows)
+    def _jax_rows(op: PlackettLuceRows, node: Any = None, **kwargs: Any) -> Any:
+        import jax.numpy as jnp
+
+        floor = op.floor
+
+        def rows(eta: Any, running: Any) -> tuple[Any, Any]:
+            ranked = running != 0.0
+            shift = jnp.max(jnp.where(running > 0, eta, floor), axis=1, keepdims=True)
+            centred = jnp.where(ranked, eta - shift, 0.0)
+            worth = jnp.where(ranked, jnp.exp(centred) * running, 0.0)
+            remaining = jnp.cumsum(worth[:, ::-1], axis=1)[:, ::-1] + (1.0 - running)
+            log_remaining = jnp.where(ranked, jnp.log(remaining), 0.0)
+            logp = jnp.sum(jnp.where(ranked, running * (centred - log_remaining), 0.0), axis=1)
+            inverse = jnp.cumsum(jnp.where(ranked, running / remaining, 0.0), axis=1)
+            return logp, running - worth * inverse
+
+        return rows
 
 
 _register_numba()
