@@ -7,6 +7,8 @@ numba one for the calibrations after it. It outlives the calibration's process (
 once) and runs niced; one filler at a time per cache dir (a lock file, stale after ``_STALE_S``).
 
     python -m nascar_dfs.core.model.background_compile CACHE_DIR JOB_PICKLE
+
+(started by ``fill_numba_cache``, which points the child's PYTENSOR_FLAGS at CACHE_DIR).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def fill_numba_cache(cache_dir: Path, design: TrainingDesign, capacity: Capacity
     job = cache_dir / f"nascar-nutpie-fill-{os.getpid()}.pickle"
     job.write_bytes(pickle.dumps((design, capacity, priors)))
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_OPT"}  # the cached code must be optimised
+    env["PYTENSOR_FLAGS"] = _flags_with_compiledir(env.get("PYTENSOR_FLAGS", ""), cache_dir)
     command = [sys.executable, "-m", __name__, str(cache_dir), str(job)]
     log_path = cache_dir / "nascar-nutpie-fill.log"
     with log_path.open("ab") as log_file:  # the child keeps its own descriptor
@@ -50,6 +53,13 @@ def fill_numba_cache(cache_dir: Path, design: TrainingDesign, capacity: Capacity
         )
     log.info("numba model compiling in the background (log: %s)", log_path)
     return True
+
+
+def _flags_with_compiledir(flags: str, cache_dir: Path) -> str:
+    """PyTensor's flags with the cache dir of this fit, so the child's pytensor stores where it reads
+    (set by environment: importing fit.configure_compile_cache here would be an import cycle)."""
+    kept = [f for f in flags.split(",") if f.strip() and f.split("=", 1)[0].strip() != "base_compiledir"]
+    return ",".join([*kept, f"base_compiledir={cache_dir}"])
 
 
 def _take_lock(lock: Path) -> bool:
@@ -74,9 +84,6 @@ def _has_nice() -> bool:
 
 
 def _main(cache_dir: str, job_path: str) -> None:
-    from nascar_dfs.core.model.fit import configure_compile_cache
-
-    configure_compile_cache(cache_dir)
     job = Path(job_path)
     try:
         design, capacity, priors = pickle.loads(job.read_bytes())
