@@ -391,7 +391,7 @@ _NUMBERS_VERSION = Annotated[str, PathParam(pattern=r"^[0-9a-f]{16}$", descripti
 def list_player_numbers(race_id: _RACE_PATH, ctx: Ctx, principal: Caller) -> PlayerNumbersList:
     if not ctx.races.exists(race_id):
         raise NotFound()
-    stored = player_numbers.listed(_storage(), race_id, principal.owner)
+    stored = race_week.list_numbers_files(_storage(), race_id, principal.owner)
     return PlayerNumbersList(
         race_id=race_id,
         items=[

@@ -37,10 +37,6 @@ def store(
         raise ProblemError(409, "slate-missing", str(exc)) from exc
 
 
-def listed(storage_root: Path, race_id: str, owner: str) -> list[race_week.StoredNumbers]:
-    return race_week.list_numbers_files(storage_root, race_id, owner)
-
-
 def content(storage_root: Path, race_id: str, owner: str, version: str) -> bytes:
     """The owner's file of that version; another owner's or an unknown one is a 404."""
     try:

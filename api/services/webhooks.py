@@ -126,7 +126,7 @@ class WebhookSender:
         self.outcomes = outcomes  # counts attempts by outcome (delivered | failed)
 
     def stage(self, conn: Connection, req: Row, status: str) -> None:
-        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{req.id}"
+        base = self._request_url(req.id)
         links = {"self": base}
         if status == "succeeded":
             links.update(lineups=f"{base}/lineups", dk_upload_csv=f"{base}/dk-upload.csv")
@@ -141,12 +141,15 @@ class WebhookSender:
     def stage_reoptimization(self, conn: Connection, job: Row, callback_url: str, status: str) -> None:
         """A re-optimization's outcome, to its lineup request's callback (signed with that owner's
         secrets, like the request's own webhook)."""
-        base = f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{job.request_id}"
+        base = self._request_url(job.request_id)
         links = {"self": f"{base}/reoptimizations/{job.id}", "lineup_request": base}
         if status == "succeeded":
             links["dk_entries_csv"] = f"{base}/reoptimizations/{job.id}/dk-entries.csv"
         data = {"id": job.id, "request_id": job.request_id, "status": status, "links": links}
         self._stage(conn, job.request_id, callback_url, f"reoptimization.{status}", data)
+
+    def _request_url(self, request_id: str) -> str:
+        return f"{self.settings.public_base_url.rstrip('/')}/v1/lineup-requests/{request_id}"
 
     def _stage(self, conn: Connection, request_id: str, url: str, event: str, data: dict[str, Any]) -> None:
         now = self.clock()

@@ -151,6 +151,10 @@ def upload_player_numbers(
 
 def read_numbers_file(storage_root: Path, race: str, owner: str, version: str) -> bytes:
     """The bytes this owner uploaded for the race under `version` (NumbersMissingError otherwise)."""
+    return _stored_path(storage_root, race, owner, version).read_bytes()
+
+
+def _stored_path(storage_root: Path, race: str, owner: str, version: str) -> Path:
     try:
         path = player_numbers_path(storage_root, race, owner_digest(owner), version)
     except ValueError as exc:
@@ -160,7 +164,7 @@ def read_numbers_file(storage_root: Path, race: str, owner: str, version: str) -
             f"no player numbers {version} of race {race} were uploaded with your key"
             f" (PUT /v1/races/{race}/player-numbers)"
         )
-    return path.read_bytes()
+    return path
 
 
 def list_numbers_files(storage_root: Path, race: str, owner: str) -> list[StoredNumbers]:
@@ -178,8 +182,7 @@ def list_numbers_files(storage_root: Path, race: str, owner: str) -> list[Stored
 def delete_numbers_file(storage_root: Path, race: str, owner: str, version: str) -> None:
     """Forget one of this owner's files (NumbersMissingError if there is none). Requests that named it
     keep their results: the numbers were folded into their specs at submit."""
-    read_numbers_file(storage_root, race, owner, version)  # the same lookup and error as a fold's
-    player_numbers_path(storage_root, race, owner_digest(owner), version).unlink(missing_ok=True)
+    _stored_path(storage_root, race, owner, version).unlink(missing_ok=True)
 
 
 def fold_player_numbers(

@@ -272,9 +272,7 @@ def _compiled_nutpie(
     backend = nutpie_backend()
     if key in _COMPILED and backend != "jax":
         started = time.perf_counter()
-        # arrays the graph does not read (loop data) are not inputs
-        known = _shared_data_names(_COMPILED[key])
-        compiled = _COMPILED[key].with_data(**{k: v for k, v in data.items() if k in known})
+        compiled = _with_data(_COMPILED[key], data)
         _add_time(timings, "build", time.perf_counter())
         _add_time(timings, "compile", started)
         return compiled, True
@@ -289,8 +287,7 @@ def _compiled_nutpie(
     if compiled is not None:
         _COMPILED[key] = compiled
     elif key in _COMPILED_JAX:  # the numba model not (yet, in auto) cached: this process's JAX model
-        known = _shared_data_names(_COMPILED_JAX[key])
-        compiled = _COMPILED_JAX[key].with_data(**{k: v for k, v in data.items() if k in known})
+        compiled = _with_data(_COMPILED_JAX[key], data)
         reused = True
     else:
         # the numba model is not cached: JAX's compile (~10 s, not ~3 min) for this fit, and the
@@ -359,10 +356,12 @@ def _compile_numba(model: Any, compile_on_miss: bool) -> Any:
     return compiled
 
 
-def _shared_data_names(compiled: Any) -> set[str]:
-    """The data a compiled model takes (nutpie's numba model and its Python-function model differ)."""
+def _with_data(compiled: Any, data: dict[str, Any]) -> Any:
+    """The compiled model on this race's data; arrays the graph does not read (loop data) are not
+    inputs. nutpie's numba model and its Python-function (JAX) model name their inputs differently."""
     shared = getattr(compiled, "shared_data", None)
-    return set(shared if shared is not None else compiled._shared_data)
+    known = set(shared if shared is not None else compiled._shared_data)
+    return compiled.with_data(**{k: v for k, v in data.items() if k in known})
 
 
 _ONE_XLA_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
