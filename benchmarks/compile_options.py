@@ -10,7 +10,7 @@ load on a shared machine; the load average is printed with every run.
 
 Options (``NASCAR_DFS_NUTPIE_BACKEND``):
 
-- ``numba``: PyTensor's numba graph code plus nutpie's callbacks, cached by compile_speed.
+- ``numba``: PyTensor's numba graph code plus nutpie's callbacks, cached by core/model/compile_cache.
 - ``jax``: nutpie's JAX backend (PyTensor's JAX linker, the fused Plackett-Luce op in jax.numpy),
   XLA's machine code in JAX's persistent compilation cache.
 - ``auto``: the fit path's choice (numba when its cache holds the model, else jax, with the numba

@@ -34,7 +34,7 @@ before, 1.3 after), `python benchmarks/refit.py --runs 3`:
   4.1 after): warm 19.4 s median wall (18.7-22.2) but 18.2 CPU s, sample 12.0; cold 224.7 s, 218 CPU s.
   01:57-02:01 UTC (commit 5218411, load 1.4): warm 12.2 s (12.1-14.1), 16.9 CPU s; cold 212.9 s.
 
-What made the difference: (1) compile_speed.compile_nutpie_cached: the C callbacks nutpie calls are
+What made the difference: (1) compile_cache.compile_nutpie_cached: the C callbacks nutpie calls are
 numba cfuncs cached on disk under a fingerprint of the model's graphs before any rewrite (stable
 across processes, unlike PyTensor's key for the rewritten graph); a hit skips PyTensor's rewrites and
 compile and nutpie's wrapper compile. (2) The gradient 0.24 -> 0.17 ms: the Plackett-Luce rows as one

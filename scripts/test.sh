@@ -42,7 +42,8 @@ python -m pytest --durations=25 "$@"
 # Suites that break real servers on loopback (each test bounded in time): Dagster run worker and
 # daemon, API restart, PostgreSQL outage, cancel; and stopping the Neo4j server under the health check.
 # Then the API's run contract on a real Dagster stack + PostgreSQL (~7 min with a cold compile cache)
-# and the schemathesis CLI against a loopback server (~2 min); each test has its own timeout.
+# and the schemathesis CLI against a loopback server (~2 min); each test has its own timeout. Last, the
+# compile cache at the oldest supported nutpie, numba and PyMC (~3 min, downloads ~70 MB once).
 if [ "$#" -eq 0 ]; then
-  python -m pytest -m "fault_injection or (neo4j and slow) or dagster_e2e or contract_cli"
+  python -m pytest -m "fault_injection or (neo4j and slow) or dagster_e2e or contract_cli or version_ranges"
 fi

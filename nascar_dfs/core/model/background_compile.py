@@ -88,7 +88,7 @@ def _main(cache_dir: str, job_path: str) -> None:
     try:
         design, capacity, priors = pickle.loads(job.read_bytes())
         job.unlink()
-        from nascar_dfs.core.model.compile_speed import compile_nutpie_cached
+        from nascar_dfs.core.model.compile_cache import compile_nutpie_cached
         from nascar_dfs.core.model.plackett_luce import build_model
 
         started = time.perf_counter()

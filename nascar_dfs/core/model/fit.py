@@ -4,8 +4,8 @@ PyMC, PyTensor, nutpie and numba are imported inside the functions, never at mod
 that ``configure_compile_cache`` can still set their environment after this module is imported.
 
 nutpie's model is built by one of two backends ($NASCAR_DFS_NUTPIE_BACKEND, default ``auto``):
-numba (compile_speed's on-disk cache: ~1 s when cached, but ~3 minutes of LLVM optimisation the
-first time) or JAX (~10 s to compile, but each gradient ~2x dearer). ``auto`` takes numba when
+numba (core/model/compile_cache/: ~1 s when cached, but ~3 minutes of LLVM optimisation the first
+time) or JAX (~10 s to compile, but each gradient ~2x dearer). ``auto`` takes numba when
 its cache holds the model, else JAX for this fit while a detached process compiles the numba
 model for the next ones (background_compile.py). Both sample the same posterior
 (test_fit_backends.py); benchmarks/compile_options.py measures them side by side.
@@ -337,8 +337,8 @@ def nutpie_backend() -> NutpieBackend:
 
 
 def _compile_numba(model: Any, compile_on_miss: bool) -> Any:
-    """The numba model from compile_speed's cache (compiled and stored on a miss if asked), or None."""
-    from nascar_dfs.core.model.compile_speed import compile_nutpie_cached, fast_nutpie_compile
+    """The numba model from the compile cache (compiled and stored on a miss if asked), or None."""
+    from nascar_dfs.core.model.compile_cache import compile_nutpie_cached, fast_nutpie_compile
 
     try:
         compiled, from_disk = compile_nutpie_cached(model, compile_on_miss=compile_on_miss)

@@ -48,7 +48,7 @@ FITTING_STACK = (
     "arviz",
     "nascar_dfs.core.model.plackett_luce",
     "nascar_dfs.core.model.pl_op",
-    "nascar_dfs.core.model.compile_speed",
+    "nascar_dfs.core.model.compile_cache",
 )
 
 # What a plain spec's run (enumerable lineup space, no contest, no player numbers, no min exposure)

@@ -1,4 +1,5 @@
-"""A fresh process loads the compiled model another process stored, and it computes the model's logp."""
+"""A fresh process loads the compiled model another process stored; it computes the model's logp and
+nutpie samples it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from nascar_dfs.core.model.fit import configure_compile_cache
 configure_compile_cache(sys.argv[1])
 import numpy as np
 import pymc as pm
-from nascar_dfs.core.model.compile_speed import compile_nutpie_cached
+from nascar_dfs.core.model.compile_cache import compile_nutpie_cached
 
 with pm.Model() as model:
     y = pm.Data("y", np.array([0.3, -1.2, 2.0, 0.7]))
@@ -39,6 +40,8 @@ status = compiled.compiled_logp_func.ctypes(
     ctypes.c_void_p(compiled.user_data.ctypes.data),
 )
 names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+import nutpie
+trace = nutpie.sample(compiled, draws=40, tune=40, chains=1, seed=3, progress_bar=False)
 reference = {n: point[s].reshape(shape) for n, s, shape in zip(*compiled.shape_info) if n in names}
 print(json.dumps({
     "hit": hit,
@@ -47,6 +50,7 @@ print(json.dumps({
     "grad": grad.tolist(),
     "reference_logp": float(model.compile_logp()(reference)),
     "reference_grad": model.compile_dlogp()(reference).tolist(),
+    "sampled": {name: list(trace.posterior[name].shape) for name in ("scale", "effect", "level")},
 }))
 """
 
@@ -68,12 +72,14 @@ def test_second_process_loads_the_stored_model_and_both_compute_the_models_logp(
         assert run["status"] == 0
         np.testing.assert_allclose(run["logp"], run["reference_logp"], rtol=1e-12)
         np.testing.assert_allclose(run["grad"], run["reference_grad"], rtol=1e-9, atol=1e-12)
+        # nutpie drives the rebuilt model: every variable in the trace, one chain of 40 draws
+        assert run["sampled"] == {"scale": [1, 40], "effect": [1, 40, 3], "level": [1, 40, 3]}
 
 
 REFUSAL = """
 import numpy as np
 import pymc as pm
-from nascar_dfs.core.model.compile_speed import compile_nutpie_cached
+from nascar_dfs.core.model.compile_cache import compile_nutpie_cached
 
 with pm.Model() as model:
     pm.Normal("x", 0.0, 1.0, shape=2)

@@ -6,7 +6,7 @@ import numba
 import pytest
 from numba.core import config, dispatcher
 
-from nascar_dfs.core.model.compile_speed import fast_nutpie_compile
+from nascar_dfs.core.model.compile_cache import fast_nutpie_compile
 
 
 @pytest.fixture
