@@ -250,23 +250,33 @@ def _sample(
     fallback_reason = None
     if config.sampler == "nutpie":
         try:
-            compiled, cached = _compiled_nutpie(design, capacity, config.priors, timings)
+            compiled = _compiled_nutpie(design, capacity, config.priors, timings)
         except Exception as exc:  # any import/compile failure: PyMC's NUTS still gives a valid fit
             fallback_reason = f"nutpie unavailable: {type(exc).__name__}: {exc}"
             log.warning("%s; falling back to PyMC NUTS", fallback_reason)
         else:
             started = time.perf_counter()
-            idata = _run_nutpie(compiled, config)
+            idata = _run_nutpie(compiled.model, config)
             _add_time(timings, "sample", started)
-            _start_background_compile()
-            return _SamplerRun(idata, "nutpie", compile_cached=cached)
+            if compiled.fill_numba_cache:
+                # after sampling, whose cores the compile would otherwise take (measured at load ~15,
+                # both niced: the JAX fit 48 s alone, 83 s beside the compile)
+                _start_background_compile(design, capacity, config.priors)
+            return _SamplerRun(idata, "nutpie", compile_cached=compiled.reused)
     idata = _run_pymc(design, capacity, config, timings)
     return _SamplerRun(idata, "pymc", fallback_reason=fallback_reason)
 
 
+@dataclass(frozen=True)
+class _NutpieModel:
+    model: Any
+    reused: bool  # taken from this process's or the disk cache, not compiled by this fit
+    fill_numba_cache: bool  # auto sampled JAX: the numba model to compile in the background
+
+
 def _compiled_nutpie(
     design: TrainingDesign, capacity: Capacity, priors: Priors, timings: dict[str, float]
-) -> tuple[Any, bool]:
+) -> _NutpieModel:
     key = (capacity, priors)
     data = design.padded(capacity).data_arrays()
     backend = nutpie_backend()
@@ -275,7 +285,7 @@ def _compiled_nutpie(
         compiled = _with_data(_COMPILED[key], data)
         _add_time(timings, "build", time.perf_counter())
         _add_time(timings, "compile", started)
-        return compiled, True
+        return _NutpieModel(compiled, reused=True, fill_numba_cache=False)
     from nascar_dfs.core.model.plackett_luce import build_model
 
     started = time.perf_counter()
@@ -283,7 +293,7 @@ def _compiled_nutpie(
     _add_time(timings, "build", started)
     started = time.perf_counter()
     compiled = None if backend == "jax" else _compile_numba(model, compile_on_miss=backend == "numba")
-    reused = False
+    reused = fill = False
     if compiled is not None:
         _COMPILED[key] = compiled
     elif key in _COMPILED_JAX:  # the numba model not (yet, in auto) cached: this process's JAX model
@@ -300,26 +310,16 @@ def _compiled_nutpie(
             log.warning("JAX compile failed (%s: %s); compiling the numba model", type(exc).__name__, exc)
             compiled = _COMPILED[key] = _compile_numba(model, compile_on_miss=True)
         else:
-            if backend == "auto":
-                _BACKGROUND_COMPILE.append((design, capacity, priors))
+            fill = backend == "auto"
     _add_time(timings, "compile", started)
-    return compiled, reused
+    return _NutpieModel(compiled, reused=reused, fill_numba_cache=fill)
 
 
-# auto's numba compile still to start: after this fit's sampling, whose cores it would otherwise take
-# (measured at load ~15, both niced: the JAX fit 48 s alone, 83 s beside the compile)
-_BACKGROUND_COMPILE: list[tuple[TrainingDesign, Capacity, Priors]] = []
-
-
-def _start_background_compile() -> None:
-    if not _BACKGROUND_COMPILE:
-        return
+def _start_background_compile(design: TrainingDesign, capacity: Capacity, priors: Priors) -> None:
     import pytensor
 
     from nascar_dfs.core.model.background_compile import fill_numba_cache
 
-    design, capacity, priors = _BACKGROUND_COMPILE.pop()
-    _BACKGROUND_COMPILE.clear()
     fill_numba_cache(Path(pytensor.config.base_compiledir), design, capacity, priors)
 
 
