@@ -6,6 +6,7 @@ Cold: one process with an empty cache dir (the first-compile cost after a deploy
 
     python benchmarks/refit.py                      # real data, last race of 2024
     python benchmarks/refit.py --runs 5 --skip-cold --json-out /tmp/refit.json
+    python benchmarks/refit.py --runs 3 --skip-cold --base REV    # warm runs alternated with REV's
 
 "cpu" is the process's user+sys seconds over all its threads (both sampling chains): on a shared
 machine it moves far less with the load than the wall time does, so it is reported next to it.
@@ -101,12 +102,13 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_fresh(
-    args: argparse.Namespace, cache_dir: Path, extra_env: dict[str, str] | None = None
+    args: argparse.Namespace, cache_dir: Path, extra_env: dict[str, str] | None = None, tree: Path = REPO
 ) -> dict[str, Any]:
-    """Spawn one child process and time it from spawn to exit."""
+    """Spawn one child process, this script of ``tree`` importing ``tree``'s code, and time it from
+    spawn to exit."""
     command = [
         sys.executable,
-        __file__,
+        str(tree / "benchmarks" / "refit.py"),
         "--child",
         "--data-dir",
         str(args.data_dir),
@@ -124,9 +126,11 @@ def run_fresh(
     env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "NUMBA_OPT")}
     if args.numba_opt is not None:
         env["NUMBA_OPT"] = str(args.numba_opt)
+    if tree != REPO:
+        env["PYTHONPATH"] = str(tree)
     env.update(extra_env or {})
     started, spawned = time.perf_counter(), time.time()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tree, check=False)
     wall, ended = time.perf_counter() - started, time.time()
     if proc.returncode != 0:
         raise SystemExit(f"calibration process failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -143,6 +147,27 @@ def run_fresh(
         "exit": ended - stamps["done"],
     }
     return result
+
+
+def warm_against_base(
+    args: argparse.Namespace, warm_dir: Path, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """This tree's warm runs taken in turn with those of ``args.base`` (its row appended to ``rows``),
+    so that both see the same load."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.ab import alternate, base_tree, commit_of
+
+    numba = {"NASCAR_DFS_NUTPIE_BACKEND": "numba"}
+    with base_tree(args.base) as base:
+        timed_opt, args.numba_opt = args.numba_opt, None
+        run_fresh(args, warm_dir, numba, tree=base)  # its own warm-up, in case its graph differs
+        args.numba_opt = timed_opt
+        sides = alternate(
+            args.runs,
+            {"base": lambda: run_fresh(args, warm_dir, tree=base), "warm": lambda: run_fresh(args, warm_dir)},
+        )
+        rows.append(summarize(f"warm, base {commit_of(base)}", sides["base"]))
+    return sides["warm"]
 
 
 def default_target(data_dir: Path) -> str:
@@ -206,6 +231,9 @@ def main() -> None:
         "--numba-opt", type=int, default=None, help="NUMBA_OPT of the timed warm runs (warm-up: default)"
     )
     parser.add_argument("--skip-cold", action="store_true", help="do not measure the empty-cache run")
+    parser.add_argument(
+        "--base", default=None, help="git revision whose warm runs alternate with this tree's (same cache)"
+    )
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     from nascar_dfs.core.model.fit import FitConfig
@@ -230,7 +258,10 @@ def main() -> None:
     # compile, and the timed runs would measure JAX beside that compile)
     run_fresh(args, warm_dir, {"NASCAR_DFS_NUTPIE_BACKEND": "numba"})
     args.numba_opt = timed_opt
-    warm = [run_fresh(args, warm_dir) for _ in range(args.runs)]
+    if args.base:
+        warm = warm_against_base(args, warm_dir, rows)
+    else:
+        warm = [run_fresh(args, warm_dir) for _ in range(args.runs)]
     rows.append(summarize("warm", warm))
     report = {
         "target": args.target,

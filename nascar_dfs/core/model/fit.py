@@ -73,7 +73,7 @@ class FitConfig:
     max_rhat: float = 1.05  # over the hyperparameters
     min_ess_bulk: float = 200.0  # over the hyperparameters
     sampler: Sampler = "nutpie"
-    retries: int = 1  # re-sample with twice the draws when r_hat/ESS (not divergences) miss
+    retries: int = 1  # sample as many chains again when r_hat/ESS (not divergences) miss
     priors: Priors = field(default_factory=Priors)
 
     def __post_init__(self) -> None:
@@ -173,17 +173,20 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
     pool = ThreadPoolExecutor(max_workers=1)
     dominance_future = pool.submit(_dominance, history, race_id)
     pool.shutdown(wait=False)  # the one task still runs; the thread ends with it
-    attempt_config = config
+    run: _SamplerRun | None = None
     for attempt in range(config.retries + 1):
-        run = _sample(design, capacity, attempt_config, timings)
-        diagnostics = _diagnose(run, design, attempt_config, timings, attempt)
+        # A slow-mixing scale usually passes with more draws: a retry samples as many chains again
+        # (the next seed, the compiled model reused) and pools them with the earlier ones, which costs
+        # one more run of tune + draws instead of tune + twice the draws from scratch.
+        more = _sample(design, capacity, replace(config, seed=config.seed + attempt), timings)
+        run = more if run is None else run.pooled_with(more)
+        diagnostics = _diagnose(run, design, timings, attempt)
         broken = _broken_thresholds(diagnostics, config)
         if not broken:
             break
         if diagnostics.divergences > config.max_divergences:
-            break  # longer chains do not cure divergences
-        # a slow-mixing scale usually passes with twice the draws (the compiled model is reused)
-        attempt_config = replace(attempt_config, draws=attempt_config.draws * 2, seed=attempt_config.seed + 1)
+            break  # more draws do not cure divergences
+    assert run is not None  # retries >= 0: the loop ran
     if broken:
         raise FitError(broken, diagnostics)
 
@@ -211,15 +214,16 @@ def _add_time(timings: dict[str, float], phase: str, started: float) -> None:
 
 
 def _diagnose(
-    run: _SamplerRun, design: TrainingDesign, config: FitConfig, timings: dict[str, float], retries: int
+    run: _SamplerRun, design: TrainingDesign, timings: dict[str, float], retries: int
 ) -> FitDiagnostics:
     started = time.perf_counter()
     divergences, (max_rhat, rhat_name), (min_ess, ess_name), tree_size = _convergence(run.idata)
     _add_time(timings, "diagnostics", started)
+    sizes = run.idata.posterior.sizes
     return FitDiagnostics(
         sampler=run.sampler,
-        chains=config.chains,
-        draws=config.draws,
+        chains=int(sizes["chain"]),
+        draws=int(sizes["draw"]),
         divergences=divergences,
         max_rhat=max_rhat,
         min_ess_bulk=min_ess,
@@ -241,6 +245,15 @@ class _SamplerRun:
     sampler: str
     compile_cached: bool = False
     fallback_reason: str | None = None
+
+    def pooled_with(self, more: _SamplerRun) -> _SamplerRun:
+        """These chains and ``more``'s as one sample; ``more`` alone if another sampler drew it (a
+        fallback to PyMC mid-fit: their sample stats differ)."""
+        if more.sampler != self.sampler:
+            return more
+        import arviz as az
+
+        return replace(self, idata=az.concat(self.idata, more.idata, dim="chain"))
 
 
 def _sample(

@@ -78,7 +78,8 @@ def test_fit_reports_diagnostics_within_thresholds(model: FittedModel, target: s
     assert d.divergences <= SMALL.max_divergences
     assert d.max_rhat <= SMALL.max_rhat and d.min_ess_bulk >= SMALL.min_ess_bulk
     assert {"design", "build", "compile", "sample", "diagnostics"} <= set(d.timings)
-    assert model.n_draws == SMALL.chains * SMALL.draws * 2**d.retries  # a retry doubles the draws
+    assert (d.chains, d.draws) == (SMALL.chains * (1 + d.retries), SMALL.draws)  # a retry adds chains
+    assert model.n_draws == d.chains * d.draws
     assert len(model.version) == 16
     assert model.likelihood == "reverse"  # the default finishing-order likelihood
     assert model.dominance  # the scenario kernel's laps-led / fastest-lap parameters ride along
@@ -203,7 +204,10 @@ def test_impossible_threshold_raises_fit_error_naming_it(demo_history: RaceHisto
     impossible = dataclasses.replace(SMALL, tune=50, draws=50, min_ess_bulk=1e9)
     with pytest.raises(FitError, match="min_ess_bulk") as err:
         fit_model(demo_history, target, impossible)
-    assert err.value.diagnostics.min_ess_bulk < 1e9
+    d = err.value.diagnostics
+    assert d.min_ess_bulk < 1e9
+    # the retry sampled as many chains again, and the error judges all of them pooled
+    assert (d.retries, d.chains, d.draws) == (SMALL.retries, SMALL.chains * (1 + SMALL.retries), 50)
 
 
 def test_refit_for_another_target_reuses_the_compiled_model(
