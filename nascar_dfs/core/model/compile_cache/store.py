@@ -21,7 +21,13 @@ import numpy as np
 
 from nascar_dfs.core.model.compile_cache.callbacks import TEMPLATE_VERSION, build_callbacks
 from nascar_dfs.core.model.compile_cache.fingerprint import graph_fingerprint
-from nascar_dfs.core.model.compile_cache.nutpie_model import compiled_pymc_model, initial_point_fn
+from nascar_dfs.core.model.compile_cache.nutpie_model import (
+    compiled_pymc_model,
+    data_free_support_point,
+    initial_point_fn,
+    jittered_start,
+    static_shapes,
+)
 
 
 class NotCacheable(RuntimeError):
@@ -42,7 +48,9 @@ def compile_nutpie_cached(
         # at level 0 the linked module keeps a process address, so numba refuses to cache it: fail
         # fast instead of compiling the wrappers for nothing before the caller's fallback compiles
         raise NotCacheable("NUMBA_OPT=0: numba cannot cache the compiled model at optimisation level 0")
-    start, shapes = initial_point_fn(model)
+    start, shapes = None, static_shapes(model)
+    if shapes is None:
+        start, shapes = initial_point_fn(model)
     value_vars = [model.rvs_to_values[rv] for rv in model.free_RVs]
     names = [v.name for v in value_vars]
     logp = model.logp()
@@ -64,10 +72,29 @@ def compile_nutpie_cached(
     if meta is None:
         meta, logp_inner, expand_inner = _compile_graphs(model, logp, value_vars, shapes, remaining)
         logp_cf, expand_cf = build_callbacks(meta, key, logp_inner, expand_inner)
-        tmp = index.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(index)  # written last: a reader never sees an index whose code is missing
+        _write_json(index, meta)  # after the code it indexes: no reader sees an index without code
+    if start is None:
+        support = _support_point(model, index.with_name(f"nascar-nutpie-{key}-start.json"))
+        start = jittered_start(support) if support is not None else initial_point_fn(model)[0]
     return compiled_pymc_model(model, meta, logp_cf, expand_cf, start, names, shapes), hit
+
+
+def _support_point(model: Any, path: Path) -> list[float] | None:
+    """The model's data-free support point, stored beside the index (not in it: the index's hash
+    names the cached code) by the first process that needs it."""
+    try:
+        return json.loads(path.read_text())["support_point"]
+    except (OSError, ValueError, KeyError):
+        support = data_free_support_point(model)
+        _write_json(path, {"support_point": support})
+        return support
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    """Whole or not at all: a reader never sees half a file."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(content))
+    tmp.replace(path)
 
 
 def _compile_graphs(

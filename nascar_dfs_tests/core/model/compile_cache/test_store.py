@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = """
 import json, sys
@@ -28,7 +29,12 @@ with pm.Model() as model:
     level = pm.Deterministic("level", scale * effect)
     pm.Potential("lik", pm.logp(pm.Normal.dist(level[group], 1.0), y).sum())
 
+import pymc.initial_point
+compiles = []  # PyMC compiling its initial-point function (~0.4 s a process on the race model)
+original = pymc.initial_point.make_initial_point_fn
+pymc.initial_point.make_initial_point_fn = lambda **kw: compiles.append(1) or original(**kw)
 compiled, hit = compile_nutpie_cached(model)
+starts = [compiled.initial_point_func(seed).tolist() for seed in (5, 5, 6)]
 point = np.linspace(-0.5, 0.5, compiled.n_dim)
 grad = np.zeros(compiled.n_dim)
 logp = np.zeros(1)
@@ -51,6 +57,9 @@ print(json.dumps({
     "reference_logp": float(model.compile_logp()(reference)),
     "reference_grad": model.compile_dlogp()(reference).tolist(),
     "sampled": {name: list(trace.posterior[name].shape) for name in ("scale", "effect", "level")},
+    "point_compiles": len(compiles),
+    "starts": starts,
+    "support_point": np.concatenate([np.ravel(v) for v in model.initial_point().values()]).tolist(),
 }))
 """
 
@@ -74,6 +83,28 @@ def test_second_process_loads_the_stored_model_and_both_compute_the_models_logp(
         np.testing.assert_allclose(run["grad"], run["reference_grad"], rtol=1e-9, atol=1e-12)
         # nutpie drives the rebuilt model: every variable in the trace, one chain of 40 draws
         assert run["sampled"] == {"scale": [1, 40], "effect": [1, 40, 3], "level": [1, 40, 3]}
+        # nutpie's default start: the support point plus U(-1, 1) jitter, reproducible by seed
+        same, again, other = np.array(run["starts"])
+        np.testing.assert_array_equal(same, again)
+        assert not np.array_equal(same, other)
+        assert np.all(np.abs(same - np.array(run["support_point"])) <= 1.0)
+    # the stored model's start is read from the cache, not compiled by PyMC in every process
+    assert second["point_compiles"] == 0 < first["point_compiles"]
+    np.testing.assert_array_equal(first["starts"], second["starts"])
+
+
+def test_a_support_point_that_depends_on_the_data_is_not_stored() -> None:
+    import pymc as pm
+
+    from nascar_dfs.core.model.compile_cache.nutpie_model import data_free_support_point
+
+    with pm.Model() as fixed:
+        pm.Normal("x", 2.0, 1.0, shape=2)
+        pm.HalfNormal("s", 3.0)
+    with pm.Model() as from_data:
+        pm.Normal("x", pm.Data("centre", np.array([2.0, -1.0])), 1.0, shape=2)
+    assert data_free_support_point(fixed) == pytest.approx([2.0, 2.0, np.log(3.0)])
+    assert data_free_support_point(from_data) is None  # a new centre would leave a stored one stale
 
 
 REFUSAL = """
