@@ -74,12 +74,10 @@ def child(args: argparse.Namespace) -> None:
     """One calibration; prints one JSON line with its phases and diagnostics."""
     started = time.perf_counter()
     child_started = time.time()
-    from nascar_dfs.core.model.fit import configure_compile_cache
+    from nascar_dfs.core.model.fit import configure_compile_cache, import_fitting_stack
 
     configure_compile_cache(args.cache_dir)
-    import arviz  # noqa: F401  (timed with the rest of the imports a calibration pays)
-    import nutpie  # noqa: F401
-    import pymc  # noqa: F401
+    import_fitting_stack()  # timed here, as "import", as the calibration would import them
 
     from nascar_dfs.core.data.history import load_history
     from nascar_dfs.core.model.fit import FitConfig, FitError, fit_model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,3 +51,32 @@ def test_a_run_worker_that_configured_nothing_gets_the_persistent_cache(tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert Path(proc.stdout.strip().splitlines()[-1]).resolve().is_relative_to(tmp_path.resolve())
+
+
+STACK = """
+import gc, json, sys
+from nascar_dfs.core.model.fit import import_fitting_stack
+import_fitting_stack()
+import pytensor
+print(json.dumps({
+    "compiledir": str(pytensor.config.base_compiledir),
+    "gc_enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+    "nutpie": "nutpie" in sys.modules,
+}))
+"""
+
+
+def test_the_fitting_stack_is_imported_into_the_persistent_cache_with_the_collector_back_on(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env["NASCAR_DFS_CACHE_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", STACK], capture_output=True, text=True, check=False, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(got["compiledir"]).resolve().is_relative_to(tmp_path.resolve())
+    assert got["nutpie"]
+    # paused for the import only: a collector left off would let a long fit's cycles pile up
+    assert got["gc_enabled"]
+    assert got["frozen"] > 100_000  # the libraries' objects are out of every later collection
