@@ -207,8 +207,11 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
         # (the next seed, the compiled model reused) and pools them with the earlier ones, which costs
         # one more run of tune + draws instead of tune + twice the draws from scratch.
         more = _sample(design, capacity, replace(config, seed=config.seed + attempt), timings)
-        run = more if run is None else run.pooled_with(more)
-        diagnostics = _diagnose(run, design, timings, attempt)
+        if run is None:
+            run = more
+            diagnostics = _diagnose(run, design, timings, attempt)
+        else:
+            run, diagnostics = _pool_or_replace(run, more, design, config, timings, attempt)
         broken = _broken_thresholds(diagnostics, config)
         if not broken:
             break
@@ -234,6 +237,26 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
         dominance=dominance,
         likelihood=config.priors.likelihood,
     )
+
+
+def _pool_or_replace(
+    run: _SamplerRun,
+    more: _SamplerRun,
+    design: TrainingDesign,
+    config: FitConfig,
+    timings: dict[str, float],
+    attempt: int,
+) -> tuple[_SamplerRun, FitDiagnostics]:
+    """The earlier chains pooled with the retry's, unless that pool misses the thresholds and the
+    retry's chains alone meet them: a chain stuck in the earlier sample (2024-cup-las-vegas-2: bulk
+    ESS 6 on sd_team in one chain) drags any pool it is in below the threshold."""
+    pooled = run.pooled_with(more)
+    diagnostics = _diagnose(pooled, design, timings, attempt)
+    if _broken_thresholds(diagnostics, config):
+        alone = _diagnose(more, design, timings, attempt)
+        if not _broken_thresholds(alone, config):
+            return more, alone
+    return pooled, diagnostics
 
 
 def _add_time(timings: dict[str, float], phase: str, started: float) -> None:
