@@ -204,8 +204,9 @@ def fit_model(history: HistoryLike, race_id: str, config: FitConfig | None = Non
     run: _SamplerRun | None = None
     for attempt in range(config.retries + 1):
         # A slow-mixing scale usually passes with more draws: a retry samples as many chains again
-        # (the next seed, the compiled model reused) and pools them with the earlier ones, which costs
-        # one more run of tune + draws instead of tune + twice the draws from scratch.
+        # (the next seed, the compiled model reused) and pools them with the earlier ones (or replaces
+        # them: _pool_or_replace), which costs one more run of tune + draws instead of tune + twice
+        # the draws from scratch.
         more = _sample(design, capacity, replace(config, seed=config.seed + attempt), timings)
         if run is None:
             run = more

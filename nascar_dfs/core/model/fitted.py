@@ -47,7 +47,7 @@ class FitDiagnostics:
     timings: dict[str, float] = field(default_factory=dict)  # build/compile/sample/diagnostics
     compile_cached: bool = False  # True when an in-process compiled model was reused
     fallback_reason: str | None = None  # why nutpie was not used, when it was asked for
-    retries: int = 0  # times as many chains were sampled again and pooled before these passed
+    retries: int = 0  # times as many chains were sampled again (pooled, or replacing the earlier)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
