@@ -50,7 +50,7 @@ def data_free_support_point(model: Any) -> list[float] | None:
     on a ``pm.Data``), which a stored point would not follow."""
     from pymc.initial_point import make_initial_point_expression, make_initial_point_fn
     from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph.basic import ancestors
+    from pytensor.graph.traversal import ancestors
     from pytensor.tensor.random.type import RandomType
 
     expression = make_initial_point_expression(
