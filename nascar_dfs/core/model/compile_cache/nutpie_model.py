@@ -15,6 +15,12 @@ from typing import Any
 import numpy as np
 
 
+def _flat_point(model: Any, point: dict[str, Any]) -> np.ndarray:
+    """A point of PyMC's (transformed values by name) as nutpie's flat float64 vector."""
+    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
+    return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names])
+
+
 def initial_point_fn(model: Any) -> tuple[Any, list[tuple[int, ...]]]:
     """nutpie's default start as one flat float64 vector, and the free variables' shapes."""
     from pymc.initial_point import make_initial_point_fn
@@ -31,7 +37,7 @@ def initial_point_fn(model: Any) -> tuple[Any, list[tuple[int, ...]]]:
     def flat(seed: Any = None) -> np.ndarray:
         with lock:
             point = fn(seed)
-        return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names])
+        return _flat_point(model, point)
 
     point = fn(0)
     return flat, [tuple(int(d) for d in np.shape(point[n])) for n in names]
@@ -67,9 +73,7 @@ def data_free_support_point(model: Any) -> list[float] | None:
     fn = make_initial_point_fn(
         model=model, jitter_rvs=set(), default_strategy="support_point", return_transformed=True
     )
-    point = fn(0)
-    names = [model.rvs_to_values[rv].name for rv in model.free_RVs]
-    return np.concatenate([np.asarray(point[n], dtype="float64").ravel() for n in names]).tolist()
+    return _flat_point(model, fn(0)).tolist()
 
 
 def jittered_start(support_point: list[float]) -> Any:
